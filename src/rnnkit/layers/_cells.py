@@ -1,0 +1,241 @@
+"""Recurrent cells: the weights and the math of one time step, in Keras's layout.
+
+Each cell owns ``kernel`` (features, gates * units), ``recurrent_kernel`` (units, gates * units)
+and ``bias``. ``step`` takes the step's row of the input projection ``xp = x W + b_in`` (the
+recurrent layer computes it for the whole sequence at once) and the previous states, and returns
+the output and the new states. ``forward(x, states)`` is one plain step, like a Keras cell call.
+
+Recurrent dropout: ``rec_mask`` (batch, units), drawn once per sequence, multiplies the previous
+output where it enters a recurrent product (never the carried state itself).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from ..kernels import CellKind
+from ._activations import get_activation
+from ._base import Layer, register
+
+States = tuple[Tensor, ...]
+
+
+class RecurrentCell(Layer):
+    """Shared weights, config and plumbing of the cells; subclasses write ``step``."""
+
+    kind: ClassVar[CellKind]
+    gates: ClassVar[int]
+    n_states: ClassVar[int] = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: str = "glorot_uniform",
+        recurrent_initializer: str = "orthogonal",
+        bias_initializer: str = "zeros",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            raise ValueError(f"expected units to be a positive int, got {units!r}")
+        self.units = units
+        self.activation = activation or "linear"
+        self.act = get_activation(self.activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = kernel_initializer
+        self.recurrent_initializer = recurrent_initializer
+        self.bias_initializer = bias_initializer
+        self.bias: Tensor | None = None
+
+    @property
+    def recurrent_activation_name(self) -> str:
+        return "sigmoid"
+
+    def build(self, input_shape: Any) -> None:
+        features = input_shape[-1]
+        if features is None:
+            raise ValueError(f"expected a known feature size (last axis), got {input_shape}")
+        g = self.gates * self.units
+        self.add_weight("kernel", (features, g), self.kernel_initializer)
+        self.add_weight("recurrent_kernel", self._recurrent_shape(), self.recurrent_initializer)
+        if self.use_bias:
+            self.add_weight("bias", self._bias_shape(), self.bias_initializer)
+            self._init_bias()
+
+    def _recurrent_shape(self) -> tuple[int, ...]:
+        return (self.units, self.gates * self.units)
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def _init_bias(self) -> None:
+        """Hook for bias initialisation beyond the initializer (LSTM's unit_forget_bias)."""
+
+    def input_bias(self) -> Tensor | None:
+        return self.bias
+
+    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+        raise TypeError(f"{type(self).__name__} does not define a step")  # pragma: no cover
+
+    def forward(self, x: Tensor, states: States) -> tuple[Tensor, States]:  # one plain step
+        xp = x @ self.kernel  # (batch, gates * units)
+        b = self.input_bias()
+        return self.step(xp if b is None else xp + b, tuple(states))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": self.activation,
+            "use_bias": self.use_bias,
+            "kernel_initializer": self.kernel_initializer,
+            "recurrent_initializer": self.recurrent_initializer,
+            "bias_initializer": self.bias_initializer,
+        }
+
+
+def _dropped(h: Tensor, rec_mask: Tensor | None) -> Tensor:
+    return h if rec_mask is None else h * rec_mask
+
+
+@register
+class SimpleRNNCell(RecurrentCell):
+    """Elman cell: ``h' = act(x W + b + (h * m) U)``; the output is ``h'``."""
+
+    kind = "simple_rnn"
+    gates = 1
+
+    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+        h = self.act(xp + _dropped(states[0], rec_mask) @ self.recurrent_kernel)
+        return h, (h,)
+
+
+class _GatedCell(RecurrentCell):
+    def __init__(self, units: int, recurrent_activation: str = "sigmoid", **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = recurrent_activation
+        self.ract = get_activation(recurrent_activation)
+
+    @property
+    def recurrent_activation_name(self) -> str:
+        return self.recurrent_activation
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "recurrent_activation": self.recurrent_activation}
+
+
+@register
+class LSTMCell(_GatedCell):
+    """LSTM cell, gate order (i, f, c, o) along the last axis of the weights.
+
+    ``z = x W + b + (h * m) U``; ``i, f, o = ract(z_i), ract(z_f), ract(z_o)``;
+    ``c' = f c + i act(z_c)``; ``h' = o act(c')``. States (h, c).
+    """
+
+    kind = "lstm"
+    gates = 4
+    n_states = 2
+
+    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.unit_forget_bias = unit_forget_bias
+
+    def _init_bias(self) -> None:
+        if self.unit_forget_bias:  # Keras: bias_initializer elsewhere, ones on the forget gate
+            with torch.no_grad():
+                self.bias[self.units : 2 * self.units] = 1.0
+
+    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+        h, c = states
+        z = xp + _dropped(h, rec_mask) @ self.recurrent_kernel  # (batch, 4 * units)
+        zi, zf, zc, zo = z.chunk(4, dim=-1)
+        c = self.ract(zf) * c + self.ract(zi) * self.act(zc)
+        h = self.ract(zo) * self.act(c)
+        return h, (h, c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+
+
+@register
+class GRUCell(_GatedCell):
+    """GRU cell, gate order (z, r, h); Keras's update convention ``h' = z h + (1 - z) hh``.
+
+    ``reset_after=True`` (Keras 3 and cuDNN default; bias (2, 3u) = input and recurrent rows):
+    ``z = ract(xz + rz)``, ``r = ract(xr + rr)``, ``hh = act(xh + r * rh)`` with
+    ``(rz, rr, rh) = (h * m) U + b_rec``. ``reset_after=False`` (bias (3u,)):
+    ``hh = act(xh + (r * (h * m)) U_h)``. Note the seeds write ``h' = (1 - z) h + z hh``: Keras's
+    ``z`` is one minus theirs.
+    """
+
+    kind = "gru"
+    gates = 3
+
+    def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
+        super().__init__(units, **kwargs)
+        self.reset_after = reset_after
+
+    def _bias_shape(self) -> tuple[int, ...]:
+        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
+
+    def input_bias(self) -> Tensor | None:
+        if self.bias is None:
+            return None
+        return self.bias[0] if self.reset_after else self.bias
+
+    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+        h = states[0]
+        hm = _dropped(h, rec_mask)
+        u = self.units
+        xz, xr, xh = xp.chunk(3, dim=-1)
+        if self.reset_after:
+            rec = hm @ self.recurrent_kernel  # (batch, 3 * units)
+            if self.bias is not None:
+                rec = rec + self.bias[1]
+            rz, rr, rh = rec.chunk(3, dim=-1)
+            z, r = self.ract(xz + rz), self.ract(xr + rr)
+            hh = self.act(xh + r * rh)
+        else:
+            rz, rr = (hm @ self.recurrent_kernel[:, : 2 * u]).chunk(2, dim=-1)
+            z, r = self.ract(xz + rz), self.ract(xr + rr)
+            hh = self.act(xh + (r * hm) @ self.recurrent_kernel[:, 2 * u :])
+        h = z * h + (1.0 - z) * hh
+        return h, (h,)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "reset_after": self.reset_after}
+
+
+@register
+class IndRNNCell(RecurrentCell):
+    """Independently recurrent cell (Li et al. 2018, seed 004): ``h' = act(x W + b + u * h)``.
+
+    The recurrent weight ``recurrent_kernel`` is a vector (units,): each unit sees only its own
+    past, so ``|u| <= 1`` keeps the gradient through time from exploding (ReLU by default).
+    """
+
+    kind = "indrnn"
+    gates = 1
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "relu",
+        recurrent_initializer: str = "unit_uniform",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            units, activation=activation, recurrent_initializer=recurrent_initializer, **kwargs
+        )
+
+    def _recurrent_shape(self) -> tuple[int, ...]:
+        return (self.units,)
+
+    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+        h = self.act(xp + self.recurrent_kernel * _dropped(states[0], rec_mask))
+        return h, (h,)

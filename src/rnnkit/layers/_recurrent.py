@@ -1,0 +1,334 @@
+"""Recurrent layers: a cell run over a whole sequence with Keras's options.
+
+``forward`` describes the call as a :class:`rnnkit.kernels.RecurrentCall` and hands it to
+:func:`rnnkit.kernels.run_recurrent`, the one dispatch point between the layers and the engines.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+
+from .. import kernels
+from ._base import Layer, register
+from ._cells import GRUCell, IndRNNCell, LSTMCell, RecurrentCell, SimpleRNNCell
+
+_CELL_ARGS = (
+    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "reset_after",
+)
+
+
+def _dropout_mask(shape: tuple[int, ...], rate: float, like: Tensor) -> Tensor:
+    keep = 1.0 - rate
+    return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(keep) / keep
+
+
+def _check_rate(name: str, rate: float) -> float:
+    if not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        raise ValueError(f"expected {name} in [0, 1), got {rate!r}")
+    return float(rate)
+
+
+class RNN(Layer):
+    """Runs ``cell`` over the time axis of a (batch, time, features) input.
+
+    Args mirror Keras 3: ``return_sequences`` gives (batch, time, units) instead of the last
+    output (batch, units); ``return_state`` also returns the final states; ``go_backwards`` reads
+    the sequence in reverse (outputs stay in that order); ``stateful`` carries the final states of
+    one call into the next (same batch size) until :meth:`reset_states`; ``dropout`` and
+    ``recurrent_dropout`` draw one mask per sequence for the inputs and the recurrent product.
+    At call time ``mask`` (batch, time) skips steps (state and output carried over) and
+    ``initial_state`` gives the starting states. ``engine`` forces an engine (see
+    :mod:`rnnkit.kernels`); the default picks the fastest correct one per call.
+    """
+
+    supports_masking = True
+    cell_class: ClassVar[type[RecurrentCell]]
+
+    def __init__(
+        self,
+        cell: RecurrentCell,
+        *,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        zero_output_for_mask: bool = False,
+        engine: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.cell = cell
+        self.dropout = _check_rate("dropout", dropout)
+        self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        self.return_sequences = return_sequences
+        self.return_state = return_state
+        self.go_backwards = go_backwards
+        self.stateful = stateful
+        self.zero_output_for_mask = zero_output_for_mask
+        if engine is not None and engine not in kernels.ENGINES:
+            raise ValueError(f"expected engine in {kernels.ENGINES}, got {engine!r}")
+        self.engine = engine
+        self.last_engine: str | None = None
+        self._states: tuple[Tensor, ...] | None = None
+
+    @property
+    def units(self) -> int:
+        return self.cell.units
+
+    def build(self, input_shape: Any) -> None:
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"expected input of rank 3 (batch, time, features), got shape {input_shape}"
+            )
+        self.cell.ensure_built(input_shape)
+
+    def keras_weights(self) -> list[torch.nn.Parameter]:
+        return self.cell.keras_weights()
+
+    def engine_plan(self, batch: int = 32, training: bool = True) -> kernels.EngineChoice:
+        """The engine a call would use (for ``summary()``), with the reason."""
+        plan = getattr(kernels, "plan_engine", None)
+        if plan is None:
+            return kernels.EngineChoice(self.engine or "loop", "the reference loop")
+        cell = self.cell
+        return plan(
+            cell.kind,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation_name,
+            dtype=cell.kernel.dtype if cell.built else cell.dtype,
+            device=cell.kernel.device if cell.built else torch.device("cpu"),
+            training=training,
+            batch=batch,
+            has_mask=False,
+            dropout=self.dropout,
+            recurrent_dropout=self.recurrent_dropout,
+            requested=self.engine,
+        )
+
+    def reset_states(self) -> None:
+        """Forget the carried states of a ``stateful`` layer (the next call starts from zeros)."""
+        self._states = None
+
+    def _initial_states(self, x: Tensor, initial_state: Any) -> tuple[Tensor, ...]:
+        batch = x.shape[0]
+        n = self.cell.n_states
+        if initial_state is not None:
+            states = [initial_state] if isinstance(initial_state, Tensor) else list(initial_state)
+            if len(states) != n:
+                raise ValueError(f"expected {n} initial state tensor(s), got {len(states)}")
+            for s in states:
+                if not isinstance(s, Tensor) or tuple(s.shape) != (batch, self.units):
+                    shape = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
+                    raise ValueError(
+                        f"expected initial states of shape {(batch, self.units)}, got {shape}"
+                    )
+            return tuple(s.to(x.dtype) for s in states)
+        if self.stateful and self._states is not None:
+            if self._states[0].shape[0] != batch:
+                raise ValueError(
+                    f"expected batch size {self._states[0].shape[0]} for a stateful layer "
+                    f"(call reset_states() to change it), got {batch}"
+                )
+            return self._states
+        zeros = x.new_zeros(batch, self.units)
+        return (zeros,) * n
+
+    def forward(
+        self,
+        inputs: Tensor,
+        mask: Tensor | None = None,
+        initial_state: Tensor | list[Tensor] | tuple[Tensor, ...] | None = None,
+        training: bool | None = None,
+    ) -> Tensor | tuple[Tensor, ...]:
+        x = inputs
+        if not isinstance(x, Tensor) or x.dim() != 3:
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"expected input of shape (batch, time, features), got {got}")
+        if not x.is_floating_point():
+            raise TypeError(f"expected a floating-point input, got {x.dtype}")
+        batch, time, features = x.shape
+        if time == 0:
+            raise ValueError("expected at least one time step, got 0")
+        x = x.to(self.cell.kernel.dtype)
+        if mask is not None:
+            mask = kernels.as_bool_mask(mask, batch, time)
+        training = self.training if training is None else training
+        dp = rec = None
+        if training and self.dropout > 0:
+            dp = _dropout_mask((batch, features), self.dropout, x)
+        if training and self.recurrent_dropout > 0:
+            rec = _dropout_mask((batch, self.units), self.recurrent_dropout, x)
+        cell = self.cell
+        call = kernels.RecurrentCall(
+            cell=cell.kind,
+            x=x,
+            kernel=cell.kernel,
+            recurrent_kernel=cell.recurrent_kernel,
+            bias=cell.bias,
+            states=self._initial_states(x, initial_state),
+            mask=mask,
+            dropout_mask=dp,
+            recurrent_dropout_mask=rec,
+            go_backwards=self.go_backwards,
+            return_sequences=self.return_sequences,
+            zero_output_for_mask=self.zero_output_for_mask,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation_name,
+            reset_after=getattr(cell, "reset_after", True),
+        )
+        result = kernels.run_recurrent(call, partial(cell.step, rec_mask=rec), self.engine)
+        self.last_engine = result.engine
+        if self.stateful:
+            self._states = tuple(s.detach() for s in result.states)
+        if self.return_state:
+            return (result.outputs, *result.states)
+        return result.outputs
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        batch, time = input_shape[0], input_shape[1]
+        out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
+        if self.return_state:
+            return [out] + [(batch, self.units)] * self.cell.n_states
+        return out
+
+    def compute_mask(self, inputs: Any, mask: Tensor | None) -> Any:
+        out = mask if self.return_sequences else None
+        if self.return_state:
+            return [out] + [None] * self.cell.n_states
+        return out
+
+    def get_config(self) -> dict[str, Any]:
+        cell_cfg = self.cell.get_config()
+        return {
+            **super().get_config(),
+            **{k: cell_cfg[k] for k in _CELL_ARGS if k in cell_cfg},
+            "dropout": self.dropout,
+            "recurrent_dropout": self.recurrent_dropout,
+            "return_sequences": self.return_sequences,
+            "return_state": self.return_state,
+            "go_backwards": self.go_backwards,
+            "stateful": self.stateful,
+            "zero_output_for_mask": self.zero_output_for_mask,
+            "engine": self.engine,
+        }
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
+
+
+_LAYER_ARGS = (
+    "dropout", "recurrent_dropout", "return_sequences", "return_state", "go_backwards",
+    "stateful", "zero_output_for_mask", "engine", "name", "dtype", "trainable", "input_shape",
+)
+
+
+def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    layer = {k: v for k, v in kwargs.items() if k in _LAYER_ARGS}
+    cell = {k: v for k, v in kwargs.items() if k not in _LAYER_ARGS}
+    for shared in ("dtype", "trainable"):
+        if shared in layer:
+            cell[shared] = layer[shared]
+    return cell, layer
+
+
+@register
+class SimpleRNN(RNN):
+    """Fully connected recurrent layer: ``h_t = act(x_t W + h_{t-1} U + b)`` (Keras ``SimpleRNN``).
+
+    Shapes: input (batch, time, features) -> (batch, units), or (batch, time, units) with
+    ``return_sequences``. Weights: kernel (features, units), recurrent_kernel (units, units),
+    bias (units,). Parameters: ``units * (features + units + 1)``.
+    """
+
+    def __init__(self, units: int, activation: str | None = "tanh", **kwargs: Any) -> None:
+        cell, layer = _split(kwargs)
+        super().__init__(SimpleRNNCell(units, activation=activation, **cell), **layer)
+
+
+@register
+class LSTM(RNN):
+    """Long short-term memory layer (Keras ``LSTM``; gates i, f, c, o).
+
+    Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,);
+    ``unit_forget_bias`` starts the forget-gate bias at 1. Parameters: ``4u(features + u + 1)``.
+    States: (h, c).
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "tanh",
+        recurrent_activation: str = "sigmoid",
+        unit_forget_bias: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        cell, layer = _split(kwargs)
+        super().__init__(
+            LSTMCell(
+                units,
+                activation=activation,
+                recurrent_activation=recurrent_activation,
+                unit_forget_bias=unit_forget_bias,
+                **cell,
+            ),
+            **layer,
+        )
+
+
+@register
+class GRU(RNN):
+    """Gated recurrent unit layer (Keras ``GRU``; gates z, r, h).
+
+    Parameters: ``3u(features + u + 2)`` with ``reset_after=True`` (the default, bias (2, 3u)),
+    ``3u(features + u + 1)`` without.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "tanh",
+        recurrent_activation: str = "sigmoid",
+        reset_after: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        cell, layer = _split(kwargs)
+        super().__init__(
+            GRUCell(
+                units,
+                activation=activation,
+                recurrent_activation=recurrent_activation,
+                reset_after=reset_after,
+                **cell,
+            ),
+            **layer,
+        )
+
+
+@register
+class IndRNN(RNN):
+    """Independently recurrent layer (seed 004): ``h_t = act(x_t W + u * h_{t-1} + b)``.
+
+    The recurrent weight is a vector (units,). Parameters: ``u(features + 2)``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | None = "relu",
+        recurrent_initializer: str = "unit_uniform",
+        **kwargs: Any,
+    ) -> None:
+        cell, layer = _split(kwargs)
+        super().__init__(
+            IndRNNCell(
+                units, activation=activation, recurrent_initializer=recurrent_initializer, **cell
+            ),
+            **layer,
+        )

@@ -1,0 +1,509 @@
+"""Models: ``Sequential`` and the functional ``Model``, with Keras's compile/fit/evaluate/predict.
+
+The models are ``torch.nn.Module`` graphs of rnnkit layers that carry masks from layer to layer.
+Training is delegated to :mod:`rnnkit.training`, which works on any module.
+"""
+
+from __future__ import annotations
+
+import abc
+import copy
+import os
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from . import _archive, training
+from ._summary import render_summary
+from .layers import Input, Layer, SymbolicTensor, layer_class
+from .layers._symbolic import Node
+
+ArrayLike = Any
+
+
+def _layer_config(layer: nn.Module) -> dict[str, Any]:
+    if not isinstance(layer, Layer):
+        raise TypeError(
+            f"expected rnnkit layers to save a model, got {type(layer).__name__} "
+            "(save its state_dict with safetensors instead)"
+        )
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def _layer_from_config(entry: dict[str, Any]) -> Layer:
+    if not isinstance(entry, dict) or "class_name" not in entry:
+        raise ValueError(f"expected a layer entry with 'class_name' and 'config', got {entry!r}")
+    return layer_class(entry["class_name"]).from_config(dict(entry.get("config", {})))
+
+
+def _call(layer: nn.Module, x: Any, mask: Any, kwargs: dict[str, Any] | None = None) -> Any:
+    if isinstance(layer, Layer):
+        return layer(x, mask=mask, **(kwargs or {}))
+    return layer(x)
+
+
+def _out_mask(layer: nn.Module, x: Any, mask: Any) -> Any:
+    return layer.compute_mask(x, mask) if isinstance(layer, Layer) else None
+
+
+class _Base(nn.Module, abc.ABC):
+    """What Sequential and Model share: compile/fit/evaluate/predict, weights, summary, save."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or type(self).__name__.lower()
+        self._compiled: dict[str, Any] | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.history: training.History | None = None
+
+    # -- structure -----------------------------------------------------------------------------
+    @property
+    @abc.abstractmethod
+    def layers(self) -> list[nn.Module]:
+        """The model's layers in order (each once)."""
+
+    @property
+    def built(self) -> bool:
+        return all(getattr(layer, "built", True) for layer in self.layers)
+
+    def build(self, input_shape: Any) -> None:
+        """Create every weight for inputs of ``input_shape`` (batch axis included)."""
+
+    def count_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def get_layer(self, name: str) -> nn.Module:
+        for layer in self.layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise ValueError(f"expected a layer name in {[getattr(l, 'name', '?') for l in self.layers]}, got {name!r}")
+
+    def _keras_params(self) -> list[nn.Parameter]:
+        out: list[nn.Parameter] = []
+        for layer in self.layers:
+            out += layer.keras_weights() if isinstance(layer, Layer) else list(layer.parameters())
+        return out
+
+    def get_weights(self) -> list[np.ndarray]:
+        """All weights as numpy arrays in Keras's order (layer by layer, Keras layout)."""
+        return [p.detach().cpu().numpy().copy() for p in self._keras_params()]
+
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Set all weights from a list in Keras's order, e.g. ``keras_model.get_weights()``."""
+        params = self._keras_params()
+        if len(weights) != len(params):
+            raise ValueError(f"expected a list of {len(params)} weight arrays, got {len(weights)}")
+        with torch.no_grad():
+            for i, (p, w) in enumerate(zip(params, weights)):
+                t = torch.as_tensor(np.asarray(w))
+                if tuple(t.shape) != tuple(p.shape):
+                    raise ValueError(
+                        f"expected weight {i} of shape {tuple(p.shape)}, got {tuple(t.shape)}"
+                    )
+                p.copy_(t.to(p.dtype))
+
+    # -- training ------------------------------------------------------------------------------
+    def compile(
+        self,
+        optimizer: Any = "adam",
+        loss: Any = None,
+        metrics: Iterable[Any] | None = None,
+        *,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+    ) -> None:
+        """Choose the optimizer, loss and metrics, by name or object (Keras's names)."""
+        if loss is None:
+            raise ValueError("expected a loss (a name such as 'mse' or a callable), got None")
+        self._compiled = {
+            "optimizer": training.get_optimizer(optimizer),
+            "loss": training.get_loss(loss),
+            "metrics": [training.get_metric(m) for m in (metrics or [])],
+            "clipnorm": clipnorm,
+            "clipvalue": clipvalue,
+        }
+        self.optimizer = None
+
+    def _require_compiled(self) -> dict[str, Any]:
+        if self._compiled is None:
+            raise ValueError("expected a compiled model: call model.compile(optimizer, loss) first")
+        return self._compiled
+
+    def _ensure_built_for(self, x: ArrayLike) -> None:
+        if self.built:
+            return
+        xs = x if isinstance(x, (list, tuple)) else [x]
+        shapes = [(None, *np.shape(t)[1:]) for t in xs]
+        self.build(shapes if isinstance(x, (list, tuple)) else shapes[0])
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        if self.optimizer is None:
+            spec = self._require_compiled()["optimizer"]
+            self.optimizer = training.build_optimizer(spec, self)
+        return self.optimizer
+
+    def fit(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        *,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int | str = "auto",
+        callbacks: Iterable[Any] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[ArrayLike, ArrayLike] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        clipnorm: float | None = None,
+        clipvalue: float | None = None,
+        **kwargs: Any,
+    ) -> training.History:
+        """Train for ``epochs`` epochs (Keras semantics); returns the :class:`History`."""
+        c = self._require_compiled()
+        self._ensure_built_for(x)
+        self.history = training.fit(
+            self, x, y,
+            loss=c["loss"], optimizer=self._optimizer(), metrics=c["metrics"],
+            batch_size=batch_size, epochs=epochs, verbose=verbose,
+            callbacks=list(callbacks or []), validation_split=validation_split,
+            validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
+            clipnorm=clipnorm if clipnorm is not None else c["clipnorm"],
+            clipvalue=clipvalue if clipvalue is not None else c["clipvalue"],
+            **kwargs,
+        )
+        return self.history
+
+    def evaluate(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        *,
+        batch_size: int = 32,
+        verbose: int | str = "auto",
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) on ``x, y``: a float, a list ``[loss, *metrics]`` or a dict."""
+        c = self._require_compiled()
+        self._ensure_built_for(x)
+        logs = training.evaluate(
+            self, x, y, loss=c["loss"], metrics=c["metrics"], batch_size=batch_size, verbose=verbose
+        )
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x: ArrayLike, *, batch_size: int = 32, verbose: int | str = 0) -> np.ndarray:
+        """Outputs for ``x`` computed in batches, as a numpy array."""
+        self._ensure_built_for(x)
+        return training.predict(self, x, batch_size=batch_size, verbose=verbose)
+
+    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> float | list[float]:
+        """One gradient step on one batch; returns the loss (and metrics) before the step."""
+        c = self._require_compiled()
+        self._ensure_built_for(x)
+        logs = training.train_on_batch(
+            self, x, y, loss=c["loss"], optimizer=self._optimizer(), metrics=c["metrics"],
+            clipnorm=c["clipnorm"], clipvalue=c["clipvalue"],
+        )
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    # -- reporting -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _summary_rows(self) -> list[tuple[str, str, int, str]]:
+        """(layer (type), output shape, parameter count, connected to) per row."""
+
+    def summary(self, print_fn: Callable[[str], Any] | None = None, width: int = 100) -> None:
+        """Print a Keras-style table: layer (type), output shape, parameter count; engines below."""
+        text = render_summary(self.name, type(self).__name__, self._summary_rows(), self.layers,
+                              width=width)
+        if print_fn is None:
+            import sys
+
+            sys.stdout.write(text + "\n")
+        else:
+            print_fn(text)
+
+    # -- saving --------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-compatible data (no weights)."""
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the architecture (JSON) and weights (safetensors) to one ``.rnnkit`` file."""
+        _archive.write_archive(path, {"model": self.get_config()}, self.state_dict())
+
+
+def _fmt_shape(shape: Any) -> str:
+    if isinstance(shape, list):
+        return ", ".join(_fmt_shape(s) for s in shape)
+    return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+class Sequential(_Base):
+    """A plain stack of layers: ``Sequential([Input((200, 3)), LSTM(32), Dense(12)])``.
+
+    An ``Input`` (or a first layer's ``input_shape=``) builds every layer at once; otherwise
+    the model is built by the first call or ``fit``.
+    """
+
+    def __init__(self, layers: Iterable[Any] | None = None, name: str | None = None) -> None:
+        super().__init__(name or "sequential")
+        self._layers = nn.ModuleList()
+        self.input_spec: SymbolicTensor | None = None
+        for item in layers or []:
+            self.add(item)
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return list(self._layers)
+
+    def add(self, layer: Any) -> None:
+        """Append a layer (or an ``Input`` as the first item)."""
+        if isinstance(layer, SymbolicTensor):
+            if len(self._layers) or self.input_spec is not None:
+                raise ValueError("expected Input only as the first item of a Sequential model")
+            self.input_spec = layer
+            return
+        if not isinstance(layer, nn.Module):
+            raise TypeError(f"expected a layer (torch.nn.Module), got {type(layer).__name__}")
+        if not len(self._layers) and self.input_spec is None:
+            hint = getattr(layer, "input_shape_hint", None)
+            if hint is not None:
+                self.input_spec = Input(hint[1:])
+        self._layers.append(layer)
+        if self.input_spec is not None:
+            self.build(self.input_spec.shape)
+
+    def pop(self) -> nn.Module:
+        if not len(self._layers):
+            raise ValueError("expected a non-empty model to pop from, got no layers")
+        last = self._layers[-1]
+        del self._layers[-1]
+        return last
+
+    def _shapes(self, input_shape: Any) -> list[Any]:
+        shapes = []
+        shape = input_shape
+        for layer in self._layers:
+            if isinstance(layer, Layer):
+                layer.ensure_built(shape)
+                shape = layer.compute_output_shape(shape)
+            else:
+                shape = None
+            shapes.append(shape)
+            if shape is None:
+                break
+        return shapes
+
+    def build(self, input_shape: Any) -> None:
+        self._shapes(tuple(input_shape))
+        if self.input_spec is None:
+            self.input_spec = Input(tuple(input_shape)[1:])
+
+    def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        for layer in self._layers:
+            y = _call(layer, x, mask)
+            if isinstance(y, (list, tuple)):
+                raise ValueError(
+                    f"expected one output per layer in a Sequential model, got {len(y)} from "
+                    f"{getattr(layer, 'name', type(layer).__name__)} (use the functional Model)"
+                )
+            mask = _out_mask(layer, x, mask)
+            x = y
+        return x
+
+    def _summary_rows(self) -> list[tuple[str, str, int, str]]:
+        shapes = self._shapes(self.input_spec.shape) if self.input_spec is not None else []
+        rows = []
+        for i, layer in enumerate(self._layers):
+            shape = _fmt_shape(shapes[i]) if i < len(shapes) and shapes[i] is not None else "?"
+            name = getattr(layer, "name", f"layer_{i}")
+            rows.append((f"{name} ({type(layer).__name__})", shape,
+                         sum(p.numel() for p in layer.parameters()), ""))
+        return rows
+
+    def get_config(self) -> dict[str, Any]:
+        spec = self.input_spec
+        return {
+            "class_name": "Sequential",
+            "name": self.name,
+            "input": None if spec is None else {"shape": list(spec.shape[1:]), "dtype": spec.dtype},
+            "layers": [_layer_config(layer) for layer in self._layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        model = cls(name=config.get("name"))
+        if config.get("input") is not None:
+            model.add(Input(tuple(config["input"]["shape"]), dtype=config["input"]["dtype"]))
+        for entry in config.get("layers", []):
+            model.add(_layer_from_config(entry))
+        return model
+
+
+def _topological_nodes(outputs: list[SymbolicTensor]) -> list[Node]:
+    order: list[Node] = []
+    seen: set[int] = set()
+
+    def visit(node: Node) -> None:
+        if node.id in seen:
+            return
+        seen.add(node.id)
+        for t in node.inputs:
+            visit(t.node)
+        order.append(node)
+
+    for t in outputs:
+        visit(t.node)
+    return order
+
+
+class Model(_Base):
+    """A functional model: ``Model(inputs, outputs)`` over a graph of layer calls.
+
+    Branches, shared layers and several inputs are allowed (``Concatenate``/``Add`` to merge);
+    calling it takes the inputs in the order given. Masks flow along the graph.
+    """
+
+    def __init__(
+        self,
+        inputs: SymbolicTensor | Sequence[SymbolicTensor],
+        outputs: SymbolicTensor | Sequence[SymbolicTensor],
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name or "functional")
+        self._multi_in = isinstance(inputs, (list, tuple))
+        self._multi_out = isinstance(outputs, (list, tuple))
+        self.inputs = list(inputs) if self._multi_in else [inputs]  # type: ignore[list-item]
+        self.outputs = list(outputs) if self._multi_out else [outputs]  # type: ignore[list-item]
+        for t in self.inputs + self.outputs:
+            if not isinstance(t, SymbolicTensor):
+                raise TypeError(f"expected symbolic tensors from Input/layers, got {type(t).__name__}")
+        self._nodes = _topological_nodes(self.outputs)
+        missing = [n for n in self._nodes if n.layer is None and n.outputs[0] not in self.inputs]
+        if missing:
+            raise ValueError(f"expected every Input of the graph in inputs, got {missing[0].outputs[0]!r} missing")
+        self._layer_dict = nn.ModuleDict()
+        for node in self._nodes:
+            if node.layer is not None and node.layer.name not in self._layer_dict:
+                self._layer_dict[node.layer.name] = node.layer
+
+    @property
+    def layers(self) -> list[nn.Module]:
+        return list(self._layer_dict.values())
+
+    def forward(self, *xs: Tensor) -> Any:
+        if len(xs) != len(self.inputs):
+            raise ValueError(f"expected {len(self.inputs)} input tensor(s), got {len(xs)}")
+        values: dict[int, list[Any]] = {}
+        masks: dict[int, list[Any]] = {}
+        for t, x in zip(self.inputs, xs):
+            values[t.node.id], masks[t.node.id] = [x], [None]
+        for node in self._nodes:
+            if node.layer is None:
+                continue
+            ins = [values[t.node.id][t.index] for t in node.inputs]
+            ims = [masks[t.node.id][t.index] for t in node.inputs]
+            x_in = ins if node.input_is_list else ins[0]
+            m_in = ims if node.input_is_list else ims[0]
+            y = _call(node.layer, x_in, m_in, node.kwargs)
+            m = _out_mask(node.layer, x_in, m_in)
+            ys = list(y) if isinstance(y, (list, tuple)) else [y]
+            ms = list(m) if isinstance(m, (list, tuple)) else [m] * len(ys)
+            values[node.id], masks[node.id] = ys, ms
+        outs = [values[t.node.id][t.index] for t in self.outputs]
+        return outs if self._multi_out else outs[0]
+
+    def _summary_rows(self) -> list[tuple[str, str, int, str]]:
+        rows = []
+        for node in self._nodes:
+            if node.layer is None:
+                t = node.outputs[0]
+                rows.append((f"{t.name} (InputLayer)", _fmt_shape(t.shape), 0, ""))
+                continue
+            shapes = [o.shape for o in node.outputs]
+            src = ", ".join(
+                (t.node.layer.name if t.node.layer is not None else t.name) for t in node.inputs
+            )
+            rows.append((f"{node.layer.name} ({type(node.layer).__name__})",
+                         _fmt_shape(shapes if len(shapes) > 1 else shapes[0]),
+                         sum(p.numel() for p in node.layer.parameters()), src))
+        return rows
+
+    def get_config(self) -> dict[str, Any]:
+        ids = {node.id: i for i, node in enumerate(self._nodes)}
+        nodes = []
+        for node in self._nodes:
+            if node.layer is None:
+                t = node.outputs[0]
+                nodes.append({"input": {"shape": list(t.shape[1:]), "dtype": t.dtype, "name": t.name}})
+            else:
+                nodes.append({
+                    "layer": node.layer.name,
+                    "inputs": [[ids[t.node.id], t.index] for t in node.inputs],
+                    "input_is_list": node.input_is_list,
+                    "kwargs": node.kwargs,
+                })
+        return {
+            "class_name": "Model",
+            "name": self.name,
+            "layers": [_layer_config(layer) for layer in self.layers],
+            "nodes": nodes,
+            "inputs": [[ids[t.node.id], t.index] for t in self.inputs],
+            "outputs": [[ids[t.node.id], t.index] for t in self.outputs],
+            "multi_input": self._multi_in,
+            "multi_output": self._multi_out,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Model:
+        layers = {}
+        for entry in config["layers"]:
+            layer = _layer_from_config(entry)
+            layers[layer.name] = layer
+        built: list[Any] = []
+        for spec in config["nodes"]:
+            if "input" in spec:
+                i = spec["input"]
+                built.append([Input(tuple(i["shape"]), dtype=i["dtype"], name=i.get("name"))])
+                continue
+            if spec["layer"] not in layers:
+                raise ValueError(f"expected layer {spec['layer']!r} in the config's layers")
+            ins = [built[n][k] for n, k in spec["inputs"]]
+            out = layers[spec["layer"]](ins if spec["input_is_list"] else ins[0], **spec["kwargs"])
+            built.append(list(out) if isinstance(out, list) else [out])
+        inputs = [built[n][k] for n, k in config["inputs"]]
+        outputs = [built[n][k] for n, k in config["outputs"]]
+        return cls(
+            inputs if config.get("multi_input") else inputs[0],
+            outputs if config.get("multi_output") else outputs[0],
+            name=config.get("name"),
+        )
+
+
+def model_from_config(config: dict[str, Any]) -> Sequential | Model:
+    """Rebuild a model (fresh weights) from :meth:`get_config`'s JSON-compatible dict."""
+    kinds: dict[str, Any] = {"Sequential": Sequential, "Model": Model}
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name not in kinds:
+        raise ValueError(f"expected a model class_name in {sorted(kinds)}, got {name!r}")
+    return kinds[name].from_config(copy.deepcopy(config))
+
+
+def load_model(path: str | os.PathLike[str]) -> Sequential | Model:
+    """Load a model saved with :meth:`Model.save`. Reads JSON and safetensors only."""
+    config, tensors, _ = _archive.read_archive(path)
+    model = model_from_config(config["model"])
+    expected = set(model.state_dict())
+    if set(tensors) != expected:
+        raise _archive.ArchiveError(
+            f"expected weights {sorted(expected)} in {os.fspath(path)!r}, got {sorted(tensors)}"
+        )
+    model.load_state_dict(tensors)
+    return model

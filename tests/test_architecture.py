@@ -1,0 +1,84 @@
+"""The import flow of docs/architecture.md, checked on every module's imports (static, AST)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "rnnkit"
+
+# Which of our packages each part may import. A leaf (empty set) imports nothing of ours.
+ALLOWED: dict[str, set[str]] = {
+    "kernels": set(),
+    "data": set(),
+    "training": set(),
+    "_archive": set(),
+    "layers": {"kernels"},
+    "model": {"layers", "kernels", "training", "_archive", "_summary"},
+    "_summary": {"layers", "kernels"},
+    "io": {"model", "layers", "kernels", "training", "_archive"},
+    "datasets": {"data"},
+    "tasks": {"model", "layers", "kernels", "training", "data", "io", "_archive", "datasets"},
+    "cli": {"tasks", "data", "datasets", "io", "model", "layers", "kernels", "training"},
+    "__init__": {"*"},
+    "__main__": {"cli"},
+}
+
+
+def _imported_parts(path: Path, root: Path) -> set[str]:
+    """Our top-level parts that ``path`` imports (absolute ``rnnkit.x`` or relative)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    depth = len(path.relative_to(root).parts) - 1  # folders below rnnkit/
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("rnnkit."):
+                    found.add(alias.name.split(".")[1])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and node.module.startswith("rnnkit"):
+                parts = node.module.split(".")
+                found |= {parts[1]} if len(parts) > 1 else {a.name for a in node.names}
+            elif node.level > 0:
+                if node.level - 1 < depth:  # stays inside the same part
+                    continue
+                if node.module:
+                    found.add(node.module.split(".")[0])
+                else:
+                    found |= {a.name for a in node.names}
+    return found
+
+
+def violations(root: Path = SRC) -> list[str]:
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        part = path.relative_to(root).parts[0].removesuffix(".py")
+        allowed = ALLOWED.get(part)
+        if allowed is None:
+            bad.append(f"{path.relative_to(root)}: part {part!r} is not in the architecture")
+            continue
+        if "*" in allowed:
+            continue
+        for target in _imported_parts(path, root) - {part}:
+            if target not in allowed:
+                bad.append(f"{path.relative_to(root)} imports {target!r}, against the flow")
+    return bad
+
+
+def test_imports_follow_the_architecture() -> None:
+    assert violations() == []
+
+
+def test_the_checker_catches_wrong_imports(tmp_path: Path) -> None:
+    root = tmp_path / "rnnkit"
+    (root / "data").mkdir(parents=True)
+    (root / "training").mkdir()
+    (root / "data" / "_x.py").write_text("from ..model import Sequential\n", encoding="utf-8")
+    (root / "training" / "_y.py").write_text("import rnnkit.layers\n", encoding="utf-8")
+    (root / "kernels.py").write_text("from . import layers\n", encoding="utf-8")
+    (root / "data" / "_ok.py").write_text("from ._x import y\nimport numpy\n", encoding="utf-8")
+    found = violations(root)
+    assert len(found) == 3, found
+    assert any("data/_x.py imports 'model'" in v for v in found)
+    assert any("training/_y.py imports 'layers'" in v for v in found)
+    assert any("kernels.py imports 'layers'" in v for v in found)
