@@ -17,7 +17,7 @@ import torch as _torch
 from . import kernels, layers, training
 from .layers import Input
 from .model import Model, Sequential, load_model, model_from_config
-from .training import losses, metrics, optimizers
+from .training import callbacks, losses, metrics, optimizers
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "Model",
     "Sequential",
     "__version__",
+    "callbacks",
     "kernels",
     "layers",
     "load_model",

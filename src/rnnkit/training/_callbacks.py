@@ -1,0 +1,600 @@
+"""Keras-style callbacks working on any ``torch.nn.Module``.
+
+The loop gives every callback (before ``on_train_begin``):
+
+* ``callback.model``: the object passed as ``callback_model`` to ``fit`` (default: the module);
+* ``callback.state``: the :class:`TrainState` of the run (module, torch optimizer, params,
+  ``stop_training`` flag, metric directions, progress writer);
+* ``callback.params``: ``{"epochs", "steps", "verbose", "batch_size", "samples"}``;
+* ``callback.optimizer``: shortcut for ``callback.state.optimizer`` (the torch optimizer).
+
+To stop training call ``self.stop()`` (sets ``state.stop_training``); Keras's idiom
+``self.model.stop_training = True`` also works when ``model`` carries such an attribute.
+Training stops after the current batch (batch hooks) or epoch (epoch hooks); the interrupted
+epoch still gets its validation and ``on_epoch_end``, like Keras.
+
+Epoch indices passed to hooks are 0-based (Keras); messages and file names use ``epoch + 1``.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ._progress import Progress
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "ModelCheckpoint",
+    "ReduceLROnPlateau",
+    "TerminateOnNaN",
+    "TrainState",
+    "save_state_dict",
+]
+
+Logs = dict[str, Any]
+
+
+@dataclass
+class TrainState:
+    """Shared state of one ``fit`` / ``evaluate`` / ``predict`` run, handed to callbacks.
+
+    Attributes:
+        module: the ``nn.Module`` being trained.
+        model: what callbacks see as ``callback.model`` (default: ``module``).
+        optimizer: the torch optimizer (None outside ``fit``).
+        params: ``{"epochs", "steps", "verbose", "batch_size", "samples"}``.
+        stop_training: set True to stop after the current batch / epoch.
+        epoch: current 0-based epoch.
+        directions: ``"up"``/``"down"`` per logged metric name (without ``val_``), for
+            ``mode="auto"`` of monitoring callbacks.
+        progress: the progress writer; :meth:`log` writes callback messages through it.
+    """
+
+    module: nn.Module
+    model: Any = None
+    optimizer: torch.optim.Optimizer | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    stop_training: bool = False
+    epoch: int = 0
+    directions: dict[str, str] = field(default_factory=dict)
+    progress: Progress | None = None
+
+    def __post_init__(self) -> None:
+        if self.model is None:
+            self.model = self.module
+
+    def log(self, message: str) -> None:
+        """Write a callback message (silent when verbose is 0)."""
+        if self.progress is not None:
+            self.progress.message(message)
+
+    def should_stop(self) -> bool:
+        return self.stop_training or bool(getattr(self.model, "stop_training", False))
+
+
+class Callback:
+    """Base class; override any hook. ``logs`` are dicts of floats keyed like Keras
+    (``loss``, metric names, ``val_``-prefixed validation values)."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+        self.state: TrainState | None = None
+        self.params: dict[str, Any] = {}
+
+    def set_model(self, model: Any) -> None:
+        self.model = model
+
+    def set_state(self, state: TrainState) -> None:
+        self.state = state
+
+    def set_params(self, params: dict[str, Any]) -> None:
+        self.params = params
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer | None:
+        return None if self.state is None else self.state.optimizer
+
+    @property
+    def module(self) -> nn.Module:
+        if self.state is not None:
+            return self.state.module
+        if isinstance(self.model, nn.Module):
+            return self.model
+        raise RuntimeError("callback is not attached to a run (no module)")
+
+    def stop(self) -> None:
+        """Ask the loop to stop training."""
+        if self.state is not None:
+            self.state.stop_training = True
+        elif self.model is not None:
+            self.model.stop_training = True
+
+    def _log(self, message: str) -> None:
+        if self.state is not None:
+            self.state.log(message)
+
+    # ----------------------------------------------------------------------- hooks
+    def on_train_begin(self, logs: Logs | None = None) -> None: ...
+    def on_train_end(self, logs: Logs | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+    def on_train_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_test_begin(self, logs: Logs | None = None) -> None: ...
+    def on_test_end(self, logs: Logs | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_begin(self, logs: Logs | None = None) -> None: ...
+    def on_predict_end(self, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
+
+
+class History(Callback):
+    """Records epoch logs: ``history.history = {"loss": [...], "val_loss": [...], ...}`` and
+    ``history.epoch = [0, 1, ...]`` (0-based epoch indices). Returned by ``fit``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.epoch = []
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        self.epoch.append(epoch)
+        for key, value in (logs or {}).items():
+            self.history.setdefault(key, []).append(value)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+_MIN_NAMES = {"loss", "mae", "mse", "mean_absolute_error", "mean_squared_error", "learning_rate"}
+
+
+class _MonitorCallback(Callback):
+    """Keras's ``MonitorCallback``: ``mode`` "min"/"max"/"auto" and ``min_delta`` comparison.
+
+    ``mode="auto"`` takes the direction from the run's metrics (accuracy: max; loss and errors:
+    min) and raises ``ValueError`` when it cannot tell.
+    """
+
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float, baseline: float | None = None
+    ) -> None:
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"expected mode in ('auto', 'min', 'max'), got {mode!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"expected monitor to be a str, got {type(monitor).__name__}")
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(float(min_delta))
+        self.baseline = baseline
+        self.best: float | None = baseline
+        self._sign: int | None = None  # +1: larger is better, -1: smaller is better
+
+    def _resolve_sign(self) -> int:
+        if self.mode == "max":
+            return 1
+        if self.mode == "min":
+            return -1
+        name = self.monitor.removeprefix("val_")
+        direction = self.state.directions.get(name) if self.state is not None else None
+        if direction is None:
+            lname = name.lower()
+            if lname in _MIN_NAMES or lname.endswith(("loss", "error")):
+                direction = "down"
+            elif "acc" in lname or "auc" in lname:
+                direction = "up"
+        if direction is None:
+            raise ValueError(
+                f"{type(self).__name__}: cannot tell whether monitor={self.monitor!r} should be "
+                "minimized or maximized; expected mode='min' or mode='max', got mode='auto'"
+            )
+        return 1 if direction == "up" else -1
+
+    def _is_improvement(self, current: float, reference: float | None) -> bool:
+        if self._sign is None:
+            self._sign = self._resolve_sign()
+        if reference is None:
+            return True
+        if self._sign > 0:
+            return current - self.min_delta > reference
+        return current + self.min_delta < reference
+
+    def _monitor_value(self, logs: Logs | None) -> float | None:
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__} conditioned on metric {self.monitor!r} which is not "
+                f"available. Available metrics are: {','.join(logs)}",
+                stacklevel=3,
+            )
+            return None
+        return float(value)
+
+
+def _copy_state_dict(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (Keras semantics).
+
+    Args:
+        monitor: logs key, default ``"val_loss"``.
+        min_delta: an absolute change smaller than this is no improvement.
+        patience: epochs without improvement before stopping.
+        verbose: 1 writes a message when stopping / restoring.
+        mode: "auto", "min" or "max".
+        baseline: a value the monitor must beat; until it does, patience runs out.
+        restore_best_weights: keep a copy of the best epoch's ``state_dict`` and load it at the
+            end of training (also when training ran all epochs without stopping).
+        start_from_epoch: epochs to wait before monitoring starts.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta, baseline)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"expected patience to be an int >= 0, got {patience!r}")
+        self.patience = patience
+        self.verbose = verbose
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+        self.best_weights: dict[str, Tensor] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = self._monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = _copy_state_dict(self.module)
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = _copy_state_dict(self.module)
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.stop()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            self._log(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                self._log(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.module.load_state_dict(self.best_weights)
+
+
+def save_state_dict(module: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Write ``module.state_dict()`` to ``path`` with safetensors (CPU, contiguous copies, so
+    tied / non-contiguous tensors are fine)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata={"format": "pt"})
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Save the module after every epoch (or every ``save_freq`` batches).
+
+    ``filepath`` may hold ``str.format`` fields from the logs plus ``epoch`` (1-based) and
+    ``batch``: ``"ckpt/{epoch:02d}-{val_loss:.3f}.safetensors"``. With ``save_weights_only=True``,
+    or when ``callback.model`` has no callable ``save``, the ``state_dict`` is written with
+    safetensors and ``filepath`` must end in ``.safetensors``; otherwise ``model.save(path)``
+    is called (duck typing). ``save_best_only`` saves only when ``monitor`` improves.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__(monitor, mode, 0.0, initial_value_threshold)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
+            raise ValueError(f"expected save_freq 'epoch' or an int >= 1, got {save_freq!r}")
+        self.save_freq = save_freq
+        if save_weights_only and not self.filepath.endswith(".safetensors"):
+            raise ValueError(
+                "ModelCheckpoint with save_weights_only=True: expected a filepath ending in "
+                f"'.safetensors', got {self.filepath!r}"
+            )
+        self._epoch = 0
+        self._batches_since_save = 0
+
+    def _writes_weights(self) -> bool:
+        return self.save_weights_only or not callable(getattr(self.model, "save", None))
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self._writes_weights() and not self.filepath.endswith(".safetensors"):
+            raise ValueError(
+                "ModelCheckpoint: the model has no save() method, so weights are written with "
+                f"safetensors; expected a filepath ending in '.safetensors', got {self.filepath!r}"
+            )
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= int(self.save_freq):
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch: int, batch: int | None, logs: Logs) -> str:
+        fields = dict(logs)
+        fields["epoch"] = epoch + 1
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except KeyError as e:
+            raise KeyError(
+                f"ModelCheckpoint: cannot format filepath {self.filepath!r}: no {e} in the logs "
+                f"(available: {sorted(fields)})"
+            ) from None
+
+    def _should_save(self, epoch: int, logs: Logs, path: str) -> bool:
+        if not self.save_best_only:
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ModelCheckpoint: can save best model only with {self.monitor} available; "
+                "saving anyway",
+                stacklevel=3,
+            )
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(float(current), self.best):
+            if self.verbose > 0:
+                self._log(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {best} to "
+                    f"{float(current):.5f}, saving model to {path}"
+                )
+            self.best = float(current)
+            return True
+        if self.verbose > 0:
+            self._log(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save(self, epoch: int, batch: int | None, logs: Logs | None) -> None:
+        logs = dict(logs or {})
+        path = self._path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, path):
+            return
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                f"ModelCheckpoint: expected a file path, got the existing directory {path!r}"
+            )
+        if self._writes_weights():
+            save_state_dict(self.module, path)
+        else:
+            self.model.save(path)
+        if self.verbose > 0 and not self.save_best_only:
+            self._log(f"Epoch {epoch + 1}: saving model to {path}")
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's ``loss`` is NaN or infinite (Keras). With
+    ``raise_error=True`` raise ``RuntimeError`` instead."""
+
+    def __init__(self, raise_error: bool = False) -> None:
+        super().__init__()
+        self.raise_error = raise_error
+
+    def on_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                    "Terminating training immediately."
+                )
+            self._log(f"Batch {batch}: Invalid loss, terminating training")
+            self.stop()
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiply the learning rate of every param group by ``factor`` when ``monitor`` has not
+    improved for ``patience`` epochs (Keras semantics; ``lr_new = max(lr * factor, min_lr)``).
+    Adds ``"learning_rate"`` (before any reduction this epoch, like Keras) to the epoch logs.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta)
+        if not 0 < factor < 1.0:
+            raise ValueError(f"expected factor in (0, 1), got {factor}")
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        opt = self.optimizer
+        if opt is None:
+            raise RuntimeError("ReduceLROnPlateau: expected a run with an optimizer, got none")
+        return opt
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        opt = self._optimizer()
+        if logs is not None:
+            logs["learning_rate"] = float(opt.param_groups[0]["lr"])
+        current = self._monitor_value(logs)
+        if current is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                reduced = False
+                for group in opt.param_groups:
+                    old = float(group["lr"])
+                    if old > np.float32(self.min_lr):
+                        group["lr"] = max(old * self.factor, self.min_lr)
+                        reduced = True
+                if reduced:
+                    if self.verbose > 0:
+                        new = float(opt.param_groups[0]["lr"])
+                        self._log(
+                            f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}."
+                        )
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class CSVLogger(Callback):
+    """Write one CSV row per epoch: ``epoch`` (0-based, Keras) then the logs keys sorted.
+
+    The file is opened per row (no handle stays open if training fails). ``append=True`` keeps
+    an existing file and writes the header only if it is empty.
+    """
+
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
+        super().__init__()
+        self.filename = os.fspath(filename)
+        self.sep = separator
+        self.append = append
+        self.keys: list[str] | None = None
+        self._write_header = True
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.keys = None
+        if self.append and os.path.exists(self.filename):
+            with open(self.filename, encoding="utf-8") as f:
+                self._write_header = not f.readline()
+        else:
+            with open(self.filename, "w", encoding="utf-8"):
+                pass
+            self._write_header = True
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        logs = logs or {}
+        if self.keys is None:
+            self.keys = sorted(logs)
+        with open(self.filename, "a", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter=self.sep)
+            if self._write_header:
+                writer.writerow(["epoch", *self.keys])
+                self._write_header = False
+            writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
+
+
+class _CallbackList:
+    """Dispatches hooks to a list of callbacks in order."""
+
+    def __init__(self, callbacks: list[Callback]) -> None:
+        self.callbacks = callbacks
+
+    def attach(self, state: TrainState, params: Mapping[str, Any]) -> None:
+        for cb in self.callbacks:
+            cb.set_model(state.model)
+            cb.set_state(state)
+            cb.set_params(dict(params))
+
+    def call(self, hook: str, *args: Any) -> None:
+        for cb in self.callbacks:
+            fn: Callable[..., None] = getattr(cb, hook)
+            fn(*args)
