@@ -364,6 +364,43 @@ def _topological_nodes(outputs: list[SymbolicTensor]) -> list[Node]:
     return order
 
 
+def _keras_layer_order(outputs: list[SymbolicTensor], nodes: list[Node]) -> list[Layer]:
+    """The graph's layers in Keras's Functional order (the order of ``get_weights``).
+
+    Keras sorts layers by decreasing depth (the longest path to an output), ties broken by the
+    order in which a depth-first walk from the outputs first meets them (``map_graph``).
+    ``nodes`` is the depth-first post-order of :func:`_topological_nodes`.
+    """
+    first_seen: dict[int, int] = {}
+    entered: set[int] = set()
+
+    def visit(node: Node) -> None:
+        if node.id in entered:
+            return
+        entered.add(node.id)
+        if node.layer is not None:
+            first_seen.setdefault(id(node.layer), len(first_seen))
+        for t in node.inputs:
+            visit(t.node)
+
+    for t in outputs:
+        visit(t.node)
+    node_depth: dict[int, int] = {}
+    layer_depth: dict[int, int] = {}
+    layers: dict[int, Layer] = {}
+    for node in reversed(nodes):
+        depth = node_depth.setdefault(node.id, 0)
+        if node.layer is not None:
+            depth = max(depth, layer_depth.get(id(node.layer), 0))
+            layer_depth[id(node.layer)] = depth
+            layers[id(node.layer)] = node.layer
+            node_depth[node.id] = depth
+        for t in node.inputs:
+            node_depth[t.node.id] = max(depth + 1, node_depth.get(t.node.id, 0))
+    order = sorted(layers, key=lambda k: (-layer_depth[k], first_seen[k]))
+    return [layers[k] for k in order]
+
+
 class Model(_Base):
     """A functional model: ``Model(inputs, outputs)`` over a graph of layer calls.
 
@@ -390,9 +427,9 @@ class Model(_Base):
         if missing:
             raise ValueError(f"expected every Input of the graph in inputs, got {missing[0].outputs[0]!r} missing")
         self._layer_dict = nn.ModuleDict()
-        for node in self._nodes:
-            if node.layer is not None and node.layer.name not in self._layer_dict:
-                self._layer_dict[node.layer.name] = node.layer
+        for layer in _keras_layer_order(self.outputs, self._nodes):  # Keras's weight order
+            if layer.name not in self._layer_dict:
+                self._layer_dict[layer.name] = layer
 
     @property
     def layers(self) -> list[nn.Module]:

@@ -57,8 +57,10 @@ class Conv1D(Layer):
         self.kernel_size = kernel_size
         self.strides = strides
         self.padding = _check_padding(padding, ("valid", "same", "causal"))
-        if self.padding == "same" and strides > 1 and kernel_size % 2 == 0:
-            raise ValueError("expected an odd kernel_size with padding='same' and strides > 1")
+        if strides > 1 and dilation_rate > 1:  # as Keras
+            raise ValueError(
+                f"expected strides == 1 or dilation_rate == 1, got {strides} and {dilation_rate}"
+            )
         self.dilation_rate = dilation_rate
         self.activation = activation or "linear"
         self.act = get_activation(self.activation)

@@ -39,11 +39,16 @@ class Concatenate(Layer):
     def compute_mask(self, inputs: Any, mask: Any) -> Tensor | None:
         if mask is None or all(m is None for m in mask):
             return None
-        ref = next(m for m in mask if m is not None)
-        masks = [torch.ones_like(ref) if m is None else m for m in mask]
-        if self.axis in (-1, len(inputs[0].shape) - 1):  # features axis: a step is kept by all
-            return torch.stack(masks).all(dim=0)
-        return torch.cat(masks, dim=self.axis)
+        # Keras: broadcast each mask to its input's shape (None = all kept), concatenate along
+        # `axis`, then keep a position if ANY entry along the last axis is kept.
+        masks = []
+        for x, m in zip(inputs, mask, strict=True):
+            if m is None:
+                m = torch.ones(x.shape, dtype=torch.bool, device=x.device)
+            else:
+                m = m.bool().reshape(*m.shape, *([1] * (x.dim() - m.dim()))).expand(x.shape)
+            masks.append(m)
+        return torch.cat(masks, dim=self.axis).any(dim=-1)
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "axis": self.axis}
