@@ -1,0 +1,371 @@
+"""Readers that validate their input: CSV/DataFrame time series and ``.npy``/``.npz`` arrays.
+
+Every problem is a ``ValueError`` that names the column and row and says how to fix it:
+unsorted, duplicated or irregular timestamps, NaN/Inf, non-numeric columns, a series too
+short for one window. Arrays are always read with ``np.load(..., allow_pickle=False)``:
+pickled (object) arrays are refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from ._windows import n_windows
+
+__all__ = ["read_csv", "read_npy", "read_npz", "validate_arrays", "validate_series"]
+
+PathLike = str | os.PathLike[str]
+
+
+def _where(index: pd.Index, i: int) -> str:
+    if isinstance(index, pd.DatetimeIndex):
+        return f"row {i} ({index[i]})"
+    return f"row {i}"
+
+
+def _fmt_delta(delta: pd.Timedelta) -> str:
+    days, rest = divmod(delta, pd.Timedelta(days=1))
+    if rest == pd.Timedelta(0):
+        return f"{days} day" if days == 1 else f"{days} days"
+    return str(delta).replace("0 days ", "")
+
+
+def _set_time_index(df: pd.DataFrame, time_column: str) -> pd.DataFrame:
+    if time_column not in df.columns:
+        raise ValueError(
+            f"expected a time column {time_column!r}, got columns {[str(c) for c in df.columns]}"
+        )
+    raw = df[time_column]
+    times = pd.to_datetime(raw, errors="coerce")
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"expected timestamps in column {time_column!r}, got {raw.iloc[i]!r} at row {i} "
+            f"({bad.size} unparsable value(s)); fix or drop those rows"
+        )
+    out = df.drop(columns=[time_column])
+    out.index = pd.DatetimeIndex(times, name=time_column)
+    return out
+
+
+def _check_numeric(df: pd.DataFrame) -> pd.DataFrame:
+    for c in df.columns:
+        col = df[c]
+        if pd.api.types.is_bool_dtype(col.dtype):
+            df = df.assign(**{str(c): col.astype(np.float64)})
+            continue
+        if pd.api.types.is_numeric_dtype(col.dtype):
+            continue
+        numbers = pd.to_numeric(col, errors="coerce")
+        bad = np.flatnonzero(numbers.isna().to_numpy() & col.notna().to_numpy())
+        i = int(bad[0]) if bad.size else 0
+        raise ValueError(
+            f"expected numeric values in column {str(c)!r}, got {col.iloc[i]!r} at "
+            f"{_where(df.index, i)} (dtype {col.dtype}); drop the column (columns=[...]), "
+            "encode it as numbers, or pass it as time_column if it holds timestamps"
+        )
+    return df
+
+
+def _check_finite(df: pd.DataFrame) -> None:
+    for c in df.columns:
+        values = df[c].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = np.isfinite(values)
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            i = int(bad[0])
+            raise ValueError(
+                f"expected finite values in column {str(c)!r}, got {values[i]} at "
+                f"{_where(df.index, i)} ({bad.size} non-finite value(s)); fill or drop them "
+                "first, e.g. df.interpolate(), df.ffill() or df.dropna()"
+            )
+
+
+def _check_time(df: pd.DataFrame, freq: str | None, sort: bool) -> pd.DataFrame:
+    idx = cast(pd.DatetimeIndex, df.index)
+    if idx.hasnans:
+        i = int(np.flatnonzero(idx.isna())[0])
+        raise ValueError(f"expected timestamps in every row, got NaT at row {i}; drop that row")
+    if not idx.is_monotonic_increasing:
+        if sort:
+            df = df.sort_index(kind="stable")
+            idx = cast(pd.DatetimeIndex, df.index)
+        else:
+            back = np.flatnonzero(np.diff(idx.asi8) < 0)
+            i = int(back[0]) + 1
+            raise ValueError(
+                f"expected timestamps in increasing order, got {_where(idx, i)} after "
+                f"{_where(idx, i - 1)}; sort first (df.sort_index()) or pass sort=True"
+            )
+    dup = np.flatnonzero(np.diff(idx.asi8) == 0)
+    if dup.size:
+        i = int(dup[0]) + 1
+        raise ValueError(
+            f"expected unique timestamps, got {idx[i]} at rows {i - 1} and {i} "
+            f"({dup.size} duplicate(s)); aggregate them, e.g. df.groupby(level=0).mean()"
+        )
+    if freq is None or len(idx) < 2:
+        return df
+    if freq == "infer":
+        steps = np.diff(idx.values)  # (T - 1,) timedelta64 in the index's unit
+        values, counts = np.unique(steps, return_counts=True)
+        step = values[np.argmax(counts)]
+        odd = np.flatnonzero(steps != step)
+        if odd.size:
+            i = int(odd[0]) + 1
+            raise ValueError(
+                f"expected regular timestamps every {_fmt_delta(pd.Timedelta(step))} (the most "
+                f"common step), got {_fmt_delta(pd.Timedelta(steps[i - 1]))} between "
+                f"{_where(idx, i - 1)} and {_where(idx, i)} ({odd.size} irregular step(s)); "
+                "resample to a regular grid, e.g. df.resample(...).mean().interpolate(), "
+                "or pass freq=None to allow gaps"
+            )
+        delta = pd.Timedelta(step)
+        days, rest = divmod(delta, pd.Timedelta(days=1))
+        offset = pd.tseries.frequencies.to_offset(f"{days}D" if rest == pd.Timedelta(0)
+                                                  else delta)
+    else:
+        try:
+            offset = pd.tseries.frequencies.to_offset(freq)
+        except ValueError:
+            raise ValueError(
+                f"expected freq to be a pandas frequency string such as 'D' or '30min', "
+                f"'infer' or None, got {freq!r}"
+            ) from None
+        grid = pd.date_range(idx[0], periods=len(idx), freq=offset)
+        odd = np.flatnonzero(grid.values != idx.values)
+        if odd.size:
+            i = int(odd[0])
+            raise ValueError(
+                f"expected timestamps at frequency {freq!r}, got {idx[i]} at row {i} where "
+                f"{grid[i]} was due; resample, e.g. df.resample({freq!r}).mean().interpolate(), "
+                "or pass freq=None to allow gaps"
+            )
+    df = df.copy(deep=False)
+    df.index = pd.DatetimeIndex(df.index, freq=offset)
+    return df
+
+
+def validate_series(
+    frame: pd.DataFrame | pd.Series,
+    *,
+    time_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    freq: str | None = "infer",
+    sort: bool = False,
+    window: int | None = None,
+    horizon: int = 1,
+) -> pd.DataFrame:
+    """Check a time-series table and return it with a DatetimeIndex and numeric columns.
+
+    Args:
+        frame: DataFrame (or Series) with a time column or a ``DatetimeIndex`` (or neither:
+            plain ordered rows, then the timestamp checks are skipped).
+        time_column: column holding timestamps; it becomes the index.
+        columns: keep only these value columns (default: all).
+        freq: expected spacing: ``"infer"`` (the most common step, which every step must
+            equal), a pandas frequency (``"D"``, ``"30min"``, ``"B"``), or ``None`` to allow
+            irregular timestamps. The returned index carries the frequency.
+        sort: sort unsorted timestamps instead of raising.
+        window, horizon: if ``window`` is given, require at least one labelled window, i.e.
+            ``window + horizon`` rows.
+
+    Returns:
+        A new DataFrame: DatetimeIndex (if any), numeric finite columns.
+
+    Raises:
+        ValueError: for unparsable/unsorted/duplicated/irregular timestamps, NaN/Inf,
+            non-numeric columns, unknown columns or a too-short series, naming the column
+            and row and the fix.
+
+    >>> df = pd.DataFrame({"date": ["2022-11-25", "2022-11-26", "2022-11-27"],
+    ...                    "temp": [6.0, 9.0, 7.0]})
+    >>> out = validate_series(df, time_column="date")
+    >>> out.index.freqstr, out["temp"].tolist()
+    ('D', [6.0, 9.0, 7.0])
+    >>> validate_series(df.iloc[[0, 2, 1]], time_column="date")
+    Traceback (most recent call last):
+    ValueError: expected timestamps in increasing order, got row 2 (2022-11-26 00:00:00) \
+after row 1 (2022-11-27 00:00:00); sort first (df.sort_index()) or pass sort=True
+    """
+    if isinstance(frame, pd.Series):
+        frame = frame.to_frame()
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame or Series, got {type(frame).__name__}")
+    if freq is not None and not isinstance(freq, str):
+        raise TypeError(f"expected freq to be a string or None, got {freq!r}")
+    df = frame.reset_index(drop=True) if time_column is not None else frame
+    if time_column is not None:
+        if isinstance(frame.index, pd.DatetimeIndex):
+            raise ValueError(
+                "expected either a time_column or a DatetimeIndex, got both; "
+                "drop one (df.reset_index(drop=True))"
+            )
+        df = _set_time_index(df, time_column)
+    if columns is not None:
+        missing = [c for c in columns if c not in df.columns]
+        if isinstance(columns, str) or missing:
+            raise ValueError(
+                f"expected columns from {[str(c) for c in df.columns]}, got {columns!r}"
+            )
+        df = df[list(columns)]
+    if df.shape[1] == 0:
+        raise ValueError("expected at least one value column, got none")
+    df = _check_numeric(df)
+    if isinstance(df.index, pd.DatetimeIndex):
+        df = _check_time(df, freq, sort)
+    _check_finite(df)
+    if window is not None and n_windows(len(df), window, horizon) == 0:
+        raise ValueError(
+            f"expected at least window + horizon = {window + horizon} rows for window={window}, "
+            f"horizon={horizon}, got {len(df)} rows; use a smaller window or more data"
+        )
+    return df
+
+
+def read_csv(
+    path: PathLike,
+    *,
+    time_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    freq: str | None = "infer",
+    sort: bool = False,
+    window: int | None = None,
+    horizon: int = 1,
+    sep: str = ",",
+) -> pd.DataFrame:
+    """Read a CSV time series and validate it with :func:`validate_series`.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("date,temp,humidity\\n2022-11-25,6,92\\n2022-11-26,9,85\\n")
+    >>> read_csv(p, time_column="date").to_numpy().tolist()
+    [[6, 92], [9, 85]]
+    """
+    df = pd.read_csv(path, sep=sep)
+    return validate_series(df, time_column=time_column, columns=columns, freq=freq, sort=sort,
+                           window=window, horizon=horizon)
+
+
+def validate_arrays(
+    X: Any, y: Any = None
+) -> tuple[NDArray[Any], NDArray[Any] | None]:
+    """Check ``X`` of shape ``(samples, timesteps, features)`` and labels ``y`` (optional).
+
+    ``X`` must be real, finite and 3-D; ``y`` numeric with ``len(y) == len(X)``.
+
+    >>> X, y = validate_arrays(np.zeros((4, 10, 3)), np.array([0, 1, 0, 1]))
+    >>> X.shape, y.shape
+    ((4, 10, 3), (4,))
+    >>> validate_arrays(np.zeros((4, 10)))
+    Traceback (most recent call last):
+    ValueError: expected X of shape (samples, timesteps, features), got shape (4, 10); \
+for a single feature use X[..., None]
+    """
+    x = np.asarray(X)
+    if not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) or np.iscomplexobj(x):
+        raise ValueError(f"expected X with a real numeric dtype, got {x.dtype}")
+    if x.ndim != 3:
+        hint = "; for a single feature use X[..., None]" if x.ndim == 2 else ""
+        raise ValueError(
+            f"expected X of shape (samples, timesteps, features), got shape {x.shape}{hint}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError(f"expected at least one sample, got shape {x.shape}")
+    if np.issubdtype(x.dtype, np.floating) and not np.isfinite(x).all():
+        s, t, f = (int(v) for v in np.argwhere(~np.isfinite(x))[0])
+        raise ValueError(
+            f"expected finite values in X, got {x[s, t, f]} at sample {s}, step {t}, "
+            f"feature {f}; fill or drop missing values first"
+        )
+    if y is None:
+        return x, None
+    yy = np.asarray(y)
+    if not (np.issubdtype(yy.dtype, np.number) or yy.dtype == np.bool_) or yy.ndim == 0:
+        raise ValueError(f"expected numeric labels y, got dtype {yy.dtype} shape {yy.shape}")
+    if yy.shape[0] != x.shape[0]:
+        raise ValueError(
+            f"expected one label per sample ({x.shape[0]}), got y of shape {yy.shape}"
+        )
+    if np.issubdtype(yy.dtype, np.floating) and not np.isfinite(yy).all():
+        i = int(np.argwhere(~np.isfinite(yy))[0][0])
+        raise ValueError(f"expected finite labels, got a non-finite value for sample {i}")
+    return x, yy
+
+
+def _load(path: PathLike) -> Any:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ValueError(
+                f"expected numeric arrays in {os.fspath(path)!r}, got a pickled (object) array; "
+                "rnnkit never unpickles files: save numeric arrays, e.g. "
+                "np.savez(path, X=X.astype('float32'), y=y)"
+            ) from None
+        raise
+
+
+def read_npy(path: PathLike) -> NDArray[Any]:
+    """Read ``X`` of shape ``(samples, timesteps, features)`` from a ``.npy`` file.
+
+    Uses ``np.load(path, allow_pickle=False)``; validated by :func:`validate_arrays`.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
+    >>> np.save(p, np.ones((2, 5, 3), dtype="float32"))
+    >>> read_npy(p).shape
+    (2, 5, 3)
+    """
+    arr = _load(path)
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise ValueError(f"expected a .npy array in {os.fspath(path)!r}, got an .npz archive; "
+                         "use read_npz")
+    x, _ = validate_arrays(arr)
+    return x
+
+
+def read_npz(
+    path: PathLike, *, x_key: str = "X", y_key: str = "y"
+) -> tuple[NDArray[Any], NDArray[Any]]:
+    """Read ``(X, y)`` from a ``.npz`` archive with keys ``X`` and ``y``.
+
+    ``X``: ``(samples, timesteps, features)``; ``y``: ``(samples, ...)``. Uses
+    ``np.load(path, allow_pickle=False)``; validated by :func:`validate_arrays`.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.npz"
+    >>> np.savez(p, X=np.zeros((3, 4, 2)), y=np.array([0, 1, 1]))
+    >>> [a.shape for a in read_npz(p)]
+    [(3, 4, 2), (3,)]
+    """
+    archive = _load(path)
+    if isinstance(archive, np.ndarray):
+        raise ValueError(f"expected an .npz archive in {os.fspath(path)!r}, got a single "
+                         ".npy array; use read_npy")
+    with archive:
+        keys = list(archive.files)
+        if x_key not in keys or y_key not in keys:
+            raise ValueError(
+                f"expected keys {x_key!r} and {y_key!r} in {os.fspath(path)!r}, got {keys}; "
+                "save with np.savez(path, X=X, y=y) or pass x_key=/y_key="
+            )
+        try:
+            X, y = archive[x_key], archive[y_key]
+        except ValueError as err:
+            if "allow_pickle" in str(err):
+                raise ValueError(
+                    f"expected numeric arrays in {os.fspath(path)!r}, got a pickled (object) "
+                    "array; rnnkit never unpickles files: save numeric arrays"
+                ) from None
+            raise
+    x, yy = validate_arrays(X, y)
+    return x, cast(NDArray[Any], yy)
