@@ -23,6 +23,15 @@ from .layers._symbolic import Node
 
 ArrayLike = Any
 
+#: Exporters that higher layers register (``rnnkit.io`` registers "onnx" when it is imported, as
+#: ``import rnnkit`` does), so that ``model.export_onnx`` works without model importing io.
+EXPORTERS: dict[str, Callable[..., Any]] = {}
+
+
+def register_exporter(name: str, fn: Callable[..., Any]) -> None:
+    """Make ``fn(model, path, **kwargs)`` available as ``model.export_<name>(path, **kwargs)``."""
+    EXPORTERS[name] = fn
+
 
 def _layer_config(layer: nn.Module) -> dict[str, Any]:
     if not isinstance(layer, Layer):
@@ -237,6 +246,12 @@ class _Base(nn.Module, abc.ABC):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the architecture (JSON) and weights (safetensors) to one ``.rnnkit`` file."""
         _archive.write_archive(path, {"model": self.get_config()}, self.state_dict())
+
+    def export_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:
+        """Export to ONNX (needs the ``onnx`` extra); see :func:`rnnkit.io.export_onnx`."""
+        if "onnx" not in EXPORTERS:
+            raise ValueError("expected rnnkit.io to be importable for ONNX export, got none")
+        return EXPORTERS["onnx"](self, path, **kwargs)
 
 
 def _fmt_shape(shape: Any) -> str:
