@@ -2,7 +2,9 @@
 
 >>> import rnnkit as rk
 >>> from rnnkit import layers
->>> model = rk.Sequential([rk.Input((200, 3)), layers.LSTM(32), layers.Dense(12, activation="softmax")])
+>>> model = rk.Sequential(
+...     [rk.Input((200, 3)), layers.LSTM(32), layers.Dense(12, activation="softmax")]
+... )
 >>> model.count_params()
 4996
 """

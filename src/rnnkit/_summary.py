@@ -16,8 +16,14 @@ from .layers import RNN, Bidirectional
 def _engine_lines(layers: Sequence[Any]) -> list[str]:
     lines = []
     for layer in layers:
-        rnns = [layer] if isinstance(layer, RNN) else (
-            [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else []
+        rnns: list[RNN] = (
+            [layer]
+            if isinstance(layer, RNN)
+            else (
+                [layer.forward_layer, layer.backward_layer]
+                if isinstance(layer, Bidirectional)
+                else []
+            )
         )
         for rnn in rnns:
             choice = rnn.engine_plan()
@@ -26,7 +32,10 @@ def _engine_lines(layers: Sequence[Any]) -> list[str]:
 
 
 def render_summary(
-    name: str, kind: str, rows: list[tuple[str, str, int, str]], layers: Sequence[Any],
+    name: str,
+    kind: str,
+    rows: list[tuple[str, str, int, str]],
+    layers: Sequence[Any],
     width: int = 100,
 ) -> str:
     """Render the summary table of a model called ``name`` as plain text."""
@@ -40,10 +49,10 @@ def render_summary(
     for layer, shape, params, src in rows:
         cells = [layer, shape, f"{params:,}"] + ([src] if connected else [])
         table.add_row(*cells)
-    params = {id(p): p for layer in layers for p in layer.parameters()}.values()
-    total = sum(p.numel() for p in params)
-    trainable = sum(p.numel() for p in params if p.requires_grad)
-    nbytes = sum(p.numel() * p.element_size() for p in params)
+    unique = list({id(p): p for layer in layers for p in layer.parameters()}.values())
+    total = sum(p.numel() for p in unique)
+    trainable = sum(p.numel() for p in unique if p.requires_grad)
+    nbytes = sum(p.numel() * p.element_size() for p in unique)
     buf = io.StringIO()
     console = Console(file=buf, width=width, force_terminal=False, color_system=None)
     console.print(f'Model: "{name}" ({kind})')

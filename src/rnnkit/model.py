@@ -88,7 +88,10 @@ class _Base(nn.Module, abc.ABC):
         for layer in self.layers:
             if getattr(layer, "name", None) == name:
                 return layer
-        raise ValueError(f"expected a layer name in {[getattr(l, 'name', '?') for l in self.layers]}, got {name!r}")
+        raise ValueError(
+            f"expected a layer name in {[getattr(lay, 'name', '?') for lay in self.layers]}, "
+            f"got {name!r}"
+        )
 
     def _keras_params(self) -> list[nn.Parameter]:
         out: list[nn.Parameter] = []
@@ -175,11 +178,20 @@ class _Base(nn.Module, abc.ABC):
         c = self._require_compiled()
         self._ensure_built_for(x)
         self.history = training.fit(
-            self, x, y,
-            loss=c["loss"], optimizer=self._optimizer(), metrics=c["metrics"],
-            batch_size=batch_size, epochs=epochs, verbose=verbose,
-            callbacks=list(callbacks or []), validation_split=validation_split,
-            validation_data=validation_data, shuffle=shuffle, initial_epoch=initial_epoch,
+            self,
+            x,
+            y,
+            loss=c["loss"],
+            optimizer=self._optimizer(),
+            metrics=c["metrics"],
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=list(callbacks or []),
+            validation_split=validation_split,
+            validation_data=validation_data,
+            shuffle=shuffle,
+            initial_epoch=initial_epoch,
             clipnorm=clipnorm if clipnorm is not None else c["clipnorm"],
             clipvalue=clipvalue if clipvalue is not None else c["clipvalue"],
             **kwargs,
@@ -216,8 +228,14 @@ class _Base(nn.Module, abc.ABC):
         c = self._require_compiled()
         self._ensure_built_for(x)
         logs = training.train_on_batch(
-            self, x, y, loss=c["loss"], optimizer=self._optimizer(), metrics=c["metrics"],
-            clipnorm=c["clipnorm"], clipvalue=c["clipvalue"],
+            self,
+            x,
+            y,
+            loss=c["loss"],
+            optimizer=self._optimizer(),
+            metrics=c["metrics"],
+            clipnorm=c["clipnorm"],
+            clipvalue=c["clipvalue"],
         )
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
@@ -229,8 +247,9 @@ class _Base(nn.Module, abc.ABC):
 
     def summary(self, print_fn: Callable[[str], Any] | None = None, width: int = 100) -> None:
         """Print a Keras-style table: layer (type), output shape, parameter count; engines below."""
-        text = render_summary(self.name, type(self).__name__, self._summary_rows(), self.layers,
-                              width=width)
+        text = render_summary(
+            self.name, type(self).__name__, self._summary_rows(), self.layers, width=width
+        )
         if print_fn is None:
             import sys
 
@@ -339,8 +358,14 @@ class Sequential(_Base):
         for i, layer in enumerate(self._layers):
             shape = _fmt_shape(shapes[i]) if i < len(shapes) and shapes[i] is not None else "?"
             name = getattr(layer, "name", f"layer_{i}")
-            rows.append((f"{name} ({type(layer).__name__})", shape,
-                         sum(p.numel() for p in layer.parameters()), ""))
+            rows.append(
+                (
+                    f"{name} ({type(layer).__name__})",
+                    shape,
+                    sum(p.numel() for p in layer.parameters()),
+                    "",
+                )
+            )
         return rows
 
     def get_config(self) -> dict[str, Any]:
@@ -432,15 +457,24 @@ class Model(_Base):
         super().__init__(name or "functional")
         self._multi_in = isinstance(inputs, (list, tuple))
         self._multi_out = isinstance(outputs, (list, tuple))
-        self.inputs = list(inputs) if self._multi_in else [inputs]  # type: ignore[list-item]
-        self.outputs = list(outputs) if self._multi_out else [outputs]  # type: ignore[list-item]
+        self.inputs: list[SymbolicTensor] = (
+            [inputs] if isinstance(inputs, SymbolicTensor) else list(inputs)
+        )
+        self.outputs: list[SymbolicTensor] = (
+            [outputs] if isinstance(outputs, SymbolicTensor) else list(outputs)
+        )
         for t in self.inputs + self.outputs:
             if not isinstance(t, SymbolicTensor):
-                raise TypeError(f"expected symbolic tensors from Input/layers, got {type(t).__name__}")
+                raise TypeError(
+                    f"expected symbolic tensors from Input/layers, got {type(t).__name__}"
+                )
         self._nodes = _topological_nodes(self.outputs)
         missing = [n for n in self._nodes if n.layer is None and n.outputs[0] not in self.inputs]
         if missing:
-            raise ValueError(f"expected every Input of the graph in inputs, got {missing[0].outputs[0]!r} missing")
+            raise ValueError(
+                "expected every Input of the graph in inputs, "
+                f"got {missing[0].outputs[0]!r} missing"
+            )
         self._layer_dict = nn.ModuleDict()
         for layer in _keras_layer_order(self.outputs, self._nodes):  # Keras's weight order
             if layer.name not in self._layer_dict:
@@ -483,25 +517,34 @@ class Model(_Base):
             src = ", ".join(
                 (t.node.layer.name if t.node.layer is not None else t.name) for t in node.inputs
             )
-            rows.append((f"{node.layer.name} ({type(node.layer).__name__})",
-                         _fmt_shape(shapes if len(shapes) > 1 else shapes[0]),
-                         sum(p.numel() for p in node.layer.parameters()), src))
+            rows.append(
+                (
+                    f"{node.layer.name} ({type(node.layer).__name__})",
+                    _fmt_shape(shapes if len(shapes) > 1 else shapes[0]),
+                    sum(p.numel() for p in node.layer.parameters()),
+                    src,
+                )
+            )
         return rows
 
     def get_config(self) -> dict[str, Any]:
         ids = {node.id: i for i, node in enumerate(self._nodes)}
-        nodes = []
+        nodes: list[dict[str, Any]] = []
         for node in self._nodes:
             if node.layer is None:
                 t = node.outputs[0]
-                nodes.append({"input": {"shape": list(t.shape[1:]), "dtype": t.dtype, "name": t.name}})
+                nodes.append(
+                    {"input": {"shape": list(t.shape[1:]), "dtype": t.dtype, "name": t.name}}
+                )
             else:
-                nodes.append({
-                    "layer": node.layer.name,
-                    "inputs": [[ids[t.node.id], t.index] for t in node.inputs],
-                    "input_is_list": node.input_is_list,
-                    "kwargs": node.kwargs,
-                })
+                nodes.append(
+                    {
+                        "layer": node.layer.name,
+                        "inputs": [[ids[t.node.id], t.index] for t in node.inputs],
+                        "input_is_list": node.input_is_list,
+                        "kwargs": node.kwargs,
+                    }
+                )
         return {
             "class_name": "Model",
             "name": self.name,

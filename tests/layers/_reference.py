@@ -58,25 +58,29 @@ def reference(
             h_new = f(xt @ W + U * hm + (0 if b is None else b))
         elif kind == "lstm":
             bb = np.zeros(4 * u) if b is None else b
-            pre = [xt @ W[:, k * u:(k + 1) * u] + hm @ U[:, k * u:(k + 1) * u] + bb[k * u:(k + 1) * u]
-                   for k in range(4)]
+            pre = [
+                xt @ W[:, k * u : (k + 1) * u]
+                + hm @ U[:, k * u : (k + 1) * u]
+                + bb[k * u : (k + 1) * u]
+                for k in range(4)
+            ]
             i_t, f_t, c_tilde, o_t = g(pre[0]), g(pre[1]), f(pre[2]), g(pre[3])
             c_new = f_t * c + i_t * c_tilde
             h_new = o_t * f(c_new)
         elif kind == "gru":
-            Wz, Wr, Wh = W[:, :u], W[:, u:2 * u], W[:, 2 * u:]
-            Uz, Ur, Uh = U[:, :u], U[:, u:2 * u], U[:, 2 * u:]
+            Wz, Wr, Wh = W[:, :u], W[:, u : 2 * u], W[:, 2 * u :]
+            Uz, Ur, Uh = U[:, :u], U[:, u : 2 * u], U[:, 2 * u :]
             if reset_after:
                 bi = np.zeros(3 * u) if b is None else b[0]
                 br = np.zeros(3 * u) if b is None else b[1]
                 z = g(xt @ Wz + bi[:u] + hm @ Uz + br[:u])
-                r = g(xt @ Wr + bi[u:2 * u] + hm @ Ur + br[u:2 * u])
-                hh = f(xt @ Wh + bi[2 * u:] + r * (hm @ Uh + br[2 * u:]))
+                r = g(xt @ Wr + bi[u : 2 * u] + hm @ Ur + br[u : 2 * u])
+                hh = f(xt @ Wh + bi[2 * u :] + r * (hm @ Uh + br[2 * u :]))
             else:
                 bb = np.zeros(3 * u) if b is None else b
                 z = g(xt @ Wz + hm @ Uz + bb[:u])
-                r = g(xt @ Wr + hm @ Ur + bb[u:2 * u])
-                hh = f(xt @ Wh + bb[2 * u:] + (r * hm) @ Uh)
+                r = g(xt @ Wr + hm @ Ur + bb[u : 2 * u])
+                hh = f(xt @ Wh + bb[2 * u :] + (r * hm) @ Uh)
             h_new = z * h + (1.0 - z) * hh  # Keras's convention (the seeds' z is 1 - this z)
         else:
             raise ValueError(kind)

@@ -57,20 +57,31 @@ def weights(layer: layers.RNN) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     return cell.kernel.detach().numpy(), cell.recurrent_kernel.detach().numpy(), bias
 
 
-OPTIONS = list(itertools.product(
-    KINDS, ["none", "post", "pre", "random"], [False, True], [False, True], [False, True]
-))
+OPTIONS = list(
+    itertools.product(
+        KINDS, ["none", "post", "pre", "random"], [False, True], [False, True], [False, True]
+    )
+)
 
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name,mask_kind,go_backwards,return_sequences,with_state", OPTIONS)
 def test_layer_equals_reference(
-    engine: str, name: str, mask_kind: str, go_backwards: bool, return_sequences: bool,
+    engine: str,
+    name: str,
+    mask_kind: str,
+    go_backwards: bool,
+    return_sequences: bool,
     with_state: bool,
 ) -> None:
     rng = np.random.default_rng(hash((name, mask_kind, go_backwards)) % 2**32)
-    layer = make_layer(name, go_backwards=go_backwards, return_sequences=return_sequences,
-                       return_state=True, engine=engine)
+    layer = make_layer(
+        name,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        return_state=True,
+        engine=engine,
+    )
     x = rng.standard_normal((B, T, D))
     mask = make_mask(mask_kind, rng)
     n_states = 2 if name == "lstm" else 1
@@ -82,9 +93,17 @@ def test_layer_equals_reference(
     )
     W, Uk, b = weights(layer)
     ref_out, ref_states = reference(
-        _kind(name), x, W, Uk, b, init or [np.zeros((B, U))] * n_states, mask=mask,
-        go_backwards=go_backwards, return_sequences=return_sequences,
-        activation=layer.cell.activation, reset_after=name != "gru_v1",
+        _kind(name),
+        x,
+        W,
+        Uk,
+        b,
+        init or [np.zeros((B, U))] * n_states,
+        mask=mask,
+        go_backwards=go_backwards,
+        return_sequences=return_sequences,
+        activation=layer.cell.activation,
+        reset_after=name != "gru_v1",
     )
     np.testing.assert_allclose(out.detach().numpy(), ref_out, atol=1e-10, rtol=0)
     for s, r in zip(states, ref_states):
@@ -93,14 +112,23 @@ def test_layer_equals_reference(
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", KINDS)
-@pytest.mark.parametrize("activation,recurrent_activation,use_bias", [
-    ("relu", "hard_sigmoid", True), ("linear", "sigmoid", False), ("tanh", "tanh", True),
-])
+@pytest.mark.parametrize(
+    "activation,recurrent_activation,use_bias",
+    [
+        ("relu", "hard_sigmoid", True),
+        ("linear", "sigmoid", False),
+        ("tanh", "tanh", True),
+    ],
+)
 def test_activation_and_bias_options(
     engine: str, name: str, activation: str, recurrent_activation: str, use_bias: bool
 ) -> None:
-    kw: dict[str, object] = {"activation": activation, "use_bias": use_bias, "engine": engine,
-                             "return_sequences": True}
+    kw: dict[str, object] = {
+        "activation": activation,
+        "use_bias": use_bias,
+        "engine": engine,
+        "return_sequences": True,
+    }
     gated = name in ("lstm", "gru", "gru_v1")
     if gated:
         kw["recurrent_activation"] = recurrent_activation
@@ -110,8 +138,14 @@ def test_activation_and_bias_options(
     out = layer(torch.from_numpy(x)).detach().numpy()
     W, Uk, b = weights(layer)
     ref, _ = reference(
-        _kind(name), x, W, Uk, b, [np.zeros((B, U))] * (2 if name == "lstm" else 1),
-        return_sequences=True, activation=activation,
+        _kind(name),
+        x,
+        W,
+        Uk,
+        b,
+        [np.zeros((B, U))] * (2 if name == "lstm" else 1),
+        return_sequences=True,
+        activation=activation,
         recurrent_activation=recurrent_activation if gated else "sigmoid",
         reset_after=name != "gru_v1",
     )
@@ -131,22 +165,40 @@ def test_dropout_masks_follow_the_equations(engine: str, name: str) -> None:
     cell = layer.cell
     n_states = 2 if name == "lstm" else 1
     call = kernels.RecurrentCall(
-        cell=cell.kind, x=torch.from_numpy(x), kernel=cell.kernel,
-        recurrent_kernel=cell.recurrent_kernel, bias=cell.bias,
+        cell=cell.kind,
+        x=torch.from_numpy(x),
+        kernel=cell.kernel,
+        recurrent_kernel=cell.recurrent_kernel,
+        bias=cell.bias,
         states=(torch.zeros(B, U, dtype=torch.float64),) * n_states,
-        mask=torch.from_numpy(mask), dropout_mask=torch.from_numpy(dp),
-        recurrent_dropout_mask=torch.from_numpy(rdp), return_sequences=True,
-        activation=cell.activation, recurrent_activation=cell.recurrent_activation_name,
+        mask=torch.from_numpy(mask),
+        dropout_mask=torch.from_numpy(dp),
+        recurrent_dropout_mask=torch.from_numpy(rdp),
+        return_sequences=True,
+        activation=cell.activation,
+        recurrent_activation=cell.recurrent_activation_name,
         reset_after=name != "gru_v1",
     )
     from functools import partial
 
-    result = kernels.run_recurrent(call, partial(cell.step, rec_mask=call.recurrent_dropout_mask),
-                                   engine)
+    result = kernels.run_recurrent(
+        call, partial(cell.step, rec_mask=call.recurrent_dropout_mask), engine
+    )
     W, Uk, b = weights(layer)
-    ref, _ = reference(_kind(name), x, W, Uk, b, [np.zeros((B, U))] * n_states, mask=mask,
-                       return_sequences=True, reset_after=name != "gru_v1",
-                       activation=cell.activation, dropout_mask=dp, recurrent_dropout_mask=rdp)
+    ref, _ = reference(
+        _kind(name),
+        x,
+        W,
+        Uk,
+        b,
+        [np.zeros((B, U))] * n_states,
+        mask=mask,
+        return_sequences=True,
+        reset_after=name != "gru_v1",
+        activation=cell.activation,
+        dropout_mask=dp,
+        recurrent_dropout_mask=rdp,
+    )
     np.testing.assert_allclose(result.outputs.detach().numpy(), ref, atol=1e-10, rtol=0)
 
 
@@ -154,8 +206,9 @@ def test_dropout_masks_follow_the_equations(engine: str, name: str) -> None:
 @pytest.mark.parametrize("name", KINDS)
 @pytest.mark.parametrize("go_backwards", [False, True])
 def test_gradcheck(engine: str, name: str, go_backwards: bool) -> None:
-    layer = make_layer(name, seed=4, return_sequences=True, go_backwards=go_backwards,
-                       engine=engine)
+    layer = make_layer(
+        name, seed=4, return_sequences=True, go_backwards=go_backwards, engine=engine
+    )
     if name == "indrnn":  # keep ReLU away from its kink for finite differences
         layer.cell.activation = "tanh"
         layer.cell.act = torch.tanh
@@ -163,8 +216,10 @@ def test_gradcheck(engine: str, name: str, go_backwards: bool) -> None:
     x = torch.randn(2, 5, D, dtype=torch.float64, generator=gen, requires_grad=True)
     mask = torch.tensor([[True] * 5, [True, False, True, True, False]])
     n_states = 2 if name == "lstm" else 1
-    h0 = [torch.randn(2, U, dtype=torch.float64, generator=gen, requires_grad=True)
-          for _ in range(n_states)]
+    h0 = [
+        torch.randn(2, U, dtype=torch.float64, generator=gen, requires_grad=True)
+        for _ in range(n_states)
+    ]
     params = list(layer.cell.keras_weights())
 
     def fn(x: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
@@ -174,10 +229,18 @@ def test_gradcheck(engine: str, name: str, go_backwards: bool) -> None:
                 p.set_(w.detach().clone())  # rebind for finite differences below
         cell = layer.cell
         call = kernels.RecurrentCall(
-            cell=cell.kind, x=x, kernel=ws[0], recurrent_kernel=ws[1],
-            bias=ws[2] if len(ws) > 2 else None, states=tuple(states), mask=mask,
-            go_backwards=go_backwards, return_sequences=True, activation=cell.activation,
-            recurrent_activation=cell.recurrent_activation_name, reset_after=name != "gru_v1",
+            cell=cell.kind,
+            x=x,
+            kernel=ws[0],
+            recurrent_kernel=ws[1],
+            bias=ws[2] if len(ws) > 2 else None,
+            states=tuple(states),
+            mask=mask,
+            go_backwards=go_backwards,
+            return_sequences=True,
+            activation=cell.activation,
+            recurrent_activation=cell.recurrent_activation_name,
+            reset_after=name != "gru_v1",
         )
         return kernels.run_recurrent(call, _step_with(cell, ws), engine).outputs
 
@@ -204,7 +267,9 @@ def _step_with(cell: layers.RecurrentCell, ws: list[torch.Tensor]):  # type: ign
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", KINDS)
 @pytest.mark.parametrize("mask_kind", ["none", "random"])
-def test_two_halves_with_carried_state_equal_one_pass(engine: str, name: str, mask_kind: str) -> None:
+def test_two_halves_with_carried_state_equal_one_pass(
+    engine: str, name: str, mask_kind: str
+) -> None:
     layer = make_layer(name, seed=6, return_sequences=True, return_state=True, engine=engine)
     rng = np.random.default_rng(8)
     x = torch.from_numpy(rng.standard_normal((B, T, D)))
@@ -213,8 +278,9 @@ def test_two_halves_with_carried_state_equal_one_pass(engine: str, name: str, ma
     full, *full_states = layer(x, mask=mask)
     k = 3
     first, *states = layer(x[:, :k], mask=None if mask is None else mask[:, :k])
-    second, *end_states = layer(x[:, k:], mask=None if mask is None else mask[:, k:],
-                                initial_state=states)
+    second, *end_states = layer(
+        x[:, k:], mask=None if mask is None else mask[:, k:], initial_state=states
+    )
     joined = torch.cat([first, second], 1)
     for a, b in zip(end_states, full_states):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)

@@ -16,12 +16,14 @@ from rnnkit import layers
 
 def seed_model(cell: type[layers.RNN], classes: int = 12) -> rk.Sequential:
     """Seed 000's model: two recurrent layers of 32 on (200, 3) windows, softmax over classes."""
-    return rk.Sequential([
-        rk.Input((200, 3)),
-        cell(32, return_sequences=True),
-        cell(32),
-        layers.Dense(classes, activation="softmax"),
-    ])
+    return rk.Sequential(
+        [
+            rk.Input((200, 3)),
+            cell(32, return_sequences=True),
+            cell(32),
+            layers.Dense(classes, activation="softmax"),
+        ]
+    )
 
 
 def summary_text(model: rk.Sequential | rk.Model) -> str:
@@ -30,11 +32,16 @@ def summary_text(model: rk.Sequential | rk.Model) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("cell,counts,total", [
-    (layers.SimpleRNN, ("1,152", "2,080", "396"), "3,628"),
-    (layers.LSTM, ("4,608", "8,320", "396"), "13,324"),
-])
-def test_seed_000_parameter_tables(cell: type[layers.RNN], counts: tuple[str, ...], total: str) -> None:
+@pytest.mark.parametrize(
+    "cell,counts,total",
+    [
+        (layers.SimpleRNN, ("1,152", "2,080", "396"), "3,628"),
+        (layers.LSTM, ("4,608", "8,320", "396"), "13,324"),
+    ],
+)
+def test_seed_000_parameter_tables(
+    cell: type[layers.RNN], counts: tuple[str, ...], total: str
+) -> None:
     text = summary_text(seed_model(cell))
     rows = [line for line in text.splitlines() if "(None" in line]
     assert [r.split("│")[3].strip() for r in rows] == list(counts)
@@ -70,9 +77,14 @@ def _toy_classification(n: int = 256, t: int = 12, seed: int = 0) -> tuple[np.nd
 def test_fit_learns_evaluate_and_predict() -> None:
     rk.set_seed(0)
     x, y = _toy_classification()
-    model = rk.Sequential([rk.Input((12, 2)), layers.LSTM(16), layers.Dense(4, activation="softmax")])
-    model.compile(optimizer=rk.optimizers.Adam(learning_rate=0.01),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = rk.Sequential(
+        [rk.Input((12, 2)), layers.LSTM(16), layers.Dense(4, activation="softmax")]
+    )
+    model.compile(
+        optimizer=rk.optimizers.Adam(learning_rate=0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     hist = model.fit(x, y, epochs=15, batch_size=32, validation_split=0.2, verbose=0)
     assert set(hist.history) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert hist.history["loss"][-1] < hist.history["loss"][0] * 0.7
@@ -88,8 +100,13 @@ def test_fit_is_reproducible_with_a_seed() -> None:
 
     def run(seed: int) -> list[np.ndarray]:
         rk.set_seed(seed)
-        m = rk.Sequential([rk.Input((12, 2)), layers.GRU(8, dropout=0.1, recurrent_dropout=0.1),
-                           layers.Dense(4, activation="softmax")])
+        m = rk.Sequential(
+            [
+                rk.Input((12, 2)),
+                layers.GRU(8, dropout=0.1, recurrent_dropout=0.1),
+                layers.Dense(4, activation="softmax"),
+            ]
+        )
         m.compile("adam", "sparse_categorical_crossentropy")
         m.fit(x, y, epochs=2, batch_size=16, verbose=0)
         return m.get_weights()
@@ -146,8 +163,16 @@ def test_unknown_layer_in_config_is_refused(tmp_path: Path) -> None:
 def test_set_weights_checks_count_and_shapes() -> None:
     model = seed_model(layers.LSTM)
     w = model.get_weights()
-    assert [a.shape for a in w] == [(3, 128), (32, 128), (128,), (32, 128), (32, 128), (128,),
-                                    (32, 12), (12,)]
+    assert [a.shape for a in w] == [
+        (3, 128),
+        (32, 128),
+        (128,),
+        (32, 128),
+        (32, 128),
+        (128,),
+        (32, 12),
+        (12,),
+    ]
     with pytest.raises(ValueError, match="expected a list of 8"):
         model.set_weights(w[:-1])
     w[0] = np.zeros((4, 128))
@@ -157,8 +182,9 @@ def test_set_weights_checks_count_and_shapes() -> None:
 
 def test_masks_flow_through_embedding_and_recurrent_layers() -> None:
     rk.set_seed(0)
-    model = rk.Sequential([rk.Input((6,), dtype="int64"), layers.Embedding(10, 4, mask_zero=True),
-                           layers.LSTM(3)])
+    model = rk.Sequential(
+        [rk.Input((6,), dtype="int64"), layers.Embedding(10, 4, mask_zero=True), layers.LSTM(3)]
+    )
     ids = torch.tensor([[0, 0, 0, 5, 6, 7], [5, 6, 7, 0, 0, 0]])
     out = model(ids)
     alone = model(torch.tensor([[5, 6, 7]]))

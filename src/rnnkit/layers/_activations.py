@@ -50,6 +50,4 @@ def get_activation(name: str | None) -> Activation:
     try:
         return ACTIVATIONS[name]
     except KeyError:
-        raise ValueError(
-            f"expected an activation in {sorted(ACTIVATIONS)}, got {name!r}"
-        ) from None
+        raise ValueError(f"expected an activation in {sorted(ACTIVATIONS)}, got {name!r}") from None

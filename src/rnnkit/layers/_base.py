@@ -53,8 +53,12 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype:
         return torch.get_default_dtype()
     if isinstance(dtype, torch.dtype):
         return dtype
-    table = {"float32": torch.float32, "float64": torch.float64, "float16": torch.float16,
-             "bfloat16": torch.bfloat16}
+    table = {
+        "float32": torch.float32,
+        "float64": torch.float64,
+        "float16": torch.float16,
+        "bfloat16": torch.bfloat16,
+    }
     if dtype not in table:
         raise ValueError(f"expected a float dtype in {sorted(table)}, got {dtype!r}")
     return table[dtype]

@@ -29,6 +29,9 @@ class RecurrentCell(Layer):
     kind: ClassVar[CellKind]
     gates: ClassVar[int]
     n_states: ClassVar[int] = 1
+    kernel: Tensor
+    recurrent_kernel: Tensor
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -79,7 +82,9 @@ class RecurrentCell(Layer):
     def input_bias(self) -> Tensor | None:
         return self.bias
 
-    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
         raise TypeError(f"{type(self).__name__} does not define a step")  # pragma: no cover
 
     def forward(self, x: Tensor, states: States) -> tuple[Tensor, States]:  # one plain step
@@ -110,7 +115,9 @@ class SimpleRNNCell(RecurrentCell):
     kind = "simple_rnn"
     gates = 1
 
-    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
         h = self.act(xp + _dropped(states[0], rec_mask) @ self.recurrent_kernel)
         return h, (h,)
 
@@ -146,11 +153,13 @@ class LSTMCell(_GatedCell):
         self.unit_forget_bias = unit_forget_bias
 
     def _init_bias(self) -> None:
-        if self.unit_forget_bias:  # Keras: bias_initializer elsewhere, ones on the forget gate
+        if self.unit_forget_bias and self.bias is not None:  # ones on the forget gate (Keras)
             with torch.no_grad():
                 self.bias[self.units : 2 * self.units] = 1.0
 
-    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
         h, c = states
         z = xp + _dropped(h, rec_mask) @ self.recurrent_kernel  # (batch, 4 * units)
         zi, zf, zc, zo = z.chunk(4, dim=-1)
@@ -188,7 +197,9 @@ class GRUCell(_GatedCell):
             return None
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
         h = states[0]
         hm = _dropped(h, rec_mask)
         u = self.units
@@ -236,6 +247,8 @@ class IndRNNCell(RecurrentCell):
     def _recurrent_shape(self) -> tuple[int, ...]:
         return (self.units,)
 
-    def step(self, xp: Tensor, states: States, rec_mask: Tensor | None = None) -> tuple[Tensor, States]:
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
         h = self.act(xp + self.recurrent_kernel * _dropped(states[0], rec_mask))
         return h, (h,)

@@ -12,8 +12,9 @@ from ._activations import get_activation
 from ._base import Layer, register
 
 
-def _conv_length(length: int | None, kernel: int, stride: int, padding: str, dilation: int = 1
-                 ) -> int | None:
+def _conv_length(
+    length: int | None, kernel: int, stride: int, padding: str, dilation: int = 1
+) -> int | None:
     if length is None:
         return None
     if padding == "same":
@@ -35,6 +36,9 @@ class Conv1D(Layer):
     ``padding``: "valid", "same" or "causal" (left padding only, for forecasting).
     """
 
+    kernel: Tensor
+    bias: Tensor | None
+
     def __init__(
         self,
         filters: int,
@@ -49,8 +53,12 @@ class Conv1D(Layer):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        for n, v in (("filters", filters), ("kernel_size", kernel_size), ("strides", strides),
-                     ("dilation_rate", dilation_rate)):
+        for n, v in (
+            ("filters", filters),
+            ("kernel_size", kernel_size),
+            ("strides", strides),
+            ("dilation_rate", dilation_rate),
+        ):
             if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
                 raise ValueError(f"expected {n} to be a positive int, got {v!r}")
         self.filters = filters
@@ -140,13 +148,19 @@ class MaxPooling1D(Layer):
         return y.transpose(1, 2)  # (batch, time', ch)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
-        return (input_shape[0],
-                _conv_length(input_shape[1], self.pool_size, self.strides, self.padding),
-                input_shape[2])
+        return (
+            input_shape[0],
+            _conv_length(input_shape[1], self.pool_size, self.strides, self.padding),
+            input_shape[2],
+        )
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "pool_size": self.pool_size, "strides": self.strides,
-                "padding": self.padding}
+        return {
+            **super().get_config(),
+            "pool_size": self.pool_size,
+            "strides": self.strides,
+            "padding": self.padding,
+        }
 
 
 @register

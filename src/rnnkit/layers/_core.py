@@ -18,6 +18,8 @@ class Dense(Layer):
     """``y = act(x W + b)`` on the last axis: (..., in) -> (..., units); kernel (in, units)."""
 
     supports_masking = True
+    kernel: Tensor
+    bias: Tensor | None
 
     def __init__(
         self,
@@ -126,6 +128,8 @@ class Embedding(Layer):
     With ``mask_zero`` id 0 is padding: the output mask is ``ids != 0`` (so ``input_dim`` must
     count the padding id).
     """
+
+    embeddings: Tensor
 
     def __init__(
         self,

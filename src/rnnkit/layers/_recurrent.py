@@ -17,8 +17,15 @@ from ._base import Layer, register
 from ._cells import GRUCell, IndRNNCell, LSTMCell, RecurrentCell, SimpleRNNCell
 
 _CELL_ARGS = (
-    "units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
-    "recurrent_initializer", "bias_initializer", "unit_forget_bias", "reset_after",
+    "units",
+    "activation",
+    "recurrent_activation",
+    "use_bias",
+    "kernel_initializer",
+    "recurrent_initializer",
+    "bias_initializer",
+    "unit_forget_bias",
+    "reset_after",
 )
 
 
@@ -224,8 +231,18 @@ class RNN(Layer):
 
 
 _LAYER_ARGS = (
-    "dropout", "recurrent_dropout", "return_sequences", "return_state", "go_backwards",
-    "stateful", "zero_output_for_mask", "engine", "name", "dtype", "trainable", "input_shape",
+    "dropout",
+    "recurrent_dropout",
+    "return_sequences",
+    "return_state",
+    "go_backwards",
+    "stateful",
+    "zero_output_for_mask",
+    "engine",
+    "name",
+    "dtype",
+    "trainable",
+    "input_shape",
 )
 
 

@@ -43,8 +43,13 @@ class Bidirectional(Layer):
         if backward_layer is None:
             config = layer.get_config()
             config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
-            backward_layer = type(layer).from_config(config)
-        layer.name = f"forward_{layer.name}" if not layer.name.startswith("forward_") else layer.name
+            backward = type(layer).from_config(config)
+            if not isinstance(backward, RNN):
+                raise TypeError(f"expected a recurrent backward layer, got {type(backward).__name__}")
+            backward_layer = backward
+        layer.name = (
+            f"forward_{layer.name}" if not layer.name.startswith("forward_") else layer.name
+        )
         self.forward_layer = layer
         self.backward_layer = backward_layer
         for rnn in (self.forward_layer, self.backward_layer):
@@ -128,6 +133,10 @@ class Bidirectional(Layer):
         config = copy.deepcopy(config)
         inner = config.pop("layer")
         layer = layer_class(inner["class_name"]).from_config(inner["config"])
+        if not isinstance(layer, RNN):
+            raise TypeError(
+                f"expected a recurrent layer in Bidirectional, got {inner['class_name']}"
+            )
         return cls(layer, **config)
 
 
