@@ -45,7 +45,9 @@ class Bidirectional(Layer):
             config.update(name=f"backward_{layer.name}", go_backwards=not layer.go_backwards)
             backward = type(layer).from_config(config)
             if not isinstance(backward, RNN):
-                raise TypeError(f"expected a recurrent backward layer, got {type(backward).__name__}")
+                raise TypeError(
+                    f"expected a recurrent backward layer, got {type(backward).__name__}"
+                )
             backward_layer = backward
         layer.name = (
             f"forward_{layer.name}" if not layer.name.startswith("forward_") else layer.name
