@@ -16,7 +16,8 @@ import random as _random
 import numpy as _np
 import torch as _torch
 
-from . import kernels, layers, training
+from . import io, kernels, layers, training
+from .io import export_onnx, from_torch, load_keras, to_torch
 from .layers import Input
 from .model import Model, Sequential, load_model, model_from_config
 from .training import callbacks, losses, metrics, optimizers
@@ -39,6 +40,11 @@ __all__ = [
     "Sequential",
     "__version__",
     "callbacks",
+    "export_onnx",
+    "from_torch",
+    "io",
+    "load_keras",
+    "to_torch",
     "kernels",
     "layers",
     "load_model",

@@ -130,12 +130,24 @@ class Layer(nn.Module):
         """Create the weights for ``input_shape`` (batch axis included, may be None)."""
 
     def ensure_built(self, input_shape: Any) -> None:
+        """Build on the first call; later calls must bring the same feature size."""
+        features = self.input_features(input_shape)
         if not self.built:
             self.build(input_shape)
             self.built = True
+            self._built_features = features
+        elif features != getattr(self, "_built_features", features):
+            raise ValueError(
+                f"expected input with last axis {self._built_features} for layer {self.name!r} "
+                f"(built for it), got {features}"
+            )
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
+
+    def input_features(self, input_shape: Any) -> Any:
+        """What later calls must keep equal to the first (the feature axis by default)."""
+        return _last_axis(input_shape)
 
     def compute_mask(self, inputs: Any, mask: Tensor | None) -> Any:
         """The mask of this layer's output, given its input and input mask."""
@@ -166,6 +178,12 @@ class Layer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}"
+
+
+def _last_axis(shape: Any) -> Any:
+    if isinstance(shape, list):
+        return [_last_axis(s) for s in shape]
+    return shape[-1] if shape else None
 
 
 def _shape_of(x: Any) -> Any:

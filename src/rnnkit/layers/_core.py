@@ -165,6 +165,9 @@ class Embedding(Layer):
             )
         return F.embedding(inputs, self.embeddings)  # (batch, time, output_dim)
 
+    def input_features(self, input_shape: Any) -> Any:
+        return None  # token ids: any length, no feature axis
+
     def compute_mask(self, inputs: Any, mask: Tensor | None) -> Tensor | None:
         if not self.mask_zero:
             return None

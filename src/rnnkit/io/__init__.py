@@ -1,0 +1,27 @@
+"""Interop: Keras model import, PyTorch RNN conversion and ONNX export.
+
+* :func:`load_keras` reads Keras 3 ``.keras`` and Keras 2 ``.h5`` model files (json + h5py).
+* :func:`from_torch` / :func:`to_torch` convert ``torch.nn.RNN/LSTM/GRU`` to rnnkit layers and
+  back, weights included.
+* :func:`export_onnx` writes an ONNX file (dynamic batch and time, masks, optional state I/O)
+  after checking it against rnnkit in onnxruntime.
+"""
+
+from ..model import register_exporter
+from ._keras import load_keras
+from ._keras_config import KerasImportError
+from ._onnx import OnnxExport, export_onnx
+from ._onnx_graph import OnnxExportError
+from ._torch import from_torch, to_torch
+
+register_exporter("onnx", export_onnx)  # model.export_onnx(path, ...) without model importing io
+
+__all__ = [
+    "KerasImportError",
+    "OnnxExport",
+    "OnnxExportError",
+    "export_onnx",
+    "from_torch",
+    "load_keras",
+    "to_torch",
+]
