@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from . import _archive, training
 from ._summary import render_summary
 from .layers import Input, Layer, SymbolicTensor, layer_class
-from .layers._symbolic import Node
+from .layers._symbolic import Node, bind_kwargs
 
 ArrayLike = Any
 
@@ -494,11 +494,12 @@ class Model(_Base):
         for node in self._nodes:
             if node.layer is None:
                 continue
-            ins = [values[t.node.id][t.index] for t in node.inputs]
-            ims = [masks[t.node.id][t.index] for t in node.inputs]
+            every = [values[t.node.id][t.index] for t in node.inputs]
+            ins = every[: node.n_args]
+            ims = [masks[t.node.id][t.index] for t in node.inputs[: node.n_args]]
             x_in = ins if node.input_is_list else ins[0]
             m_in = ims if node.input_is_list else ims[0]
-            y = _call(node.layer, x_in, m_in, node.kwargs)
+            y = _call(node.layer, x_in, m_in, bind_kwargs(node.kwargs, every))
             m = _out_mask(node.layer, x_in, m_in)
             ys = list(y) if isinstance(y, (list, tuple)) else [y]
             ms = list(m) if isinstance(m, (list, tuple)) else [m] * len(ys)
@@ -542,6 +543,7 @@ class Model(_Base):
                         "layer": node.layer.name,
                         "inputs": [[ids[t.node.id], t.index] for t in node.inputs],
                         "input_is_list": node.input_is_list,
+                        "n_args": node.n_args,
                         "kwargs": node.kwargs,
                     }
                 )
@@ -571,7 +573,10 @@ class Model(_Base):
             if spec["layer"] not in layers:
                 raise ValueError(f"expected layer {spec['layer']!r} in the config's layers")
             ins = [built[n][k] for n, k in spec["inputs"]]
-            out = layers[spec["layer"]](ins if spec["input_is_list"] else ins[0], **spec["kwargs"])
+            args = ins[: spec.get("n_args", len(ins))]
+            out = layers[spec["layer"]](
+                args if spec["input_is_list"] else args[0], **bind_kwargs(spec["kwargs"], ins)
+            )
             built.append(list(out) if isinstance(out, list) else [out])
         inputs = [built[n][k] for n, k in config["inputs"]]
         outputs = [built[n][k] for n, k in config["outputs"]]

@@ -210,3 +210,25 @@ def test_compile_required_and_clear_errors() -> None:
     with pytest.raises(ValueError, match="optimizer|expected"):
         model.compile(optimizer="adamw-nope", loss="mse")
         model.fit(np.zeros((2, 5, 2)), np.zeros((2, 4)), verbose=0)
+
+
+def test_functional_encoder_decoder_with_symbolic_initial_state(tmp_path: Path) -> None:
+    """Keras's seq2seq pattern: the encoder's final states start the decoder."""
+    rk.set_seed(0)
+    enc_in, dec_in = rk.Input((6, 3), name="enc"), rk.Input((4, 2), name="dec")
+    _, h, c = layers.LSTM(5, return_state=True)(enc_in)
+    dec = layers.LSTM(5, return_sequences=True)(dec_in, initial_state=[h, c])
+    out = layers.TimeDistributed(layers.Dense(2))(dec)
+    model = rk.Model([enc_in, dec_in], out)
+    rng = np.random.default_rng(0)
+    xe = rng.standard_normal((3, 6, 3)).astype("float32")
+    xd = rng.standard_normal((3, 4, 2)).astype("float32")
+    enc, dec_layer = model.layers[0], model.layers[1]
+    with torch.no_grad():
+        _, h0, c0 = enc(torch.from_numpy(xe))
+        expected = model.layers[2](dec_layer(torch.from_numpy(xd), initial_state=[h0, c0]))
+    got = model.predict([xe, xd])
+    np.testing.assert_allclose(got, expected.numpy(), atol=1e-6)
+    model.save(tmp_path / "s2s.rnnkit")
+    again = rk.load_model(tmp_path / "s2s.rnnkit")
+    assert np.array_equal(again.predict([xe, xd]), got)

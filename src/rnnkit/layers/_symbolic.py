@@ -21,7 +21,9 @@ _ids = itertools.count()
 
 @dataclass(eq=False)
 class Node:
-    """One call of ``layer`` on ``inputs`` (a single SymbolicTensor or a list of them)."""
+    """One call of ``layer``: ``inputs[:n_args]`` are the positional input(s), the rest are symbolic
+    tensors passed by keyword (e.g. ``initial_state``), referenced from ``kwargs`` (see
+    :func:`bind_kwargs`)."""
 
     layer: Layer | None  # None for an Input
     inputs: list[SymbolicTensor]
@@ -29,6 +31,7 @@ class Node:
     kwargs: dict[str, Any]
     outputs: list[SymbolicTensor] = field(default_factory=list)
     id: int = field(default_factory=lambda: next(_ids))
+    n_args: int = 1
 
 
 @dataclass(eq=False)
@@ -62,6 +65,40 @@ def Input(  # noqa: N802 - Keras's spelling
     return t
 
 
+REF = "__symbolic__"
+
+
+def _split_kwargs(
+    kwargs: dict[str, Any], first: int
+) -> tuple[dict[str, Any], list[SymbolicTensor]]:
+    """Replace symbolic keyword values by ``{REF: [input indices]}`` (JSON-safe)."""
+    plain: dict[str, Any] = {}
+    extra: list[SymbolicTensor] = []
+    for key, value in kwargs.items():
+        items = value if isinstance(value, (list, tuple)) else [value]
+        if items and all(isinstance(v, SymbolicTensor) for v in items):
+            idx = list(range(first + len(extra), first + len(extra) + len(items)))
+            extra.extend(items)
+            plain[key] = {REF: idx, "list": isinstance(value, (list, tuple))}
+        elif any(isinstance(v, SymbolicTensor) for v in items):
+            raise TypeError(f"expected all or none of {key!r} to be symbolic, got a mix")
+        else:
+            plain[key] = value
+    return plain, extra
+
+
+def bind_kwargs(kwargs: dict[str, Any], values: list[Any]) -> dict[str, Any]:
+    """Resolve the references :func:`_split_kwargs` left, against a node's input values."""
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and REF in value:
+            items = [values[i] for i in value[REF]]
+            out[key] = items if value["list"] else items[0]
+        else:
+            out[key] = value
+    return out
+
+
 def call_symbolic(layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
     """Record ``layer(inputs, **kwargs)`` in the graph and return symbolic output(s)."""
     is_list = isinstance(inputs, (list, tuple))
@@ -69,7 +106,9 @@ def call_symbolic(layer: Layer, inputs: Any, kwargs: dict[str, Any]) -> Any:
     in_shape: Any = [t.shape for t in ins] if is_list else ins[0].shape
     layer.ensure_built(in_shape)
     out_shape = layer.compute_output_shape(in_shape)
-    node = Node(layer=layer, inputs=ins, input_is_list=is_list, kwargs=dict(kwargs))
+    plain, extra = _split_kwargs(kwargs, len(ins))
+    node = Node(layer=layer, inputs=ins + extra, input_is_list=is_list, kwargs=plain,
+                n_args=len(ins))
     dtype = "float32" if layer.dtype is None else str(layer.dtype).removeprefix("torch.")
     if isinstance(out_shape, list):
         node.outputs = [
