@@ -126,18 +126,29 @@ class _Base(nn.Module, abc.ABC):
         *,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
     ) -> None:
-        """Choose the optimizer, loss and metrics, by name or object (Keras's names)."""
+        """Choose the optimizer, loss and metrics, by name or object (Keras's names).
+
+        Gradient clipping as Keras's optimizers define it: ``clipnorm`` per variable,
+        ``global_clipnorm`` over all of them, ``clipvalue`` element-wise (at most one)."""
         if loss is None:
             raise ValueError("expected a loss (a name such as 'mse' or a callable), got None")
         self._compiled = {
             "optimizer": training.get_optimizer(optimizer),
             "loss": training.get_loss(loss),
             "metrics": [training.get_metric(m) for m in (metrics or [])],
-            "clipnorm": clipnorm,
-            "clipvalue": clipvalue,
+            "clipping": {
+                "clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm
+            },
         }
         self.optimizer = None
+
+    def _clipping(self, **given: float | None) -> dict[str, float | None]:
+        """Clipping given to fit wins as a whole over compile's (never a mix of the two)."""
+        if any(v is not None for v in given.values()):
+            return given
+        return dict(self._require_compiled()["clipping"])
 
     def _require_compiled(self) -> dict[str, Any]:
         if self._compiled is None:
@@ -172,6 +183,7 @@ class _Base(nn.Module, abc.ABC):
         initial_epoch: int = 0,
         clipnorm: float | None = None,
         clipvalue: float | None = None,
+        global_clipnorm: float | None = None,
         **kwargs: Any,
     ) -> training.History:
         """Train for ``epochs`` epochs (Keras semantics); returns the :class:`History`."""
@@ -192,8 +204,9 @@ class _Base(nn.Module, abc.ABC):
             validation_data=validation_data,
             shuffle=shuffle,
             initial_epoch=initial_epoch,
-            clipnorm=clipnorm if clipnorm is not None else c["clipnorm"],
-            clipvalue=clipvalue if clipvalue is not None else c["clipvalue"],
+            **self._clipping(
+                clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm
+            ),
             **kwargs,
         )
         return self.history
@@ -234,8 +247,7 @@ class _Base(nn.Module, abc.ABC):
             loss=c["loss"],
             optimizer=self._optimizer(),
             metrics=c["metrics"],
-            clipnorm=c["clipnorm"],
-            clipvalue=c["clipvalue"],
+            **self._clipping(),
         )
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
@@ -600,10 +612,19 @@ def load_model(path: str | os.PathLike[str]) -> Sequential | Model:
     """Load a model saved with :meth:`Model.save`. Reads JSON and safetensors only."""
     config, tensors, _ = _archive.read_archive(path)
     model = model_from_config(config["model"])
-    expected = set(model.state_dict())
-    if set(tensors) != expected:
+    expected = model.state_dict()
+    where = os.fspath(path)
+    if set(tensors) != set(expected):
         raise _archive.ArchiveError(
-            f"expected weights {sorted(expected)} in {os.fspath(path)!r}, got {sorted(tensors)}"
+            f"expected weights {sorted(expected)} in {where!r}, got {sorted(tensors)}",
+            path=where, reason="weights of another architecture",
         )
+    for name, t in tensors.items():
+        if t.shape != expected[name].shape:
+            raise _archive.ArchiveError(
+                f"expected {name} of shape {tuple(expected[name].shape)} in {where!r}, "
+                f"got shape {tuple(t.shape)}",
+                path=where, reason="weights of another architecture",
+            )
     model.load_state_dict(tensors)
     return model

@@ -148,28 +148,58 @@ def test_predict_concatenates_batches_and_tuple_outputs() -> None:
     assert a.shape == (10, 2) and b.shape == (10,)
 
 
-def test_clipnorm_limits_the_total_step() -> None:
+def _one_sgd_step(**clip: float) -> list[Tensor]:
+    """The per-parameter update of one SGD(lr=1) step on a huge gradient."""
+    torch.manual_seed(0)
     module = nn.Linear(3, 2)
     before = [p.detach().clone() for p in module.parameters()]
     x = np.full((8, 3), 100.0, np.float32)
     y = np.zeros((8, 2), np.float32)
     opt = torch.optim.SGD(module.parameters(), lr=1.0)
-    fit(module, x, y, loss="mse", optimizer=opt, batch_size=8, clipnorm=0.5, verbose=0)
-    step = torch.cat(
-        [(p.detach() - b).flatten() for p, b in zip(module.parameters(), before, strict=True)]
-    )
+    fit(module, x, y, loss="mse", optimizer=opt, batch_size=8, verbose=0, **clip)
+    return [p.detach() - b for p, b in zip(module.parameters(), before, strict=True)]
+
+
+def test_global_clipnorm_limits_the_total_step() -> None:
+    step = torch.cat([s.flatten() for s in _one_sgd_step(global_clipnorm=0.5)])
     assert float(step.norm()) == pytest.approx(0.5, rel=1e-5)  # huge gradient, clipped to 0.5
 
-    module = nn.Linear(3, 2)
-    before = [p.detach().clone() for p in module.parameters()]
-    opt = torch.optim.SGD(module.parameters(), lr=1.0)
-    fit(module, x, y, loss="mse", optimizer=opt, batch_size=8, clipvalue=0.1, verbose=0)
-    step = torch.cat(
-        [(p.detach() - b).flatten() for p, b in zip(module.parameters(), before, strict=True)]
-    )
+
+def test_clipnorm_clips_each_variable_like_keras() -> None:
+    # Keras 3: clipnorm bounds the norm of every parameter's gradient separately.
+    w_step, b_step = _one_sgd_step(clipnorm=0.5)
+    assert float(w_step.norm()) == pytest.approx(0.5, rel=1e-5)
+    assert float(b_step.norm()) == pytest.approx(0.5, rel=1e-5)
+    total = float(torch.cat([w_step.flatten(), b_step.flatten()]).norm())
+    assert total == pytest.approx(0.5 * 2**0.5, rel=1e-5)  # not the global norm
+
+
+def test_clipping_leaves_small_gradients_exactly_unchanged() -> None:
+    x = np.random.default_rng(0).standard_normal((8, 3)).astype(np.float32) * 1e-3
+    y = np.zeros((8, 2), np.float32)
+    steps = []
+    for clip in ({}, {"clipnorm": 1e3}, {"global_clipnorm": 1e3}, {"clipvalue": 1e3}):
+        torch.manual_seed(0)
+        module = nn.Linear(3, 2)
+        fit(module, x, y, loss="mse", optimizer="sgd", batch_size=8, verbose=0, **clip)
+        steps.append([p.detach().clone() for p in module.parameters()])
+    for other in steps[1:]:
+        assert all(torch.equal(a, b) for a, b in zip(steps[0], other, strict=True))
+
+
+def test_clipvalue_and_exclusive_clipping_arguments() -> None:
+    step = torch.cat([s.flatten() for s in _one_sgd_step(clipvalue=0.1)])
     assert float(step.abs().max()) == pytest.approx(0.1)
-    with pytest.raises(ValueError, match="only one of clipnorm and clipvalue"):
+    module = nn.Linear(3, 2)
+    x = np.ones((8, 3), np.float32)
+    y = np.zeros((8, 2), np.float32)
+    with pytest.raises(ValueError, match="only one of clipnorm, clipvalue and global_clipnorm"):
         fit(module, x, y, loss="mse", optimizer="sgd", clipnorm=1.0, clipvalue=1.0, verbose=0)
+    with pytest.raises(ValueError, match="only one of"):
+        fit(module, x, y, loss="mse", optimizer="sgd", clipnorm=1.0, global_clipnorm=1.0,
+            verbose=0)
+    with pytest.raises(ValueError, match=r"expected global_clipnorm > 0"):
+        fit(module, x, y, loss="mse", optimizer="sgd", global_clipnorm=0.0, verbose=0)
 
 
 def _run(seed: int) -> tuple[dict[str, list[float]], dict[str, Tensor]]:

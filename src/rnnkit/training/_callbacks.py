@@ -14,11 +14,17 @@ Training stops after the current batch (batch hooks) or epoch (epoch hooks); the
 epoch still gets its validation and ``on_epoch_end``, like Keras.
 
 Epoch indices passed to hooks are 0-based (Keras); messages and file names use ``epoch + 1``.
+
+Resumable state: a callback whose behaviour depends on earlier epochs (counters, best values)
+overrides :meth:`Callback.state_dict` / :meth:`Callback.load_state_dict`, so that
+``fit(..., checkpoint_dir=...)`` can store it in a checkpoint and restore it on resume. The state
+holds JSON-compatible values (None, bool, int, float, str, lists, tuples, dicts) and tensors.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import warnings
@@ -126,6 +132,23 @@ class Callback:
         if self.state is not None:
             self.state.log(message)
 
+    # ----------------------------------------------------------------------- resumable state
+    def state_dict(self) -> dict[str, Any]:
+        """What this callback needs to continue exactly after a resume (default: nothing).
+
+        Called by ``fit`` at the end of every epoch when checkpointing; the values must be
+        JSON-compatible or tensors."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (after ``on_train_begin`` of the resumed run).
+
+        Raises ``ValueError`` for a state this callback did not write."""
+        if state:
+            raise ValueError(
+                f"{type(self).__name__}: expected an empty state, got keys {sorted(state)}"
+            )
+
     # ----------------------------------------------------------------------- hooks
     def on_train_begin(self, logs: Logs | None = None) -> None: ...
     def on_train_end(self, logs: Logs | None = None) -> None: ...
@@ -150,6 +173,37 @@ class Callback:
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
+def _get(state: Mapping[str, Any], owner: str, key: str, kinds: tuple[type, ...],
+         optional: bool = False) -> Any:
+    """``state[key]`` checked against ``kinds`` (bool is never an int here)."""
+    if not isinstance(state, Mapping) or key not in state:
+        raise ValueError(f"{owner}: expected key {key!r} in the saved state, got none")
+    value = state[key]
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) and bool not in kinds:
+        raise ValueError(f"{owner}: expected {key!r} of type "
+                         f"{'/'.join(k.__name__ for k in kinds)}, got bool")
+    if not isinstance(value, kinds):
+        raise ValueError(
+            f"{owner}: expected {key!r} of type {'/'.join(k.__name__ for k in kinds)}, "
+            f"got {type(value).__name__}"
+        )
+    return value
+
+
+def _get_sign(state: Mapping[str, Any], owner: str) -> int | None:
+    sign = _get(state, owner, "sign", (int,), optional=True)
+    if sign not in (None, 1, -1):
+        raise ValueError(f"{owner}: expected 'sign' in (None, 1, -1), got {sign!r}")
+    return sign  # type: ignore[no-any-return]
+
+
+def _get_best(state: Mapping[str, Any], owner: str) -> float | None:
+    best = _get(state, owner, "best", (int, float), optional=True)
+    return None if best is None else float(best)
+
+
 class History(Callback):
     """Records epoch logs: ``history.history = {"loss": [...], "val_loss": [...], ...}`` and
     ``history.epoch = [0, 1, ...]`` (0-based epoch indices). Returned by ``fit``."""
@@ -169,6 +223,23 @@ class History(Callback):
 
     def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "history": {k: list(v) for k, v in self.history.items()},
+            "epoch": list(self.epoch),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        history = _get(state, "History", "history", (dict,))
+        epoch = _get(state, "History", "epoch", (list,))
+        if not all(isinstance(e, int) and not isinstance(e, bool) for e in epoch):
+            raise ValueError("History: expected integer epochs in the saved state")
+        for key, values in history.items():
+            if not isinstance(key, str) or not isinstance(values, list):
+                raise ValueError("History: expected {name: [values]} in the saved state")
+        self.history = {k: list(v) for k, v in history.items()}
+        self.epoch = list(epoch)
 
 
 _MIN_NAMES = {"loss", "mae", "mse", "mean_absolute_error", "mean_squared_error", "learning_rate"}
@@ -318,6 +389,32 @@ class EarlyStopping(_MonitorCallback):
                 )
             self.module.load_state_dict(self.best_weights)
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_weights": self.best_weights,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "EarlyStopping"
+        wait = _get(state, owner, "wait", (int,))
+        stopped = _get(state, owner, "stopped_epoch", (int,))
+        best = _get_best(state, owner)
+        best_epoch = _get(state, owner, "best_epoch", (int,))
+        weights = _get(state, owner, "best_weights", (dict,), optional=True)
+        if weights is not None and not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in weights.items()
+        ):
+            raise ValueError(f"{owner}: expected best_weights as {{name: tensor}}")
+        sign = _get_sign(state, owner)
+        self.wait, self.stopped_epoch, self.best, self.best_epoch = wait, stopped, best, best_epoch
+        self.best_weights = None if weights is None else dict(weights)
+        self._sign = sign
+
 
 def save_state_dict(module: nn.Module, path: str | os.PathLike[str]) -> None:
     """Write ``module.state_dict()`` to ``path`` with safetensors (CPU, contiguous copies, so
@@ -448,6 +545,22 @@ class ModelCheckpoint(_MonitorCallback):
         if self.verbose > 0 and not self.save_best_only:
             self._log(f"Epoch {epoch + 1}: saving model to {path}")
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "epoch": self._epoch,
+            "batches_since_save": self._batches_since_save,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "ModelCheckpoint"
+        best = _get_best(state, owner)
+        epoch = _get(state, owner, "epoch", (int,))
+        since = _get(state, owner, "batches_since_save", (int,))
+        sign = _get_sign(state, owner)
+        self.best, self._epoch, self._batches_since_save, self._sign = best, epoch, since, sign
+
 
 class TerminateOnNaN(Callback):
     """Stop training when a batch's ``loss`` is NaN or infinite (Keras). With
@@ -542,12 +655,30 @@ class ReduceLROnPlateau(_MonitorCallback):
                     self.cooldown_counter = self.cooldown
                     self.wait = 0
 
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "cooldown_counter": self.cooldown_counter,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "ReduceLROnPlateau"
+        best = _get_best(state, owner)
+        wait = _get(state, owner, "wait", (int,))
+        cooldown = _get(state, owner, "cooldown_counter", (int,))
+        sign = _get_sign(state, owner)
+        self.best, self.wait, self.cooldown_counter, self._sign = best, wait, cooldown, sign
+
 
 class CSVLogger(Callback):
     """Write one CSV row per epoch: ``epoch`` (0-based, Keras) then the logs keys sorted.
 
     The file is opened per row (no handle stays open if training fails). ``append=True`` keeps
-    an existing file and writes the header only if it is empty.
+    an existing file and writes the header only if it is empty. On a resumed ``fit`` the file
+    is restored to what it held at the checkpoint (rows of a lost epoch are removed), so it
+    matches the file of an uninterrupted run.
     """
 
     def __init__(
@@ -559,27 +690,62 @@ class CSVLogger(Callback):
         self.append = append
         self.keys: list[str] | None = None
         self._write_header = True
+        self._start = 0  # file size (bytes) when this run began writing
+        self._text = ""  # what this run wrote
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         self.keys = None
+        self._text = ""
         if self.append and os.path.exists(self.filename):
             with open(self.filename, encoding="utf-8") as f:
                 self._write_header = not f.readline()
+            self._start = os.path.getsize(self.filename)
         else:
             with open(self.filename, "w", encoding="utf-8"):
                 pass
             self._write_header = True
+            self._start = 0
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+        buf = io.StringIO()
+        writer = csv.writer(buf, delimiter=self.sep)
+        if self._write_header:
+            writer.writerow(["epoch", *self.keys])
+            self._write_header = False
+        writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
         with open(self.filename, "a", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, delimiter=self.sep)
-            if self._write_header:
-                writer.writerow(["epoch", *self.keys])
-                self._write_header = False
-            writer.writerow([epoch, *(logs.get(k, "NA") for k in self.keys)])
+            f.write(buf.getvalue())
+        self._text += buf.getvalue()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "keys": None if self.keys is None else list(self.keys),
+            "write_header": self._write_header,
+            "start": self._start,
+            "text": self._text,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "CSVLogger"
+        keys = _get(state, owner, "keys", (list,), optional=True)
+        if keys is not None and not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"{owner}: expected 'keys' as a list of strings")
+        write_header = _get(state, owner, "write_header", (bool,))
+        start = _get(state, owner, "start", (int,))
+        text = _get(state, owner, "text", (str,))
+        if start < 0:
+            raise ValueError(f"{owner}: expected 'start' >= 0, got {start}")
+        self.keys, self._write_header, self._start, self._text = keys, write_header, start, text
+        mode = "r+b" if os.path.exists(self.filename) else "wb"
+        with open(self.filename, mode) as f:
+            size = f.seek(0, os.SEEK_END)
+            if size > start:
+                f.truncate(start)
+            f.seek(0, os.SEEK_END)
+            f.write(text.encode("utf-8"))
 
 
 class _CallbackList:

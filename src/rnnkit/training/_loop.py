@@ -5,26 +5,44 @@ The loop knows nothing of the model: it calls ``module(*inputs)`` on a batch of 
 ``loss(y_true, y_pred) -> scalar``. One training step::
 
     zero_grad -> y_pred = module(*x_b) -> L = loss(y_b, y_pred) [+ extra_loss()]
-      -> L.backward() -> clip (clipvalue | clipnorm on the total norm) -> optimizer.step()
+      -> [terminate_on_nan: L finite?] -> L.backward()
+      -> clip (clipvalue | clipnorm per variable | global_clipnorm on the total norm)
+      -> optimizer.step()
 
 Logged values are sample-weighted means over the epoch (the last short batch counts by its size).
-Host syncs per step happen only when something reads the per-batch logs (a callback overriding a
-batch-end hook, the in-place progress bar, or ``terminate_on_nan``).
+Per step, ``terminate_on_nan`` (on by default) reads the loss on the host; further host syncs
+happen only when something reads the per-batch logs (a callback overriding a batch-end hook or
+the in-place progress bar).
+
+With ``checkpoint_dir`` the loop writes an atomic checkpoint after every epoch (see
+:mod:`rnnkit.training._checkpoint`) and ``resume="auto"`` continues from the newest one, bit for
+bit as if the run had not been interrupted (same device, same versions).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import os
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Literal, TextIO
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 from ._callbacks import Callback, History, TrainState, _CallbackList
+from ._checkpoint import (
+    Checkpoint,
+    CheckpointMismatchError,
+    apply_resume,
+    check_resume,
+    latest_checkpoint,
+    read_checkpoint,
+    save_training_checkpoint,
+)
 from ._data import (
     Inputs,
     as_inputs,
@@ -96,19 +114,57 @@ def _check_module(module: Any) -> nn.Module:
     return module
 
 
-def _check_clip(clipnorm: float | None, clipvalue: float | None) -> None:
-    for name, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue)):
+def _check_clip(
+    clipnorm: float | None, clipvalue: float | None, global_clipnorm: float | None = None
+) -> None:
+    given = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
+    for name, value in given.items():
         if value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"expected {name} to be a number or None, got {type(value).__name__}")
-        if not value > 0:
+        if not (math.isfinite(value) and value > 0):
             raise ValueError(f"expected {name} > 0, got {value}")
-    if clipnorm is not None and clipvalue is not None:
+    set_ = {k: v for k, v in given.items() if v is not None}
+    if len(set_) > 1:
         raise ValueError(
-            "expected only one of clipnorm and clipvalue (Keras), got "
-            f"clipnorm={clipnorm}, clipvalue={clipvalue}"
+            "expected only one of clipnorm, clipvalue and global_clipnorm (Keras), got "
+            + ", ".join(f"{k}={v}" for k, v in set_.items())
         )
+
+
+def _clip_gradients(
+    grads: list[Tensor],
+    clipnorm: float | None,
+    clipvalue: float | None,
+    global_clipnorm: float | None,
+) -> None:
+    """Keras 3's optimizer clipping, in place.
+
+    * ``clipvalue``: every element to ``[-clipvalue, clipvalue]``;
+    * ``clipnorm``: every gradient ``g`` separately, ``g <- g * c / max(||g||_2, c)``;
+    * ``global_clipnorm``: all together, ``g <- g * c / max(sqrt(sum_i ||g_i||^2), c)``.
+
+    A gradient already within the bound is multiplied by exactly 1.
+    """
+    if not grads:
+        return
+    if clipvalue is not None:
+        for g in grads:
+            g.clamp_(-clipvalue, clipvalue)
+    elif clipnorm is not None:
+        for g in grads:
+            norm = torch.linalg.vector_norm(g)
+            g.mul_(clipnorm / torch.clamp(norm, min=clipnorm))
+    elif global_clipnorm is not None:
+        dtype = grads[0].dtype
+        for g in grads[1:]:
+            dtype = torch.promote_types(dtype, g.dtype)
+        norms = torch.stack([torch.linalg.vector_norm(g).to(dtype) for g in grads])
+        total = torch.linalg.vector_norm(norms)
+        scale = global_clipnorm / torch.clamp(total, min=global_clipnorm)
+        for g in grads:
+            g.mul_(scale.to(g.dtype))
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:
@@ -210,6 +266,7 @@ def _train_step(
     clipvalue: float | None,
     extra_loss: Callable[[], Tensor] | None,
     check_finite_at: tuple[int, int, int, int] | None = None,
+    global_clipnorm: float | None = None,
 ) -> None:
     """``zero_grad -> forward -> loss -> backward -> clip -> step``, then track the loss and
     metrics (on the outputs before the update). With ``check_finite_at=(epoch, epochs, step,
@@ -222,11 +279,11 @@ def _train_step(
     if check_finite_at is not None and not bool(torch.isfinite(loss_value)):
         raise NonFiniteLossError(*check_finite_at, value=float(loss_value.detach()))
     loss_value.backward()
-    grad_params = [p for group in opt.param_groups for p in group["params"] if p.grad is not None]
-    if clipvalue is not None:
-        torch.nn.utils.clip_grad_value_(grad_params, clipvalue)
-    if clipnorm is not None:
-        torch.nn.utils.clip_grad_norm_(grad_params, clipnorm)
+    if clipnorm is not None or clipvalue is not None or global_clipnorm is not None:
+        grads = [
+            p.grad for group in opt.param_groups for p in group["params"] if p.grad is not None
+        ]
+        _clip_gradients(grads, clipnorm, clipvalue, global_clipnorm)
     opt.step()
     tracker.update(loss_value, yb, y_pred.detach(), int(yb.shape[0]))
 
@@ -309,6 +366,44 @@ def _eval_pass(
     return logs
 
 
+def _check_checkpoint_args(checkpoint_dir: Any, resume: Any, keep_last: Any) -> Path | None:
+    if not (isinstance(resume, bool) or resume == "auto"):
+        raise ValueError(f"expected resume to be 'auto', True or False, got {resume!r}")
+    _check_int("keep_last", keep_last, 1)
+    if checkpoint_dir is None:
+        if resume is True:
+            raise ValueError("expected a checkpoint_dir with resume=True, got None")
+        return None
+    if not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise TypeError(
+            f"expected checkpoint_dir to be a path, got {type(checkpoint_dir).__name__}"
+        )
+    root = Path(checkpoint_dir)
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"expected checkpoint_dir to be a directory, got the file {str(root)!r}")
+    return root
+
+
+def _find_resume(root: Path | None, resume: bool | str) -> Checkpoint | None:
+    """The verified newest checkpoint to resume from, per the ``resume`` policy."""
+    if root is None:
+        return None
+    latest = latest_checkpoint(root)
+    if latest is None:
+        if resume is True:
+            raise ValueError(
+                f"expected a checkpoint in {str(root)!r} (resume=True), got none; use "
+                "resume='auto' to start a new run there"
+            )
+        return None
+    if resume is False:
+        raise ValueError(
+            f"expected no checkpoint in {str(root)!r} (resume=False), got {latest.name}; use "
+            "resume='auto' to continue that run, or an empty checkpoint_dir for a new one"
+        )
+    return read_checkpoint(latest)
+
+
 # --------------------------------------------------------------------------- fit
 def fit(
     module: nn.Module,
@@ -330,10 +425,16 @@ def fit(
     initial_epoch: int = 0,
     generator: torch.Generator | None = None,
     validation_batch_size: int | None = None,
-    terminate_on_nan: bool = False,
+    terminate_on_nan: bool = True,
     extra_loss: Callable[[], Tensor] | None = None,
     callback_model: Any = None,
     stream: TextIO | None = None,
+    global_clipnorm: float | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    resume: bool | Literal["auto"] = "auto",
+    keep_last: int = 2,
+    distributed: bool | Literal["auto"] = False,
+    log_dir: str | os.PathLike[str] | None = None,
 ) -> History:
     """Train ``module`` on ``(x, y)`` for ``epochs`` epochs (Keras ``Model.fit`` semantics).
 
@@ -352,22 +453,48 @@ def fit(
         validation_split: fraction in [0, 1) of the data, taken from the end before shuffling.
         validation_data: ``(x_val, y_val)``; overrides ``validation_split`` (Keras).
         shuffle: reshuffle the training samples every epoch with ``generator``.
-        clipnorm: clip the total gradient norm (``clip_grad_norm_``); clipvalue: clip each
-            gradient element to ``[-clipvalue, clipvalue]``. At most one of them.
+        clipnorm, clipvalue, global_clipnorm: Keras 3's gradient clipping, at most one of them:
+            ``clipnorm`` clips each parameter's gradient to L2 norm ``clipnorm`` separately,
+            ``global_clipnorm`` clips all gradients together to total norm
+            ``global_clipnorm`` (as ``clip_grad_norm_``), ``clipvalue`` clips each element to
+            ``[-clipvalue, clipvalue]``.
         generator: torch.Generator for shuffling; default: a new CPU generator seeded from torch's
             global RNG (so ``torch.manual_seed`` makes runs reproducible).
         validation_batch_size: default ``batch_size``.
-        terminate_on_nan: raise :class:`NonFiniteLossError` (before the update) on a
-            NaN/Inf loss.
+        terminate_on_nan: raise :class:`NonFiniteLossError` naming the epoch and step (before
+            the update, so the weights and any checkpoint stay finite) on a NaN/Inf loss.
+            On by default (one host sync per step); ``False`` gives Keras's behaviour of
+            training on (use the ``TerminateOnNaN`` callback to stop without an error).
         extra_loss: ``() -> scalar tensor`` added to every step's loss (e.g. regularization);
             included in the logged loss, as Keras includes regularization losses.
         callback_model: the object callbacks see as ``.model`` (default ``module``), e.g. a
             wrapper with a ``save`` method and a ``stop_training`` attribute.
         stream: where progress goes (default ``sys.stdout``).
+        checkpoint_dir: write a checkpoint after every epoch into
+            ``checkpoint_dir/epoch-NNNN`` (atomic; weights, optimizer state, learning rates,
+            RNG states, the shuffling generator, History and callback states), keeping the
+            newest ``keep_last``. A checkpoint with NaN/Inf weights is never written
+            (:class:`NonFiniteWeightsError`).
+        resume: with ``checkpoint_dir``: ``"auto"`` continues from the newest checkpoint if
+            there is one (else starts at ``initial_epoch``), ``True`` requires one, ``False``
+            requires the folder to hold none. Resuming reproduces the uninterrupted run bit
+            for bit when called with the same arguments on the same device; a run that a
+            callback stopped early stays stopped. A damaged newest checkpoint raises
+            :class:`CheckpointCorruptError`, one that does not fit the module, optimizer or
+            callbacks :class:`CheckpointMismatchError`, before anything changes.
+        keep_last: how many checkpoints to keep (``>= 1``).
+        distributed: ``True`` / ``"auto"``: data-parallel over ``torch.distributed``
+            (torchrun), same weights as one process on the same global ``batch_size``
+            (:mod:`rnnkit.training._distributed`); ``"auto"`` only when the world size is > 1.
+        log_dir: also log every epoch to ``log_dir/history.csv`` and ``log_dir/history.jsonl``.
 
     Returns:
         The :class:`History` (``history.history[key]`` per epoch, ``history.epoch``).
     """
+    if distributed is not False or log_dir is not None:  # must stay first: passes locals()
+        from ._distributed import dispatch_fit
+
+        return dispatch_fit(dict(locals()))
     module = _check_module(module)
     batch_size = check_batch_size(batch_size)
     epochs = _check_int("epochs", epochs, 0)
@@ -389,8 +516,14 @@ def fit(
         raise TypeError(
             f"expected generator to be a torch.Generator, got {type(generator).__name__}"
         )
-    _check_clip(clipnorm, clipvalue)
+    _check_clip(clipnorm, clipvalue, global_clipnorm)
     verbose = normalize_verbose(verbose)
+    if not isinstance(terminate_on_nan, bool):
+        raise TypeError(
+            f"expected terminate_on_nan to be a bool, got {type(terminate_on_nan).__name__}"
+        )
+    ckpt_root = _check_checkpoint_args(checkpoint_dir, resume, keep_last)
+    resume_from = _find_resume(ckpt_root, resume)
 
     device, float_dtype = module_device_dtype(module)
     inputs = as_inputs(x, float_dtype)
@@ -437,16 +570,35 @@ def fit(
     if hasattr(state.model, "stop_training"):
         state.model.stop_training = False
     cbs.attach(state, params)
-    want_batch_logs = terminate_on_nan or _overrides(cb_list, "on_train_batch_end", "on_batch_end")
+    want_batch_logs = _overrides(cb_list, "on_train_batch_end", "on_batch_end")
 
     if shuffle and generator is None:
         seed = int(torch.randint(0, 2**62, (1,), dtype=torch.int64).item())
         generator = torch.Generator().manual_seed(seed)
+    start_epoch = initial_epoch
+    if resume_from is not None:
+        if (resume_from.rng or {}).get("shuffle") is None and shuffle:
+            raise CheckpointMismatchError(
+                resume_from.path, "expected shuffle=False, as in the checkpointed run"
+            )
+        if (resume_from.rng or {}).get("shuffle") is not None and not shuffle:
+            raise CheckpointMismatchError(
+                resume_from.path, "expected shuffle=True, as in the checkpointed run"
+            )
+        check_resume(resume_from, module, opt, cb_list, generator)
+        start_epoch = resume_from.epoch
     was_training = module.training
     epoch_logs: dict[str, float] = {}
     try:
         cbs.call("on_train_begin", {})
-        for epoch in range(initial_epoch, epochs):
+        if resume_from is not None:
+            apply_resume(resume_from, module, opt, cb_list, generator)
+            progress.message(
+                f"Resuming from {resume_from.path} ({resume_from.epoch} epoch(s) done"
+                + (", stopped early)" if resume_from.stopped else ")")
+            )
+        stopped = resume_from is not None and resume_from.stopped
+        for epoch in range(start_epoch, start_epoch if stopped else epochs):
             state.epoch = epoch
             tracker.reset()
             cbs.call("on_epoch_begin", epoch, {})
@@ -465,6 +617,7 @@ def fit(
                     tracker,
                     clipnorm=clipnorm,
                     clipvalue=clipvalue,
+                    global_clipnorm=global_clipnorm,
                     extra_loss=extra_loss,
                     check_finite_at=(epoch, epochs, step, steps) if terminate_on_nan else None,
                 )
@@ -492,7 +645,22 @@ def fit(
                 epoch_logs.update(val_logs)
             cbs.call("on_epoch_end", epoch, epoch_logs)
             progress.end(epoch_logs)
-            if state.should_stop():
+            stop = state.should_stop()
+            # a distributed run's wrapper says False on ranks other than 0 (rank-0 checkpoints)
+            if ckpt_root is not None and getattr(module, "writes_checkpoints", True):
+                save_training_checkpoint(
+                    ckpt_root,
+                    epoch=epoch + 1,
+                    epochs=epochs,
+                    module=module,
+                    optimizer=opt,
+                    callbacks=cb_list,
+                    generator=generator if shuffle else None,
+                    params={**params, "shuffle": shuffle},
+                    stopped=stop,
+                    keep_last=keep_last,
+                )
+            if stop:
                 break
         cbs.call("on_train_end", dict(epoch_logs))
     finally:
@@ -629,6 +797,7 @@ def train_on_batch(
     clipnorm: float | None = None,
     clipvalue: float | None = None,
     extra_loss: Callable[[], Tensor] | None = None,
+    global_clipnorm: float | None = None,
 ) -> dict[str, float]:
     """One optimizer step on the whole ``(x, y)`` as a single batch (train mode).
 
@@ -636,7 +805,7 @@ def train_on_batch(
     before the update, as in ``fit``). Named optimizers keep their state across calls.
     """
     module = _check_module(module)
-    _check_clip(clipnorm, clipvalue)
+    _check_clip(clipnorm, clipvalue, global_clipnorm)
     device, float_dtype = module_device_dtype(module)
     inputs = as_inputs(x, float_dtype)
     targets = as_tensor(y, float_dtype, "y")
@@ -658,6 +827,7 @@ def train_on_batch(
             tracker,
             clipnorm=clipnorm,
             clipvalue=clipvalue,
+            global_clipnorm=global_clipnorm,
             extra_loss=extra_loss,
         )
     finally:
