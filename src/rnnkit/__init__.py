@@ -20,7 +20,15 @@ from . import io, kernels, layers, training
 from .io import export_onnx, from_torch, load_keras, to_torch
 from .layers import Input
 from .model import Model, Sequential, load_model, model_from_config
-from .training import callbacks, losses, metrics, optimizers
+from .training import (
+    CheckpointCorruptError,
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    callbacks,
+    losses,
+    metrics,
+    optimizers,
+)
 
 __version__ = "0.1.0"
 
@@ -35,6 +43,9 @@ def set_seed(seed: int) -> None:
 
 
 __all__ = [
+    "CheckpointCorruptError",
+    "CheckpointMismatchError",
+    "NonFiniteLossError",
     "Input",
     "Model",
     "Sequential",

@@ -11,14 +11,17 @@ from ._callbacks import (
     TrainState,
     save_state_dict,
 )
+from ._loggers import JSONLogger, TensorBoardLogger
 
 __all__ = [
     "CSVLogger",
     "Callback",
     "EarlyStopping",
     "History",
+    "JSONLogger",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
+    "TensorBoardLogger",
     "TerminateOnNaN",
     "TrainState",
     "save_state_dict",
