@@ -154,6 +154,23 @@ def test_pickled_arrays_are_refused(tmp_path: Path) -> None:
         read_npz(tmp_path / "obj.npz")
 
 
+def test_damaged_array_files_name_the_file(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 1)))
+    data = (tmp_path / "x.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(data[:60])  # inside the header
+    with pytest.raises(ValueError, match=r"expected a valid .npy or .npz file, got .*cut\.npy"):
+        read_npy(tmp_path / "cut.npy")
+    # a tiny file whose header declares 8 TiB of data
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1, 1), }"
+    header = header.ljust(117) + "\n"
+    raw = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin-1")
+    (tmp_path / "huge.npy").write_bytes(raw + b"\0" * 64)
+    with pytest.raises(ValueError, match=r"huge\.npy"):
+        read_npy(tmp_path / "huge.npy")
+    with pytest.raises(TypeError, match="expected path to be a str or os.PathLike, got int"):
+        read_npy(3)  # type: ignore[arg-type]  # never a file descriptor
+
+
 def test_validate_arrays_errors() -> None:
     with pytest.raises(ValueError, match=re.escape(
             "expected X of shape (samples, timesteps, features), got shape (4, 10); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -77,6 +78,34 @@ def test_json_logger_lines_are_strict_json(tmp_path: Path) -> None:
     assert path.read_text() == ""
     with pytest.raises(TypeError, match="expected path"):
         training.JSONLogger(3)  # type: ignore[arg-type]
+
+
+def test_a_resumed_fit_restores_both_log_files(tmp_path: Path) -> None:
+    """Killed after epoch 2's lines were written but before its checkpoint was saved (deleting
+    that checkpoint stands for it): the resumed fit's log files equal an uninterrupted run's."""
+    x, y = _xy()
+
+    def run(name: str, epochs: int) -> None:
+        training.fit(_linear(), x, y, loss="mse", optimizer="adam", metrics=["mae"],
+                     batch_size=4, epochs=epochs, verbose=0, log_dir=tmp_path / name,
+                     checkpoint_dir=tmp_path / f"{name}-ckpt", resume="auto")
+
+    run("ref", 5)
+    run("run", 3)
+    shutil.rmtree(tmp_path / "run-ckpt" / "epoch-0003")
+    log = tmp_path / "run" / "history.jsonl"
+    assert [json.loads(s)["epoch"] for s in log.read_text().splitlines()] == [0, 1, 2]
+    run("run", 5)  # resumes after epoch 1: epoch 2's lines are replaced, not repeated
+    ref = (tmp_path / "ref" / "history.jsonl").read_text()
+    assert [json.loads(s)["epoch"] for s in ref.splitlines()] == [0, 1, 2, 3, 4]
+    assert log.read_text() == ref
+    csv = (tmp_path / "run" / "history.csv").read_text()
+    assert csv == (tmp_path / "ref" / "history.csv").read_text()
+    logger = training.JSONLogger(log)
+    for bad in ({"start": -1, "text": ""}, {"start": 0}, {"start": True, "text": ""}):
+        with pytest.raises(ValueError, match="JSONLogger: expected"):
+            logger.load_state_dict(bad)
+    assert log.read_text() == ref
 
 
 def test_tensorboard_logger_names_the_missing_package(

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_int
+from ._checks import check_format_version, check_int, parse_json
 
 __all__ = ["UNK_CHAR", "CharVocab", "next_char_pairs"]
 
@@ -185,10 +185,7 @@ class CharVocab:
         """
         if not isinstance(d, dict) or d.get("class") != "CharVocab":
             raise ValueError(f"expected a dict with class 'CharVocab', got {d!r:.80}")
-        if d.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"expected format_version {_FORMAT_VERSION}, got {d.get('format_version')!r}"
-            )
+        check_format_version(d, _FORMAT_VERSION)
         chars = d.get("chars")
         if not isinstance(chars, list):
             raise ValueError(f"expected 'chars' to be a list of characters, got {chars!r:.80}")
@@ -204,7 +201,7 @@ class CharVocab:
         >>> len(CharVocab.from_json(CharVocab.from_text("abc", unknown="unk").to_json()))
         4
         """
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(parse_json(text, "a CharVocab"))
 
 
 def next_char_pairs(

@@ -6,6 +6,7 @@ Every check raises ``TypeError`` or ``ValueError`` with a message of the form
 
 from __future__ import annotations
 
+import json
 import numbers
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,8 @@ __all__ = [
     "check_finite",
     "check_int",
     "check_fraction",
+    "check_format_version",
+    "parse_json",
     "resolve_columns",
     "select_columns",
 ]
@@ -53,6 +56,34 @@ def check_fraction(value: Any, name: str) -> float:
     return v
 
 
+def parse_json(text: Any, what: str) -> Any:
+    """``json.loads(text)``, with invalid or too deeply nested JSON as a ``ValueError``.
+
+    >>> parse_json('{"a": 1}', "a vocabulary")
+    {'a': 1}
+    """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TypeError(f"expected {what} as a JSON string, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError(
+            f"expected {what} as JSON, got JSON nested too deeply to parse"
+        ) from None
+    except ValueError as err:  # json.JSONDecodeError, UnicodeDecodeError
+        raise ValueError(f"expected {what} as JSON, got invalid JSON: {err}") from None
+
+
+def check_format_version(d: dict[str, Any], expected: int) -> None:
+    """Raise unless ``d["format_version"]`` is the int ``expected`` (``True`` is no int here).
+
+    >>> check_format_version({"format_version": 1}, 1)
+    """
+    got = d.get("format_version")
+    if type(got) is not int or got != expected:
+        raise ValueError(f"expected format_version {expected}, got {got!r}")
+
+
 def _column_label(columns: Sequence[str] | None, j: int) -> str:
     return f"column {columns[j]!r}" if columns is not None else f"column {j}"
 
@@ -74,6 +105,11 @@ def as_2d(
         columns = [str(c) for c in series.columns]
         for j, c in enumerate(series.columns):
             dt = series[c].dtype
+            if pd.api.types.is_complex_dtype(dt):
+                raise ValueError(
+                    f"expected real-valued columns in {name}, got {_column_label(columns, j)} "
+                    f"of dtype {dt}"
+                )
             if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
                 example = series[c].iloc[0] if len(series) else None
                 raise ValueError(
@@ -91,6 +127,8 @@ def as_2d(
         dt = series.dtype
         if not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)):
             raise ValueError(f"expected a numeric {name}, got a pandas Series of dtype {dt}")
+        if pd.api.types.is_complex_dtype(dt):
+            raise ValueError(f"expected a real-valued {name}, got a pandas Series of dtype {dt}")
         values = series.to_numpy()
         if values.dtype == object or values.dtype == np.bool_:
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)

@@ -8,13 +8,17 @@ pickled (object) arrays are refused, never unpickled.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from pandas.tseries.api import guess_datetime_format
 
 from ._windows import n_windows
 
@@ -36,13 +40,28 @@ def _fmt_delta(delta: pd.Timedelta) -> str:
     return str(delta).replace("0 days ", "")
 
 
+def _time_format(raw: pd.Series) -> str | None:
+    """The ``format`` that ``pd.to_datetime`` would use by itself, made explicit.
+
+    pandas guesses the format from the first present value when it is a string; when no
+    format can be guessed it parses each value on its own (and warns), which is what
+    ``format="mixed"`` asks for without the warning. Accepted values are the same either way.
+    """
+    present = raw[raw.notna()]
+    first = present.iloc[0] if len(present) else None
+    if type(first) is not str:  # pandas guesses only from a str (no np.str_)
+        return None
+    return guess_datetime_format(first) or "mixed"
+
+
 def _set_time_index(df: pd.DataFrame, time_column: str) -> pd.DataFrame:
     if time_column not in df.columns:
         raise ValueError(
             f"expected a time column {time_column!r}, got columns {[str(c) for c in df.columns]}"
         )
+    _check_unique_columns(df[[time_column]])
     raw = df[time_column]
-    times = pd.to_datetime(raw, errors="coerce")
+    times = pd.to_datetime(raw, errors="coerce", format=_time_format(raw))
     bad = np.flatnonzero(times.isna().to_numpy())
     if bad.size:
         i = int(bad[0])
@@ -55,21 +74,41 @@ def _set_time_index(df: pd.DataFrame, time_column: str) -> pd.DataFrame:
     return out
 
 
+def _check_unique_columns(df: pd.DataFrame) -> None:
+    if not df.columns.is_unique:
+        dups = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise ValueError(
+            f"expected unique column names, got duplicates {dups}; rename them first, "
+            "e.g. df.columns = [...]"
+        )
+
+
 def _check_numeric(df: pd.DataFrame) -> pd.DataFrame:
     for c in df.columns:
         col = df[c]
         if pd.api.types.is_bool_dtype(col.dtype):
             df = df.assign(**{str(c): col.astype(np.float64)})
             continue
+        if pd.api.types.is_complex_dtype(col.dtype):
+            raise ValueError(
+                f"expected real numbers in column {str(c)!r}, got dtype {col.dtype}; "
+                "split it first, e.g. into its .real and .imag parts"
+            )
         if pd.api.types.is_numeric_dtype(col.dtype):
             continue
         numbers = pd.to_numeric(col, errors="coerce")
         bad = np.flatnonzero(numbers.isna().to_numpy() & col.notna().to_numpy())
-        i = int(bad[0]) if bad.size else 0
+        if not bad.size:  # every value converts (or is missing): show the first present one
+            bad = np.flatnonzero(col.notna().to_numpy())
+        if bad.size:
+            i = int(bad[0])
+            got = f"{col.iloc[i]!r} at {_where(df.index, i)}"
+        else:
+            got = "no values" if len(col) == 0 else "only missing values"
         raise ValueError(
-            f"expected numeric values in column {str(c)!r}, got {col.iloc[i]!r} at "
-            f"{_where(df.index, i)} (dtype {col.dtype}); drop the column (columns=[...]), "
-            "encode it as numbers, or pass it as time_column if it holds timestamps"
+            f"expected numeric values in column {str(c)!r}, got {got} (dtype {col.dtype}); "
+            "drop the column (columns=[...]), encode it as numbers, or pass it as "
+            "time_column if it holds timestamps"
         )
     return df
 
@@ -216,6 +255,7 @@ after row 1 (2022-11-27 00:00:00); sort first (df.sort_index()) or pass sort=Tru
                 f"expected columns from {[str(c) for c in df.columns]}, got {columns!r}"
             )
         df = df[list(columns)]
+    _check_unique_columns(df)
     if df.shape[1] == 0:
         raise ValueError("expected at least one value column, got none")
     df = _check_numeric(df)
@@ -300,17 +340,47 @@ for a single feature use X[..., None]
     return x, yy
 
 
-def _load(path: PathLike) -> Any:
+@contextlib.contextmanager
+def _array_file_errors(name: str) -> Iterator[None]:
+    """Turn numpy's errors on a damaged ``.npy``/``.npz`` file into a ``ValueError``."""
     try:
-        return np.load(path, allow_pickle=False)
+        yield
     except ValueError as err:
         if "allow_pickle" in str(err):
             raise ValueError(
-                f"expected numeric arrays in {os.fspath(path)!r}, got a pickled (object) array; "
+                f"expected numeric arrays in {name!r}, got a pickled (object) array; "
                 "rnnkit never unpickles files: save numeric arrays, e.g. "
                 "np.savez(path, X=X.astype('float32'), y=y)"
             ) from None
-        raise
+        raise ValueError(f"expected a valid .npy or .npz file, got {name!r}: {err}") from err
+    except (EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(
+            f"expected a complete .npy or .npz file, got {name!r}, which is empty, truncated "
+            f"or corrupt ({type(err).__name__}: {err})"
+        ) from err
+    except MemoryError as err:
+        raise ValueError(
+            f"expected arrays that fit in memory in {name!r}, got {err}"
+        ) from err
+
+
+@contextlib.contextmanager
+def _open_arrays(path: PathLike) -> Iterator[Any]:
+    """``np.load(path, allow_pickle=False)`` on a file opened (and always closed) here.
+
+    Yields the array of a ``.npy`` file or the open ``NpzFile`` of a ``.npz`` archive.
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
+    name = os.fsdecode(path)
+    with open(path, "rb") as f:
+        with _array_file_errors(name):
+            loaded = np.load(f, allow_pickle=False)
+        if isinstance(loaded, np.ndarray):
+            yield loaded
+        else:
+            with loaded:
+                yield loaded
 
 
 def read_npy(path: PathLike) -> NDArray[Any]:
@@ -324,11 +394,10 @@ def read_npy(path: PathLike) -> NDArray[Any]:
     >>> read_npy(p).shape
     (2, 5, 3)
     """
-    arr = _load(path)
-    if not isinstance(arr, np.ndarray):
-        arr.close()
-        raise ValueError(f"expected a .npy array in {os.fspath(path)!r}, got an .npz archive; "
-                         "use read_npz")
+    with _open_arrays(path) as arr:
+        if not isinstance(arr, np.ndarray):
+            raise ValueError(f"expected a .npy array in {os.fsdecode(path)!r}, got an .npz "
+                             "archive; use read_npz")
     x, _ = validate_arrays(arr)
     return x
 
@@ -347,25 +416,18 @@ def read_npz(
     >>> [a.shape for a in read_npz(p)]
     [(3, 4, 2), (3,)]
     """
-    archive = _load(path)
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"expected an .npz archive in {os.fspath(path)!r}, got a single "
-                         ".npy array; use read_npy")
-    with archive:
+    with _open_arrays(path) as archive:
+        name = os.fsdecode(path)
+        if isinstance(archive, np.ndarray):
+            raise ValueError(f"expected an .npz archive in {name!r}, got a single .npy array; "
+                             "use read_npy")
         keys = list(archive.files)
         if x_key not in keys or y_key not in keys:
             raise ValueError(
-                f"expected keys {x_key!r} and {y_key!r} in {os.fspath(path)!r}, got {keys}; "
+                f"expected keys {x_key!r} and {y_key!r} in {name!r}, got {keys}; "
                 "save with np.savez(path, X=X, y=y) or pass x_key=/y_key="
             )
-        try:
+        with _array_file_errors(name):
             X, y = archive[x_key], archive[y_key]
-        except ValueError as err:
-            if "allow_pickle" in str(err):
-                raise ValueError(
-                    f"expected numeric arrays in {os.fspath(path)!r}, got a pickled (object) "
-                    "array; rnnkit never unpickles files: save numeric arrays"
-                ) from None
-            raise
     x, yy = validate_arrays(X, y)
     return x, cast(NDArray[Any], yy)

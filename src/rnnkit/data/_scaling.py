@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from ._checks import check_finite, resolve_columns
+from ._checks import check_finite, check_format_version, parse_json, resolve_columns
 
 __all__ = ["MinMaxScaler", "StandardScaler", "scaler_from_dict", "scaler_from_json"]
 
@@ -226,10 +226,7 @@ class _Scaler:
             raise TypeError(f"expected a dict, got {type(d).__name__}")
         if d.get("class") != cls.__name__:
             raise ValueError(f"expected class {cls.__name__!r}, got {d.get('class')!r}")
-        if d.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"expected format_version {_FORMAT_VERSION}, got {d.get('format_version')!r}"
-            )
+        check_format_version(d, _FORMAT_VERSION)
         n_feat = d.get("n_features")
         if isinstance(n_feat, bool) or not isinstance(n_feat, int) or n_feat < 1:
             raise ValueError(f"expected n_features to be a positive int, got {n_feat!r}")
@@ -260,7 +257,7 @@ class _Scaler:
         >>> MinMaxScaler.from_json(MinMaxScaler().fit(np.array([2.0, 4.0])).to_json()).n_features
         1
         """
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(parse_json(text, f"a {cls.__name__}"))
 
     @classmethod
     def _from_extra(cls: type[S], d: dict[str, Any]) -> S:
@@ -383,4 +380,4 @@ def scaler_from_json(text: str) -> StandardScaler | MinMaxScaler:
     >>> scaler_from_json(MinMaxScaler().fit(np.array([1.0, 2.0])).to_json())
     MinMaxScaler(n_features=1)
     """
-    return scaler_from_dict(json.loads(text))
+    return scaler_from_dict(parse_json(text, "a scaler"))

@@ -7,6 +7,9 @@ mask is a boolean array of shape ``(batch, time)`` that is ``True`` on real step
 
 from __future__ import annotations
 
+import math
+import numbers
+import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -26,6 +29,62 @@ def _check_side(value: Any, name: str) -> Side:
     return value  # type: ignore[no-any-return]
 
 
+def _int_range(dtype: np.dtype[Any]) -> tuple[int, int]:
+    """Smallest and largest value of an integer or bool dtype."""
+    if dtype.kind == "b":
+        return 0, 1
+    info = np.iinfo(dtype)
+    return int(info.min), int(info.max)
+
+
+def _fits(value: Any, dtype: np.dtype[Any]) -> bool:
+    """Whether the number ``value`` converts to the integer/bool ``dtype`` unchanged (other
+    values are left to numpy, which raises for them)."""
+    lo, hi = _int_range(dtype)
+    if isinstance(value, numbers.Integral):
+        return lo <= int(value) <= hi
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        return math.isfinite(f) and f.is_integer() and lo <= f <= hi
+    return True
+
+
+def _check_fits(arr: NDArray[Any], dtype: np.dtype[Any], i: int) -> None:
+    """Raise unless sequence ``i`` converts to the integer/bool ``dtype`` unchanged (numpy
+    would silently wrap 300 to 44 in uint8 and truncate 1.5 to 1)."""
+    if arr.dtype.kind == "O":
+        bad = [v for v in arr.flat if not _fits(v, dtype)][:1]
+    elif arr.dtype.kind in "iuf":
+        with np.errstate(invalid="ignore", over="ignore"):
+            changed = arr.astype(dtype) != arr
+        bad = arr[changed][:1].tolist()
+    else:
+        return
+    if not bad:
+        return
+    value = bad[0]
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not (
+        math.isfinite(value) and float(value).is_integer()
+    ):
+        raise ValueError(
+            f"expected whole numbers for dtype {dtype}, got {value!r} in sequence {i}; "
+            "pass dtype='float32'"
+        )
+    lo, hi = _int_range(dtype)
+    raise ValueError(
+        f"expected values in [{lo}, {hi}] for dtype {dtype}, got {value!r} in sequence {i}; "
+        "pass a wider dtype, e.g. dtype='int64'"
+    )
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM, where the OS says (None elsewhere)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
 def pad_sequences(
     sequences: Sequence[Any],
     maxlen: int | None = None,
@@ -40,8 +99,9 @@ def pad_sequences(
         sequences: list of sequences; each is a list/array of scalars (token ids) or of
             equally shaped samples (e.g. ``(len_i, features)``).
         maxlen: output length; default: the longest sequence.
-        dtype: output dtype (default ``"int32"``, as Keras). Casting non-integer values to
-            an integer dtype raises instead of silently truncating them.
+        dtype: output dtype (default ``"int32"``, as Keras). Values (and a padding value)
+            that an integer or bool dtype cannot hold, non-integers or out of its range,
+            raise instead of being silently truncated or wrapped.
         padding: ``"pre"`` (default) pads at the start, ``"post"`` at the end.
         truncating: ``"pre"`` drops steps from the start of long sequences, ``"post"`` from
             the end.
@@ -81,7 +141,27 @@ def pad_sequences(
         raise ValueError(
             f"expected a numeric padding value for dtype {out_dtype}, got {value!r}"
         )
-    x = np.full((len(sequences), maxlen) + sample_shape, value, dtype=out_dtype)
+    if out_dtype.kind in "iub" and not _fits(value, out_dtype):
+        lo, hi = _int_range(out_dtype)
+        raise ValueError(
+            f"expected a padding value that dtype {out_dtype} holds (a whole number in "
+            f"[{lo}, {hi}]), got {value!r}"
+        )
+    shape = (len(sequences), maxlen) + sample_shape
+    nbytes = math.prod(shape) * out_dtype.itemsize
+    memory = _physical_memory()
+    if memory is not None and nbytes > memory:
+        raise ValueError(
+            f"expected an output that fits in memory ({memory / 2**30:.1f} GiB), got shape "
+            f"{shape} of {out_dtype} ({nbytes / 2**30:.1f} GiB); pass a smaller maxlen"
+        )
+    try:
+        x = np.full(shape, value, dtype=out_dtype)
+    except MemoryError:
+        raise ValueError(
+            f"expected an output that fits in memory, got shape {shape} of {out_dtype} "
+            f"({nbytes / 2**30:.1f} GiB); pass a smaller maxlen"
+        ) from None
     if maxlen == 0:
         return x
     for i, s in enumerate(sequences):
@@ -94,13 +174,8 @@ def pad_sequences(
                 f"expected every sample to have shape {sample_shape}, got {arr.shape[1:]} "
                 f"in sequence {i}"
             )
-        if out_dtype.kind in "iub" and arr.dtype.kind == "f":
-            cast = arr.astype(out_dtype)
-            if not np.array_equal(cast, arr):
-                raise ValueError(
-                    f"expected whole numbers for dtype {out_dtype}, got non-integer values in "
-                    f"sequence {i}; pass dtype='float32'"
-                )
+        if out_dtype.kind in "iub":
+            _check_fits(arr, out_dtype, i)
         if padding == "post":
             x[i, : len(arr)] = arr
         else:

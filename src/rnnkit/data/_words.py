@@ -21,7 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from ._checks import check_int
+from ._checks import check_format_version, check_int, parse_json
 from ._sequences import Side, pad_sequences
 
 __all__ = ["WordTokenizer"]
@@ -71,7 +71,7 @@ class WordTokenizer:
     ) -> None:
         if max_vocab is not None:
             max_vocab = check_int(max_vocab, "max_vocab", 2)
-        if punctuation not in _PATTERNS:
+        if not isinstance(punctuation, str) or punctuation not in _PATTERNS:
             raise ValueError(f"expected punctuation='strip' or 'split', got {punctuation!r}")
         if not isinstance(oov_token, str) or not oov_token:
             raise ValueError(f"expected a non-empty oov_token string, got {oov_token!r}")
@@ -210,13 +210,13 @@ class WordTokenizer:
         """
         if not isinstance(d, dict) or d.get("class") != "WordTokenizer":
             raise ValueError(f"expected a dict with class 'WordTokenizer', got {d!r:.80}")
-        if d.get("format_version") != _FORMAT_VERSION:
-            raise ValueError(
-                f"expected format_version {_FORMAT_VERSION}, got {d.get('format_version')!r}"
-            )
+        check_format_version(d, _FORMAT_VERSION)
+        lower = d.get("lower", True)
+        if not isinstance(lower, bool):
+            raise ValueError(f"expected 'lower' to be true or false, got {lower!r:.80}")
         tok = cls(
             max_vocab=d.get("max_vocab"),
-            lower=d.get("lower", True),
+            lower=lower,
             punctuation=d.get("punctuation", "strip"),
             oov_token=d.get("oov_token", "<oov>"),
         )
@@ -225,6 +225,11 @@ class WordTokenizer:
             raise ValueError(f"expected 'words' to be a list of strings, got {words!r:.80}")
         if len(set(words)) != len(words):
             raise ValueError("expected distinct 'words'")
+        if tok.pad_token in words:
+            raise ValueError(
+                f"expected 'words' without the padding token {tok.pad_token!r} (id 0), "
+                f"got it at position {words.index(tok.pad_token)}"
+            )
         if tok.max_vocab is not None and len(words) > tok.max_vocab - 2:
             raise ValueError(
                 f"expected at most max_vocab - 2 = {tok.max_vocab - 2} words, got {len(words)}"
@@ -239,7 +244,7 @@ class WordTokenizer:
         >>> WordTokenizer.from_json(WordTokenizer(max_vocab=10).fit(["a"]).to_json()).max_vocab
         10
         """
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(parse_json(text, "a WordTokenizer"))
 
     def __repr__(self) -> str:
         return (

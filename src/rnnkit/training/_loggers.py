@@ -14,10 +14,11 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._callbacks import Callback, CSVLogger
+from ._callbacks import Callback, CSVLogger, _get
 
 __all__ = ["JSONLogger", "TensorBoardLogger", "default_loggers"]
 
@@ -52,7 +53,9 @@ class JSONLogger(Callback):
     ``CSVLogger``; the other keys are the epoch logs in their order).
 
     The file is opened per line, so no handle stays open if training fails. With
-    ``append=False`` (default) the file is truncated at the start of training.
+    ``append=False`` (default) the file is truncated at the start of training. On a resumed
+    ``fit`` the file is restored to what it held at the checkpoint (lines of a lost epoch are
+    removed), so it matches the file of an uninterrupted run.
     """
 
     rank_zero_only = True
@@ -65,21 +68,46 @@ class JSONLogger(Callback):
             raise TypeError(f"expected append to be a bool, got {type(append).__name__}")
         self.path = os.fspath(path)
         self.append = append
+        self._start = 0  # file size (bytes) when this run began writing
+        self._text = ""  # what this run wrote
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         directory = os.path.dirname(self.path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        if not self.append or not os.path.exists(self.path):
+        self._text = ""
+        if self.append and os.path.exists(self.path):
+            self._start = os.path.getsize(self.path)
+        else:
             with open(self.path, "w", encoding="utf-8"):
                 pass
+            self._start = 0
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
         record: dict[str, Any] = {"epoch": int(epoch)}
         for key, value in (logs or {}).items():
             record[str(key)] = _json_value(value)
+        line = json.dumps(record, allow_nan=False) + "\n"
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, allow_nan=False) + "\n")
+            f.write(line)
+        self._text += line
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"start": self._start, "text": self._text}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "JSONLogger"
+        start = _get(state, owner, "start", (int,))
+        text = _get(state, owner, "text", (str,))
+        if start < 0:
+            raise ValueError(f"{owner}: expected 'start' >= 0, got {start}")
+        self._start, self._text = start, text
+        mode = "r+b" if os.path.exists(self.path) else "wb"
+        with open(self.path, mode) as f:
+            if f.seek(0, os.SEEK_END) > start:
+                f.truncate(start)
+            f.seek(0, os.SEEK_END)
+            f.write(text.encode("utf-8"))
 
 
 def _summary_writer_class() -> Any:
@@ -165,7 +193,9 @@ class _CSVLoggerInDir(CSVLogger):
 def default_loggers(log_dir: str | os.PathLike[str], *, append: bool = False) -> list[Callback]:
     """The loggers ``fit(..., log_dir=log_dir)`` attaches: ``CSVLogger(log_dir/history.csv)``
     and ``JSONLogger(log_dir/history.jsonl)`` (``log_dir`` is created when training starts;
-    ``append`` keeps existing files, used when resuming with ``initial_epoch > 0``)."""
+    ``append`` keeps existing files, used when continuing with ``initial_epoch > 0``). Both
+    are resumable: a ``fit`` resumed from a checkpoint (with the same arguments) restores both
+    files to what they held at that checkpoint, so they match an uninterrupted run's."""
     if not isinstance(log_dir, (str, os.PathLike)):
         raise TypeError(
             f"expected log_dir to be a str or os.PathLike, got {type(log_dir).__name__}"
