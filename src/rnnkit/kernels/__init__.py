@@ -1,0 +1,31 @@
+"""Whole-sequence engines for the recurrent layers and the dispatch that picks one per call.
+
+``run_recurrent(call, step, engine=None)`` is the single entry point; ``plan_engine`` tells,
+without tensors, which engine a call would get and why (``summary()`` shows it).
+"""
+
+from ._api import CellKind, EngineChoice, RecurrentCall, RecurrentResult, StepFn, as_bool_mask
+from ._dispatch import ENGINE_ENV, ENGINES, plan_engine, run_recurrent, select_engine
+from ._fused import clear_workspace, run_fused
+from ._loop import input_bias, project_inputs, run_loop
+from ._native import run_native
+
+__all__ = [
+    "CellKind",
+    "ENGINES",
+    "ENGINE_ENV",
+    "EngineChoice",
+    "RecurrentCall",
+    "RecurrentResult",
+    "StepFn",
+    "as_bool_mask",
+    "clear_workspace",
+    "input_bias",
+    "plan_engine",
+    "project_inputs",
+    "run_fused",
+    "run_loop",
+    "run_native",
+    "run_recurrent",
+    "select_engine",
+]

@@ -1,0 +1,95 @@
+"""The contract between the recurrent layers and the engines that run a whole sequence.
+
+A recurrent layer describes one call as a :class:`RecurrentCall` and hands it to
+:func:`rnnkit.kernels.run_recurrent`, the single dispatch point. Every engine computes exactly
+the same function, Keras's ``backend.rnn`` semantics:
+
+* the sequence is read in time order, or reversed when ``go_backwards`` (outputs then stay in the
+  reversed order, as in Keras);
+* where ``mask[b, t]`` is False the step is skipped: the states keep their previous values and the
+  output repeats the previous output (zeros before the first valid step), or is zero when
+  ``zero_output_for_mask``;
+* ``dropout_mask`` (batch, features) multiplies the inputs of every step and
+  ``recurrent_dropout_mask`` (batch, units) multiplies the previous output before it enters the
+  recurrent product; both are drawn once per sequence and already scaled by ``1 / (1 - rate)``.
+
+Cell equations (Keras layout and gate order; ``x`` the input, ``h``/``c`` the previous states):
+
+* ``simple_rnn``: ``h' = act(x W + h U + b)``
+* ``lstm`` (gates i, f, c, o): ``z = x W + h U + b``; ``i, f, o = ract(z_i, z_f, z_o)``;
+  ``c' = f c + i act(z_c)``; ``h' = o act(c')``
+* ``gru`` (gates z, r, h), ``reset_after=True`` (bias shape (2, 3u): input and recurrent):
+  ``xz, xr, xh = x W + b_in``; ``rz, rr, rh = h U + b_rec``; ``z = ract(xz + rz)``;
+  ``r = ract(xr + rr)``; ``hh = act(xh + r rh)``; ``h' = z h + (1 - z) hh``
+* ``gru``, ``reset_after=False`` (bias (3u,)): ``rz, rr = h U[:, :2u]``;
+  ``hh = act(xh + (r h) U[:, 2u:])``
+* ``indrnn``: ``h' = act(x W + u * h + b)`` with an element-wise recurrent weight ``u`` (units,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+CellKind = Literal["simple_rnn", "lstm", "gru", "indrnn"]
+
+#: One time step of a cell: ``step(xp_t, states) -> (output_t, new_states)`` where ``xp_t`` is the
+#: step's row of the input projection ``x W + b_in`` (batch, gates * units).
+StepFn = Callable[[Tensor, tuple[Tensor, ...]], tuple[Tensor, tuple[Tensor, ...]]]
+
+
+@dataclass(frozen=True)
+class RecurrentCall:
+    """Everything an engine needs for one layer call.
+
+    Shapes: ``x`` (batch, time, features); ``kernel`` (features, gates * units);
+    ``recurrent_kernel`` (units, gates * units), or (units,) for IndRNN; ``bias`` (gates * units,),
+    (2, 3 * units) for GRU with ``reset_after``, or None; ``states`` one (batch, units) tensor per
+    state (LSTM: h, c); ``mask`` (batch, time) bool or None.
+    """
+
+    cell: CellKind
+    x: Tensor
+    kernel: Tensor
+    recurrent_kernel: Tensor
+    bias: Tensor | None
+    states: tuple[Tensor, ...]
+    mask: Tensor | None = None
+    dropout_mask: Tensor | None = None
+    recurrent_dropout_mask: Tensor | None = None
+    go_backwards: bool = False
+    return_sequences: bool = False
+    zero_output_for_mask: bool = False
+    activation: str = "tanh"
+    recurrent_activation: str = "sigmoid"
+    reset_after: bool = True
+
+    @property
+    def units(self) -> int:
+        return self.states[0].shape[-1]
+
+
+@dataclass(frozen=True)
+class RecurrentResult:
+    """``outputs`` is (batch, time, units) with ``return_sequences``, else (batch, units)."""
+
+    outputs: Tensor
+    states: tuple[Tensor, ...]
+    engine: str
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    name: str
+    reason: str
+
+
+def as_bool_mask(mask: Tensor, batch: int, time: int) -> Tensor:
+    """Validate a (batch, time) mask and return it as bool."""
+    if mask.shape != (batch, time):
+        raise ValueError(f"expected a mask of shape {(batch, time)}, got {tuple(mask.shape)}")
+    return mask if mask.dtype == torch.bool else mask != 0

@@ -1,0 +1,25 @@
+"""The one dispatch point between the recurrent layers and the engines."""
+
+from __future__ import annotations
+
+from ._api import RecurrentCall, RecurrentResult, StepFn
+from ._fused import run_fused
+from ._loop import run_loop
+from ._native import run_native
+from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
+
+__all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engine"]
+
+
+def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) -> RecurrentResult:
+    """Run one recurrent layer call on the engine :func:`select_engine` picks.
+
+    ``engine`` forces "fused", "torch" or "loop" (else ``$RNNKIT_ENGINE``, else "auto"); a forced
+    engine that cannot compute the call exactly falls back to the automatic choice.
+    """
+    choice = select_engine(call, engine)
+    if choice.name == "fused":
+        return run_fused(call)
+    if choice.name == "torch":
+        return run_native(call)
+    return run_loop(call, step)

@@ -1,0 +1,973 @@
+"""Numba kernels: the time loops of the fused engine, forward and backpropagation through time.
+
+Everything numba compiles lives in this one file, so that numba's on-disk cache (keyed on this
+file's timestamp) is invalidated whenever any kernel or helper changes.
+
+Conventions shared by every kernel:
+
+* Sequences are time-major, (time, batch, ...), so that the rows of one step are contiguous.
+* ``XH`` (time, batch, 1 + units + features + 1) holds [1 | h_in | x | 1] per step: the forward
+  kernels write the dropped previous outputs h_in at column ``ho`` (x follows at ``ho + u``) and
+  compute the step's input and recurrent products from that one row; ``bin`` is the input bias.
+  ``tx`` is the time index a processing step ``s`` reads (``T - 1 - s`` with ``go_backwards``).
+* Per-step storage for the backward pass is indexed by ``tx`` (its time axis has length 1 when
+  nothing is stored, in inference); the output sequence is indexed by ``s`` (Keras keeps the
+  reversed order with ``go_backwards``).
+* ``H``, ``C`` (batch, units) hold the states and ``P`` the previous output; the caller fills them
+  with the initial values and reads the final ones back. Gradients travel the same way
+  (``DH``, ``DC``, ``DP``).
+* A kernel processes the batch rows ``lo:hi``; the caller runs disjoint row ranges on threads.
+* ``rd`` is the recurrent dropout mask (all ones without recurrent dropout).
+* Activation codes: 0 linear, 1 tanh, 2 sigmoid, 3 relu, 4 hard_sigmoid (Keras 3:
+  ``clip(x / 6 + 1 / 2, 0, 1)``); derivatives are written in terms of the output ``y``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import tempfile
+
+import numpy as np
+from llvmlite import ir
+from numba import config as _nb_config
+from numba import literally, njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic, overload
+
+
+def _writable(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, delete=True)
+        probe.close()
+        return True
+    except OSError:
+        return False
+
+
+def _ensure_cache_dir() -> None:
+    """Give numba a writable cache directory when neither the package nor the user cache is."""
+    if os.environ.get("NUMBA_CACHE_DIR") or _nb_config.CACHE_DIR:
+        return
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
+    user = os.path.join(os.path.expanduser("~"), ".cache", "numba")
+    if _writable(here) or _writable(user):
+        return
+    _nb_config.CACHE_DIR = os.path.join(tempfile.gettempdir(), f"rnnkit-numba-{os.getuid()}")
+
+
+_ensure_cache_dir()
+
+FASTMATH = {"contract", "nsz"}
+_JIT = {"nogil": True, "cache": True, "fastmath": FASTMATH, "error_model": "numpy"}
+# No reference counting in the kernels (they allocate nothing): numba's NRT would otherwise put
+# atomic incref/decref pairs on array views inside the time loops. ``_nrt`` is a private numba
+# option, so it is only used where numba accepts it.
+try:
+    njit(_nrt=False)(lambda: None)
+    _JIT["_nrt"] = False
+except Exception:  # pragma: no cover - a numba without the option
+    pass
+_OL = {"fastmath": FASTMATH, "error_model": "numpy"}
+
+LINEAR, TANH, SIGMOID, RELU, HARD_SIGMOID = 0, 1, 2, 3, 4
+ACTIVATION_CODES = {
+    "linear": LINEAR,
+    "tanh": TANH,
+    "sigmoid": SIGMOID,
+    "relu": RELU,
+    "hard_sigmoid": HARD_SIGMOID,
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Intrinsics: float bit casts and the x86 denormal flags (FTZ | DAZ in MXCSR).
+
+_X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
+@intrinsic
+def _i2f(typingctx, i):
+    """Reinterpret the low 32 bits of an integer as a float32."""
+    if not isinstance(i, types.Integer):
+        return None
+    sig = types.float32(i)
+
+    def codegen(context, builder, signature, args):
+        v = args[0]
+        if v.type.width > 32:
+            v = builder.trunc(v, ir.IntType(32))
+        elif v.type.width < 32:
+            v = builder.sext(v, ir.IntType(32))
+        return builder.bitcast(v, ir.FloatType())
+
+    return sig, codegen
+
+
+def _mxcsr_call(builder, name, ptr):
+    fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    builder.call(fn, [builder.bitcast(ptr, ir.IntType(8).as_pointer())])
+
+
+@intrinsic
+def _flush_denormals_on(typingctx):
+    """Set FTZ and DAZ on this thread; return the previous MXCSR (0 when not on x86)."""
+    sig = types.int32()
+
+    def codegen(context, builder, signature, args):
+        if not _X86:
+            return ir.Constant(ir.IntType(32), 0)
+        ptr = cgutils.alloca_once(builder, ir.IntType(32))
+        _mxcsr_call(builder, "llvm.x86.sse.stmxcsr", ptr)
+        old = builder.load(ptr)
+        builder.store(builder.or_(old, ir.Constant(ir.IntType(32), 0x8040)), ptr)
+        _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", ptr)
+        return old
+
+    return sig, codegen
+
+
+@intrinsic
+def _restore_mxcsr(typingctx, old):
+    sig = types.none(types.int32)
+
+    def codegen(context, builder, signature, args):
+        if _X86:
+            ptr = cgutils.alloca_once(builder, ir.IntType(32))
+            builder.store(args[0], ptr)
+            _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", ptr)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(nogil=True, cache=True)
+def flush_denormals_enter():
+    """Set FTZ/DAZ on the calling thread; returns the previous MXCSR for :func:`..._exit`."""
+    return _flush_denormals_on()
+
+
+@njit(nogil=True, cache=True)
+def flush_denormals_exit(old):
+    _restore_mxcsr(old)
+
+
+# --------------------------------------------------------------------------------------------
+# Scalar activations. float32: vectorisable polynomial code (Cephes expf / tanhf, about 1 ulp);
+# float64: libm.
+
+_F = np.float32
+_EXP_LO = _F(-87.0)
+_LOG2E = _F(1.44269504088896341)
+_HALF = _F(0.5)
+_ONE = _F(1.0)
+_ZERO = _F(0.0)
+_TWO = _F(2.0)
+_C1 = _F(0.693359375)
+_C2 = _F(-2.12194440e-4)
+_P0 = _F(1.9875691500e-4)
+_P1 = _F(1.3981999507e-3)
+_P2 = _F(8.3334519073e-3)
+_P3 = _F(4.1665795894e-2)
+_P4 = _F(1.6666665459e-1)
+_P5 = _F(5.0000001201e-1)
+_T0 = _F(-5.70498872745e-3)
+_T1 = _F(2.06390887954e-2)
+_T2 = _F(-5.37397155531e-2)
+_T3 = _F(1.33314422036e-1)
+_T4 = _F(-3.33332819422e-1)
+_TSMALL = _F(0.625)
+_THREE = _F(3.0)
+_SIXTH = _F(1.0 / 6.0)
+
+
+def _expneg(x):  # pragma: no cover - replaced by the overload inside numba
+    """exp(x) for x <= 0."""
+    return math.exp(x)
+
+
+def _sigmoid(x):  # pragma: no cover
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def _tanh(x):  # pragma: no cover
+    return math.tanh(x)
+
+
+def _is_f32(x) -> bool:
+    return isinstance(x, types.Float) and x.bitwidth == 32
+
+
+@overload(_expneg, jit_options=_OL)
+def _expneg_ol(x):
+    if _is_f32(x):
+
+        def impl(x):
+            x = max(x, _EXP_LO)
+            fx = np.floor(x * _LOG2E + _HALF)
+            x = x - fx * _C1
+            x = x - fx * _C2
+            z = x * x
+            y = (((((_P0 * x + _P1) * x + _P2) * x + _P3) * x + _P4) * x + _P5) * z + x + _ONE
+            n = np.int32(fx) + np.int32(127)
+            return y * _i2f(n << np.int32(23))
+
+        return impl
+    return lambda x: math.exp(x)
+
+
+@overload(_sigmoid, jit_options=_OL)
+def _sigmoid_ol(x):
+    if _is_f32(x):
+
+        def impl(x):
+            e = _expneg(-abs(x))
+            s = _ONE / (_ONE + e)
+            return s if x >= _ZERO else e * s
+
+        return impl
+
+    def impl64(x):
+        e = math.exp(-abs(x))
+        s = 1.0 / (1.0 + e)
+        return s if x >= 0.0 else e * s
+
+    return impl64
+
+
+@overload(_tanh, jit_options=_OL)
+def _tanh_ol(x):
+    if _is_f32(x):
+
+        def impl(x):
+            a = abs(x)
+            e = _expneg(-_TWO * a)
+            big = (_ONE - e) / (_ONE + e)
+            z = a * a
+            small = ((((_T0 * z + _T1) * z + _T2) * z + _T3) * z + _T4) * z * a + a
+            y = small if a < _TSMALL else big
+            return y if x >= _ZERO else -y
+
+        return impl
+    return lambda x: math.tanh(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Indexing note: numba wraps negative signed indices around, which keeps LLVM from vectorising a
+# loop whose index it cannot prove non-negative. Column indices are therefore unsigned (``U64``)
+# everywhere (mixing int64 and uint64 arithmetic would give float64, so offsets are built from
+# unsigned values only: ``u2 = u + u``).
+#
+# Activation codes reach the kernels as literals (``numba.literally``): each (act, ract) pair is
+# its own specialisation, the branches of ``_act``/``_dact`` fold away and the whole gate loop of
+# a step vectorises.
+
+U64 = np.uint64
+
+
+def _like(x, v):  # pragma: no cover - replaced by the overload inside numba
+    """The constant ``v`` in the float type of ``x``."""
+    return v
+
+
+@overload(_like, jit_options=_OL)
+def _like_ol(x, v):
+    if _is_f32(x):
+        return lambda x, v: np.float32(v)
+    return lambda x, v: np.float64(v)
+
+
+@njit(**_JIT)
+def _act(x, code):
+    """act(x) for an activation code (a literal: the other branches fold away)."""
+    zero = _like(x, 0.0)
+    if code == TANH:
+        return _tanh(x)
+    if code == SIGMOID:
+        return _sigmoid(x)
+    if code == RELU:
+        return x if x > zero else zero
+    if code == HARD_SIGMOID:
+        six = _like(x, 6.0)
+        v = x + _like(x, 3.0)
+        v = v if v > zero else zero
+        v = v if v < six else six
+        return v / six
+    return x
+
+
+@njit(**_JIT)
+def _dact(y, code):
+    """act'(x) written with y = act(x) (torch's conventions at the kinks: 0)."""
+    zero = _like(y, 0.0)
+    one = _like(y, 1.0)
+    if code == TANH:
+        return one - y * y
+    if code == SIGMOID:
+        return y * (one - y)
+    if code == RELU:
+        return one if y > zero else zero
+    if code == HARD_SIGMOID:
+        return one / _like(y, 6.0) if (y > zero and y < one) else zero
+    return one
+
+
+# --------------------------------------------------------------------------------------------
+# The small matrix product of every step: register tiles written in LLVM IR (rows x 2 vectors of
+# accumulators held in registers over the whole inner dimension), a plain loop for the rest.
+
+
+def _lanes(dtype) -> int:
+    """Vector lanes of one tile column block: 512 bits (LLVM splits it where AVX-512 is absent)."""
+    return 16 if dtype.bitwidth == 32 else 8
+
+
+def _make_tile(R: int, NV: int, accumulate: bool = False):
+    """An intrinsic computing ``C[tc, b:b+R, kc+j0 : kc+j0+NV*L] = A[ta, b:b+R, ka:ka+K] @
+    Bm[:, j0 : j0+NV*L]`` (``+=`` with ``accumulate``) with R x NV vector accumulators (L lanes)."""
+
+    @intrinsic
+    def tile(typingctx, A, ta, ka, K, Bm, C, tc, kc, b, j0):
+        if not all(isinstance(t, types.Array) for t in (A, Bm, C)):
+            return None
+        dt = C.dtype
+        sig = types.none(A, ta, ka, K, Bm, C, tc, kc, b, j0)
+        L = _lanes(dt)
+
+        def codegen(context, builder, signature, args):
+            aA, ata, aka, aK, aB, aC, atc, akc, ab, aj0 = args
+            lty = context.get_value_type(dt)
+            vty = ir.VectorType(lty, L)
+            i64 = ir.IntType(64)
+            nbytes = dt.bitwidth // 8
+            esize = ir.Constant(i64, nbytes)
+            arr_a = context.make_array(signature.args[0])(context, builder, aA)
+            arr_b = context.make_array(signature.args[4])(context, builder, aB)
+            arr_c = context.make_array(signature.args[5])(context, builder, aC)
+            sa = cgutils.unpack_tuple(builder, arr_a.strides, 3)
+            sb = cgutils.unpack_tuple(builder, arr_b.strides, 2)
+            sc = cgutils.unpack_tuple(builder, arr_c.strides, 3)
+            ata, aka, aK, atc, akc, ab, aj0 = (
+                v if v.type.width == 64 else builder.zext(v, i64)
+                for v in (ata, aka, aK, atc, akc, ab, aj0)
+            )
+            byte = ir.IntType(8).as_pointer()
+
+            def at(base, offset):
+                return builder.gep(builder.bitcast(base, byte), [offset])
+
+            a_rows, c_rows = [], []
+            for r in range(R):
+                row = builder.add(ab, ir.Constant(i64, r))
+                off_a = builder.add(builder.mul(ata, sa[0]), builder.mul(row, sa[1]))
+                off_a = builder.add(off_a, builder.mul(aka, esize))
+                a_rows.append(at(arr_a.data, off_a))
+                off_c = builder.add(builder.mul(atc, sc[0]), builder.mul(row, sc[1]))
+                off_c = builder.add(off_c, builder.mul(builder.add(akc, aj0), esize))
+                c_rows.append(at(arr_c.data, off_c))
+            b_base = at(arr_b.data, builder.mul(aj0, esize))
+            zero = ir.Constant(vty, [ir.Constant(lty, 0.0)] * L)
+            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(NV)] for _ in range(R)]
+            if accumulate:
+                for r in range(R):
+                    for v in range(NV):
+                        p = builder.gep(c_rows[r], [ir.Constant(i64, v * L * nbytes)])
+                        src = builder.bitcast(p, vty.as_pointer())
+                        builder.store(builder.load(src, align=nbytes), accs[r][v])
+            fnty = ir.FunctionType(vty, [vty, vty, vty])
+            fma = cgutils.get_or_insert_function(
+                builder.module, fnty, f"llvm.fma.v{L}f{dt.bitwidth}"
+            )
+            splat = ir.Constant(ir.VectorType(ir.IntType(32), L), [0] * L)
+            with cgutils.for_range(builder, aK) as loop:
+                k = loop.index
+                bk = builder.gep(b_base, [builder.mul(k, sb[0])])
+                bvs = []
+                for v in range(NV):
+                    p = builder.gep(bk, [ir.Constant(i64, v * L * nbytes)])
+                    bvs.append(builder.load(builder.bitcast(p, vty.as_pointer()), align=nbytes))
+                for r in range(R):
+                    pa = builder.gep(a_rows[r], [builder.mul(k, esize)])
+                    s = builder.load(builder.bitcast(pa, lty.as_pointer()))
+                    vs = builder.insert_element(
+                        ir.Constant(vty, ir.Undefined), s, ir.Constant(ir.IntType(32), 0)
+                    )
+                    bc = builder.shuffle_vector(vs, ir.Constant(vty, ir.Undefined), splat)
+                    for v in range(NV):
+                        acc = builder.load(accs[r][v])
+                        builder.store(builder.call(fma, [bc, bvs[v], acc]), accs[r][v])
+            for r in range(R):
+                for v in range(NV):
+                    p = builder.gep(c_rows[r], [ir.Constant(i64, v * L * nbytes)])
+                    dst = builder.bitcast(p, vty.as_pointer())
+                    builder.store(builder.load(accs[r][v]), dst, align=nbytes)
+            return context.get_dummy_value()
+
+        return sig, codegen
+
+    return tile
+
+
+_tile8 = _make_tile(8, 2)
+_tile4 = _make_tile(4, 2)
+_tile1 = _make_tile(1, 2)
+_tile8_acc = _make_tile(8, 2, accumulate=True)
+_tile4_acc = _make_tile(4, 2, accumulate=True)
+_tile1_acc = _make_tile(1, 2, accumulate=True)
+
+
+@intrinsic
+def _tile_cols(typingctx, C):
+    """Columns of one register tile for the dtype of C (2 vectors)."""
+    sig = types.uint64(C)
+
+    def codegen(context, builder, signature, args):
+        return ir.Constant(ir.IntType(64), 2 * _lanes(C.dtype))
+
+    return sig, codegen
+
+
+@njit(**_JIT)
+def _gemm(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi):
+    """Cm[tc, b, kc:kc + N] = A[ta, b, ka:ka + K] @ Bm for b in lo:hi; Bm is (K, N) contiguous.
+
+    ``ka``, ``K``, ``kc`` unsigned.
+    """
+    N = U64(Bm.shape[1])
+    tile = _tile_cols(Cm)
+    Nt = N - N % tile
+    b = lo
+    while b + 8 <= hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile8(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 8
+    while b + 4 <= hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile4(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 4
+    while b < hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile1(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 1
+    if Nt < N:
+        zero = Cm.dtype.type(0.0)
+        for b in range(lo, hi):
+            for j in range(Nt, N):
+                Cm[tc, b, kc + j] = zero
+            for k in range(K):
+                x = A[ta, b, ka + k]
+                for j in range(Nt, N):
+                    Cm[tc, b, kc + j] += x * Bm[k, j]
+
+
+@njit(**_JIT)
+def _gemm_acc(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi):
+    """Cm[tc, b, kc:kc + N] += A[ta, b, ka:ka + K] @ Bm for b in lo:hi (see :func:`_gemm`)."""
+    N = U64(Bm.shape[1])
+    tile = _tile_cols(Cm)
+    Nt = N - N % tile
+    b = lo
+    while b + 8 <= hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile8_acc(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 8
+    while b + 4 <= hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile4_acc(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 4
+    while b < hi:
+        for j0 in range(U64(0), Nt, tile):
+            _tile1_acc(A, ta, ka, K, Bm, Cm, tc, kc, b, j0)
+        b += 1
+    if Nt < N:
+        for b in range(lo, hi):
+            for k in range(K):
+                x = A[ta, b, ka + k]
+                for j in range(Nt, N):
+                    Cm[tc, b, kc + j] += x * Bm[k, j]
+
+
+# --------------------------------------------------------------------------------------------
+# Forward kernels. Layout: time-major, every (time, batch, ...) array holds one step's rows
+# contiguously. Common trailing arguments:
+#   mask (T, B) bool, has_mask, rd (B, u), go_back, zo (zero_output_for_mask),
+#   seq (T, B, u) or (1, 1, 1) in processing order, ret_seq, act, ract (literal codes), lo, hi
+# A valid step updates the states H (C) in place. A masked step computes nothing: the states stay,
+# the output is the previous output P (zero with zo). Without a mask P is H, filled in at the end.
+# Stored values of masked steps are never read by the backward pass (it skips those steps).
+
+
+@njit(**_JIT, inline="always")
+def _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq):
+    """Record the output of row b at step s (H[b] when valid, else P[b] or zeros)."""
+    u = U64(H.shape[1])
+    zero = H.dtype.type(0.0)
+    if not has_mask:
+        if ret_seq:
+            for j in range(u):
+                seq[s, b, j] = H[b, j]
+        return
+    if valid:
+        for j in range(u):
+            P[b, j] = H[b, j]
+    elif zo:
+        for j in range(u):
+            P[b, j] = zero
+    if ret_seq:
+        for j in range(u):
+            seq[s, b, j] = P[b, j]
+
+
+@njit(**_JIT, inline="always")
+def _final_output(H, P, has_mask, lo, hi):
+    """Without a mask the last output is the last state."""
+    if not has_mask:
+        u = U64(H.shape[1])
+        for b in range(lo, hi):
+            for j in range(u):
+                P[b, j] = H[b, j]
+
+
+@njit(**_JIT, inline="always")
+def _drop_h(H, rd, Shin, ho, ts, lo, hi):
+    """Shin[ts, b, ho:ho + u] = H[b] * rd[b]: the previous output entering the recurrent product."""
+    u = U64(H.shape[1])
+    for b in range(lo, hi):
+        for j in range(u):
+            Shin[ts, b, ho + j] = H[b, j] * rd[b, j]
+
+
+@njit(**_JIT)
+def lstm_forward(
+    XH, ho, F, UW, bin, H, C, P, Sg, Stc, Scp,
+    mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
+):  # fmt: skip
+    """Per step one product ``[h_in | x] @ [U; W]`` into Sg; the gates [i, f, c, o] after their
+    activations replace it (Sg is the gate storage, (T, B, 4u), or one step's scratch); Stc
+    holds act(c'), Scp the previous cell state."""
+    act = literally(act)
+    ract = literally(ract)
+    T = XH.shape[0]
+    u = U64(H.shape[1])
+    u2 = u + u
+    u3 = u2 + u
+    z0 = U64(0)
+    store = Sg.shape[0] == T
+    old = _flush_denormals_on()
+    for s in range(T):
+        tx = T - 1 - s if go_back else s
+        ts = tx if store else 0
+        _drop_h(H, rd, XH, ho, tx, lo, hi)
+        _gemm(XH, tx, ho, u + F, UW, Sg, ts, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    i = _act(Sg[ts, b, j] + bin[j], ract)
+                    f = _act(Sg[ts, b, u + j] + bin[u + j], ract)
+                    g = _act(Sg[ts, b, u2 + j] + bin[u2 + j], act)
+                    o = _act(Sg[ts, b, u3 + j] + bin[u3 + j], ract)
+                    c_old = C[b, j]
+                    cn = f * c_old + i * g
+                    tc = _act(cn, act)
+                    Sg[ts, b, j] = i
+                    Sg[ts, b, u + j] = f
+                    Sg[ts, b, u2 + j] = g
+                    Sg[ts, b, u3 + j] = o
+                    Scp[ts, b, j] = c_old
+                    Stc[ts, b, j] = tc
+                    C[b, j] = cn
+                    H[b, j] = o * tc
+            _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
+    _final_output(H, P, has_mask, lo, hi)
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def gru_forward(
+    XH, ho, F, U, W, bin, brec, H, P, Sg, Shp, po, XW,
+    mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
+):  # fmt: skip
+    """reset_after=True. h_in U lands in Sg[..., 0:3u] and x W in the scratch XW (1, B, 3u);
+    Sg then holds [z, r, hh, rh] (T, B, 4u) with rh = (h_in U)_h + b_rec_h; Shp the previous
+    state."""
+    act = literally(act)
+    ract = literally(ract)
+    T = XH.shape[0]
+    u = U64(H.shape[1])
+    u2 = u + u
+    u3 = u2 + u
+    z0 = U64(0)
+    store = Sg.shape[0] == T
+    old = _flush_denormals_on()
+    one = XH.dtype.type(1.0)
+    for s in range(T):
+        tx = T - 1 - s if go_back else s
+        ts = tx if store else 0
+        _drop_h(H, rd, XH, ho, tx, lo, hi)
+        _gemm(XH, tx, ho, u, U, Sg, ts, z0, lo, hi)
+        _gemm(XH, tx, ho + u, F, W, XW, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    z = _act(Sg[ts, b, j] + XW[0, b, j] + bin[j] + brec[j], ract)
+                    r = _act(Sg[ts, b, u + j] + XW[0, b, u + j] + bin[u + j] + brec[u + j], ract)
+                    rh = Sg[ts, b, u2 + j] + brec[u2 + j]
+                    hh = _act(XW[0, b, u2 + j] + bin[u2 + j] + r * rh, act)
+                    h = H[b, j]
+                    Shp[ts, b, po + j] = h
+                    Sg[ts, b, j] = z
+                    Sg[ts, b, u + j] = r
+                    Sg[ts, b, u2 + j] = hh
+                    Sg[ts, b, u3 + j] = rh
+                    H[b, j] = z * h + (one - z) * hh
+            _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
+    _final_output(H, P, has_mask, lo, hi)
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def gru_v1_forward(
+    XH, ho, F, UWzr, Uh, Wh, bin, H, P, Sg, Shp, po, Srh,
+    mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
+):  # fmt: skip
+    """reset_after=False. ``[h_in | x] @ [U_zr; W_zr]`` gives the z, r pre-activations and
+    ``x W_h + (r * h_in) U_h`` the candidate's; Sg holds [z, r, hh] (T, B, 3u); Srh holds
+    r * h_in (zero where masked: it enters the recurrent kernel's gradient)."""
+    act = literally(act)
+    ract = literally(ract)
+    T = XH.shape[0]
+    u = U64(H.shape[1])
+    u2 = u + u
+    z0 = U64(0)
+    store = Sg.shape[0] == T
+    old = _flush_denormals_on()
+    one = XH.dtype.type(1.0)
+    zero = XH.dtype.type(0.0)
+    for s in range(T):
+        tx = T - 1 - s if go_back else s
+        ts = tx if store else 0
+        _drop_h(H, rd, XH, ho, tx, lo, hi)
+        _gemm(XH, tx, ho, u + F, UWzr, Sg, ts, z0, lo, hi)
+        _gemm(XH, tx, ho + u, F, Wh, Sg, ts, u2, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    z = _act(Sg[ts, b, j] + bin[j], ract)
+                    r = _act(Sg[ts, b, u + j] + bin[u + j], ract)
+                    Sg[ts, b, j] = z
+                    Sg[ts, b, u + j] = r
+                    Srh[ts, b, j] = r * XH[tx, b, ho + j]
+            else:
+                for j in range(u):
+                    Srh[ts, b, j] = zero
+        _gemm_acc(Srh, ts, z0, u, Uh, Sg, ts, u2, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    hh = _act(Sg[ts, b, u2 + j] + bin[u2 + j], act)
+                    z = Sg[ts, b, j]
+                    h = H[b, j]
+                    Shp[ts, b, po + j] = h
+                    Sg[ts, b, u2 + j] = hh
+                    H[b, j] = z * h + (one - z) * hh
+            _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
+    _final_output(H, P, has_mask, lo, hi)
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def simple_forward(
+    XH, ho, F, UW, bin, H, P, Sg,
+    mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
+):  # fmt: skip
+    """Per step ``act([h_in | x] @ [U; W] + b)`` into Sg (the outputs: (T, B, u) or scratch)."""
+    act = literally(act)
+    T = XH.shape[0]
+    u = U64(H.shape[1])
+    z0 = U64(0)
+    store = Sg.shape[0] == T
+    old = _flush_denormals_on()
+    for s in range(T):
+        tx = T - 1 - s if go_back else s
+        ts = tx if store else 0
+        _drop_h(H, rd, XH, ho, tx, lo, hi)
+        _gemm(XH, tx, ho, u + F, UW, Sg, ts, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    y = _act(Sg[ts, b, j] + bin[j], act)
+                    Sg[ts, b, j] = y
+                    H[b, j] = y
+            _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
+    _final_output(H, P, has_mask, lo, hi)
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def indrnn_forward(
+    XH, ho, F, W, bin, w, H, P, Sg,
+    mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
+):  # fmt: skip
+    """h' = act(x W + b + w * (h * rd)); Sg holds the outputs ((T, B, u) or scratch)."""
+    act = literally(act)
+    T = XH.shape[0]
+    u = U64(H.shape[1])
+    z0 = U64(0)
+    store = Sg.shape[0] == T
+    old = _flush_denormals_on()
+    for s in range(T):
+        tx = T - 1 - s if go_back else s
+        ts = tx if store else 0
+        _drop_h(H, rd, XH, ho, tx, lo, hi)
+        _gemm(XH, tx, ho + u, F, W, Sg, ts, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    y = _act(Sg[ts, b, j] + bin[j] + w[j] * XH[tx, b, ho + j], act)
+                    Sg[ts, b, j] = y
+                    H[b, j] = y
+            _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
+    _final_output(H, P, has_mask, lo, hi)
+    _restore_mxcsr(old)
+
+
+# --------------------------------------------------------------------------------------------
+# Backward kernels. DH, DC, DP (B, u) arrive holding the gradients of the final states and of
+# the final output and leave holding those of the initial states. DX (T, B, G) receives the
+# gradient of xp; dseq (T, B, u) or (1, 1, 1) is the gradient of the output sequence (processing
+# order); T1, T2 (1, B, u) are scratch rows for the products.
+
+
+@njit(**_JIT, inline="always")
+def _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx):
+    """A masked step: the state gradients pass through, the output gradient goes to P."""
+    u = U64(DP.shape[1])
+    G = U64(DX.shape[2])
+    zero = DX.dtype.type(0.0)
+    if zo:
+        for j in range(u):
+            DP[b, j] = zero
+    elif has_dseq:
+        for j in range(u):
+            DP[b, j] += dseq[s, b, j]
+    for j in range(G):
+        DX[tx, b, j] = zero
+
+
+@njit(**_JIT, inline="always")
+def _gather_grad(DH, DP, dseq, has_dseq, b, s):
+    """DH[b] += DP[b] + dseq[s, b]: all the gradient reaching the new state; DP[b] = 0."""
+    u = U64(DH.shape[1])
+    zero = DH.dtype.type(0.0)
+    if has_dseq:
+        for j in range(u):
+            DH[b, j] += DP[b, j] + dseq[s, b, j]
+            DP[b, j] = zero
+    else:
+        for j in range(u):
+            DH[b, j] += DP[b, j]
+            DP[b, j] = zero
+
+
+@njit(**_JIT)
+def lstm_backward(
+    UT, Sg, Stc, Scp, mask, has_mask, rd, go_back, zo, dseq, has_dseq,
+    DH, DC, DP, DX, T1, act, ract, lo, hi,
+):  # fmt: skip
+    act = literally(act)
+    ract = literally(ract)
+    T = DX.shape[0]
+    u = U64(DH.shape[1])
+    u2 = u + u
+    u3 = u2 + u
+    G = u3 + u
+    z0 = U64(0)
+    old = _flush_denormals_on()
+    for s in range(T - 1, -1, -1):
+        tx = T - 1 - s if go_back else s
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if not valid:
+                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                continue
+            _gather_grad(DH, DP, dseq, has_dseq, b, s)
+            for j in range(u):
+                dh = DH[b, j]
+                i = Sg[tx, b, j]
+                f = Sg[tx, b, u + j]
+                c = Sg[tx, b, u2 + j]
+                o = Sg[tx, b, u3 + j]
+                t = Stc[tx, b, j]
+                dc = DC[b, j] + dh * o * _dact(t, act)
+                DX[tx, b, j] = dc * c * _dact(i, ract)
+                DX[tx, b, u + j] = dc * Scp[tx, b, j] * _dact(f, ract)
+                DX[tx, b, u2 + j] = dc * i * _dact(c, act)
+                DX[tx, b, u3 + j] = dh * t * _dact(o, ract)
+                DC[b, j] = dc * f
+        _gemm(DX, tx, z0, G, UT, T1, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    DH[b, j] = T1[0, b, j] * rd[b, j]
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def gru_backward(
+    UT, Sg, Shp, po, mask, has_mask, rd, go_back, zo, dseq, has_dseq,
+    DH, DP, DX, DR, T1, act, ract, lo, hi,
+):  # fmt: skip
+    """reset_after=True. DX gets d xp (T, B, 3u), DR the gradient of h_in U + b_rec (T, B, 3u)."""
+    act = literally(act)
+    ract = literally(ract)
+    T = DX.shape[0]
+    u = U64(DH.shape[1])
+    u2 = u + u
+    u3 = u2 + u
+    z0 = U64(0)
+    zero = DX.dtype.type(0.0)
+    one = DX.dtype.type(1.0)
+    old = _flush_denormals_on()
+    for s in range(T - 1, -1, -1):
+        tx = T - 1 - s if go_back else s
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if not valid:
+                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                for j in range(u3):
+                    DR[tx, b, j] = zero
+                continue
+            _gather_grad(DH, DP, dseq, has_dseq, b, s)
+            for j in range(u):
+                gh = DH[b, j]
+                z = Sg[tx, b, j]
+                r = Sg[tx, b, u + j]
+                hh = Sg[tx, b, u2 + j]
+                rh = Sg[tx, b, u3 + j]
+                dhh = gh * (one - z) * _dact(hh, act)
+                dz = gh * (Shp[tx, b, po + j] - hh) * _dact(z, ract)
+                dr = dhh * rh * _dact(r, ract)
+                DX[tx, b, j] = dz
+                DX[tx, b, u + j] = dr
+                DX[tx, b, u2 + j] = dhh
+                DR[tx, b, j] = dz
+                DR[tx, b, u + j] = dr
+                DR[tx, b, u2 + j] = dhh * r
+                DH[b, j] = gh * z
+        _gemm(DR, tx, z0, u3, UT, T1, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    DH[b, j] += T1[0, b, j] * rd[b, j]
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def gru_v1_backward(
+    UzrT, UhT, Sg, Shp, po, Shin, ho, mask, has_mask, rd, go_back, zo, dseq, has_dseq,
+    DH, DP, DX, T1, T2, act, ract, lo, hi,
+):  # fmt: skip
+    """reset_after=False. DX gets d xp (T, B, 3u), which is also the gradient of the products."""
+    act = literally(act)
+    ract = literally(ract)
+    T = DX.shape[0]
+    u = U64(DH.shape[1])
+    u2 = u + u
+    z0 = U64(0)
+    one = DX.dtype.type(1.0)
+    old = _flush_denormals_on()
+    for s in range(T - 1, -1, -1):
+        tx = T - 1 - s if go_back else s
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if not valid:
+                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                continue
+            _gather_grad(DH, DP, dseq, has_dseq, b, s)
+            for j in range(u):
+                gh = DH[b, j]
+                z = Sg[tx, b, j]
+                hh = Sg[tx, b, u2 + j]
+                DX[tx, b, u2 + j] = gh * (one - z) * _dact(hh, act)
+                DX[tx, b, j] = gh * (Shp[tx, b, po + j] - hh) * _dact(z, ract)
+                DH[b, j] = gh * z
+        _gemm(DX, tx, u2, u, UhT, T1, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    r = Sg[tx, b, u + j]
+                    dq = T1[0, b, j]
+                    DX[tx, b, u + j] = dq * Shin[tx, b, ho + j] * _dact(r, ract)
+                    T2[0, b, j] = dq * r
+        _gemm(DX, tx, z0, u2, UzrT, T1, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    DH[b, j] += (T1[0, b, j] + T2[0, b, j]) * rd[b, j]
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def simple_backward(
+    UT, Sg, mask, has_mask, rd, go_back, zo, dseq, has_dseq,
+    DH, DP, DX, T1, act, ract, lo, hi,
+):  # fmt: skip
+    act = literally(act)
+    T = DX.shape[0]
+    u = U64(DH.shape[1])
+    z0 = U64(0)
+    old = _flush_denormals_on()
+    for s in range(T - 1, -1, -1):
+        tx = T - 1 - s if go_back else s
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if not valid:
+                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                continue
+            _gather_grad(DH, DP, dseq, has_dseq, b, s)
+            for j in range(u):
+                DX[tx, b, j] = DH[b, j] * _dact(Sg[tx, b, j], act)
+        _gemm(DX, tx, z0, u, UT, T1, 0, z0, lo, hi)
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if valid:
+                for j in range(u):
+                    DH[b, j] = T1[0, b, j] * rd[b, j]
+    _restore_mxcsr(old)
+
+
+@njit(**_JIT)
+def indrnn_backward(
+    w, Sg, mask, has_mask, rd, go_back, zo, dseq, has_dseq,
+    DH, DP, DX, act, ract, lo, hi,
+):  # fmt: skip
+    act = literally(act)
+    T = DX.shape[0]
+    u = U64(DH.shape[1])
+    old = _flush_denormals_on()
+    for s in range(T - 1, -1, -1):
+        tx = T - 1 - s if go_back else s
+        for b in range(lo, hi):
+            valid = mask[tx, b] if has_mask else True
+            if not valid:
+                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                continue
+            _gather_grad(DH, DP, dseq, has_dseq, b, s)
+            for j in range(u):
+                d = DH[b, j] * _dact(Sg[tx, b, j], act)
+                DX[tx, b, j] = d
+                DH[b, j] = d * w[j] * rd[b, j]
+    _restore_mxcsr(old)

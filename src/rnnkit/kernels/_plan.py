@@ -1,0 +1,187 @@
+"""Which engine runs a call, and why: :func:`plan_engine` needs no tensors (``summary()`` uses it).
+
+Engines:
+
+* ``"fused"``: the numba whole-sequence kernels (CPU, float32/float64, activations linear, tanh,
+  sigmoid, relu, hard_sigmoid; every option: masks, dropout, recurrent dropout, ...).
+* ``"torch"``: PyTorch's own fused op (oneDNN on CPU, cuDNN on CUDA) where it computes the call
+  exactly: LSTM (tanh, sigmoid), GRU with ``reset_after`` (tanh, sigmoid), SimpleRNN (tanh or
+  relu); no mask, no recurrent dropout.
+* ``"loop"``: the reference Python loop over the cell's step; runs everything.
+
+``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
+measured faster (:func:`_native_inference_wins`), else "fused", else "loop"; on other devices
+"torch" where it can, else "loop". A forced engine (argument, else ``$RNNKIT_ENGINE``)
+that cannot run a call falls back to the "auto" choice and the reason says so.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from ._api import EngineChoice, RecurrentCall
+
+ENGINE_ENV = "RNNKIT_ENGINE"
+ENGINES = ("auto", "fused", "torch", "loop")
+
+FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
+FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+def _native_inference_wins(cell: str, batch: int, units: int | None) -> bool:
+    """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (bench/RESULTS.md):
+    LSTM from small batches on; GRU at large batches or widths; SimpleRNN not in the range
+    measured (up to batch 256)."""
+    if cell == "lstm":
+        return batch >= 8
+    if cell == "gru":
+        return batch >= 128 or (units is not None and units >= 128 and batch >= 32)
+    if cell == "simple_rnn":
+        return batch >= 512
+    return False
+
+
+def _fused_blocker(
+    cell: str, activation: str, recurrent_activation: str, dtype: torch.dtype, device: str
+) -> str | None:
+    if device != "cpu":
+        return f"the fused kernels run on CPU, the weights are on {device}"
+    if dtype not in FUSED_DTYPES:
+        return f"the fused kernels run float32/float64, got {dtype}"
+    if activation not in FUSED_ACTIVATIONS:
+        return f"no fused kernel for activation {activation!r}"
+    if cell in ("lstm", "gru") and recurrent_activation not in FUSED_ACTIVATIONS:
+        return f"no fused kernel for recurrent_activation {recurrent_activation!r}"
+    return None
+
+
+def _native_blocker(
+    cell: str,
+    activation: str,
+    recurrent_activation: str,
+    dtype: torch.dtype,
+    device: str,
+    has_mask: bool,
+    recurrent_dropout: float,
+    reset_after: bool,
+) -> str | None:
+    if cell == "indrnn":
+        return "PyTorch has no IndRNN op"
+    if cell == "gru" and not reset_after:
+        return "PyTorch's GRU op is the reset_after=True form"
+    if cell in ("lstm", "gru") and (activation, recurrent_activation) != ("tanh", "sigmoid"):
+        return "PyTorch's op is fixed to activation tanh, recurrent_activation sigmoid"
+    if cell == "simple_rnn" and activation not in ("tanh", "relu"):
+        return "PyTorch's RNN op is fixed to tanh or relu"
+    if has_mask:
+        return "PyTorch's op takes no mask"
+    if recurrent_dropout > 0:
+        return "PyTorch's op has no recurrent dropout"
+    if not dtype.is_floating_point:
+        return f"expected a floating dtype, got {dtype}"
+    if device == "cpu" and dtype not in FUSED_DTYPES:
+        return f"PyTorch's CPU op runs float32/float64, got {dtype}"
+    return None
+
+
+def plan_engine(
+    cell: str,
+    *,
+    activation: str,
+    recurrent_activation: str,
+    dtype: torch.dtype,
+    device: torch.device | str,
+    training: bool,
+    batch: int,
+    has_mask: bool,
+    dropout: float,
+    recurrent_dropout: float,
+    requested: str | None = None,
+    reset_after: bool = True,
+    units: int | None = None,
+) -> EngineChoice:
+    """The engine for a call with these properties, and why (no tensors needed).
+
+    ``training`` means gradients will be taken; ``requested`` is the layer's ``engine=`` argument
+    (None: ``$RNNKIT_ENGINE``, else "auto"); ``reset_after`` (GRU) and ``units`` refine the
+    choice where known.
+    """
+    dev = torch.device(device).type
+    activation = activation or "linear"
+    if requested is not None:
+        source, name = "engine argument", requested
+    elif os.environ.get(ENGINE_ENV):
+        source, name = f"${ENGINE_ENV}", os.environ[ENGINE_ENV]
+    else:
+        source, name = "", "auto"
+    if name not in ENGINES:
+        raise ValueError(f"expected an engine in {ENGINES} ({source or 'default'}), got {name!r}")
+    fused_no = _fused_blocker(cell, activation, recurrent_activation, dtype, dev)
+    native_no = _native_blocker(
+        cell,
+        activation,
+        recurrent_activation,
+        dtype,
+        dev,
+        has_mask,
+        recurrent_dropout,
+        reset_after,
+    )
+    prefix = ""
+    if name == "loop":
+        return EngineChoice("loop", f"forced by the {source}")
+    if name == "fused":
+        if fused_no is None:
+            return EngineChoice("fused", f"forced by the {source}")
+        prefix = f"'fused' forced by the {source} but {fused_no}; "
+    if name == "torch":
+        if native_no is None:
+            return EngineChoice("torch", f"forced by the {source}")
+        prefix = f"'torch' forced by the {source} but {native_no}; "
+    if dev != "cpu":
+        if native_no is None:
+            return EngineChoice("torch", prefix + f"PyTorch's own fused op on {dev}")
+        return EngineChoice("loop", prefix + f"no fused kernel on {dev} ({native_no})")
+    if fused_no is None:
+        native_wins = _native_inference_wins(cell, batch, units)
+        if not training and native_no is None and dtype == torch.float32 and native_wins:
+            return EngineChoice(
+                "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"
+            )
+        why = "fused numba kernels (forward and BPTT)" if training else "fused numba kernels"
+        return EngineChoice("fused", prefix + why)
+    return EngineChoice("loop", prefix + f"reference loop: {fused_no}")
+
+
+def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineChoice:
+    """Pick the engine for one call: the argument wins, then ``$RNNKIT_ENGINE``, then "auto"."""
+    tensors = [call.x, call.kernel, call.recurrent_kernel, call.bias, *call.states]
+    training = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    choice = plan_engine(
+        call.cell,
+        activation=call.activation,
+        recurrent_activation=call.recurrent_activation,
+        dtype=call.x.dtype,
+        device=call.x.device,
+        training=training,
+        batch=call.x.shape[0],
+        has_mask=call.mask is not None,
+        dropout=0.0 if call.dropout_mask is None else 0.5,
+        recurrent_dropout=0.0 if call.recurrent_dropout_mask is None else 0.5,
+        requested=requested,
+        reset_after=call.reset_after,
+        units=call.units,
+    )
+    if choice.name != "loop":
+        extra = (call.dropout_mask, call.recurrent_dropout_mask)
+        floats = [t for t in (*tensors, *extra) if t is not None]
+        odd = [t for t in floats if t.dtype != call.x.dtype or t.device != call.x.device]
+        if odd:
+            return EngineChoice(
+                "loop",
+                f"reference loop: expected all tensors as {call.x.dtype} on {call.x.device}, "
+                f"got {odd[0].dtype} on {odd[0].device}",
+            )
+    return choice
