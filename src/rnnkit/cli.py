@@ -1,0 +1,519 @@
+"""The ``rnnkit`` command line (typer), on top of :mod:`rnnkit.tasks`.
+
+Commands: ``demo``, ``train``, ``forecast``, ``classify`` (training runs, each writing a run
+folder, by default a new one under ``runs/``), ``generate``, ``evaluate``, ``predict``,
+``summary`` and ``inspect`` (on a run folder). Exit codes: 0 on success, 1 when a run fails
+(one line on stderr; the traceback with ``--debug``), 2 on a usage error.
+
+Training commands clip the gradient norm at 1.0 by default (``--clipnorm``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+__all__ = ["app", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="rnnkit",
+    help="Recurrent neural networks with Keras semantics on PyTorch: demos on bundled data, "
+         "training from TOML configs, forecasting, classification, text generation and "
+         "diagnostics. Training runs write a report folder (model, metrics.json, plots).",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_STATE = {"debug": False}
+
+Debug = Annotated[bool, typer.Option("--debug", help="Show the traceback when a run fails.")]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Run folder to write (default: a new folder under runs/)."),
+]
+Verbose = Annotated[
+    int, typer.Option("--verbose", "-v", min=0, max=2,
+                      help="Training progress: 0 silent, 1 progress bar, 2 one line per epoch.")
+]
+RunDir = Annotated[Path, typer.Argument(help="A run folder written by a training command.",
+                                        show_default=False)]
+
+
+def _use_agg() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def _guard(fn: F) -> F:
+    """Turn a failure into exit code 1 with a one-line message (traceback with --debug)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = bool(kwargs.get("debug")) or _STATE["debug"] or \
+            os.environ.get("RNNKIT_DEBUG", "") not in ("", "0")
+        try:
+            _use_agg()
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            typer.echo("rnnkit: interrupted", err=True)
+            raise typer.Exit(130) from None
+        except Exception as err:  # noqa: BLE001 - every failure becomes exit code 1
+            if debug:
+                traceback.print_exc()
+            message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            typer.echo(f"rnnkit: error: {type(err).__name__}: {message}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of failed runs.")]
+    = False,
+) -> None:
+    """rnnkit command line."""
+    _STATE["debug"] = debug
+
+
+def _out_dir(out: Path | None, kind: str) -> Path:
+    from .tasks import new_run_dir
+
+    if out is None:
+        return new_run_dir(kind)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _headline(metrics: dict[str, Any]) -> list[str]:
+    """The key figures of a metrics dict, as lines."""
+    kind = metrics.get("task")
+    lines = []
+    base = metrics.get("baselines", {})
+    if kind == "forecaster":
+        lines.append("held-out       " + "  ".join(f"{k}={_fmt(metrics.get(k))}"
+                                                    for k in ("mae", "rmse", "mape", "mase")))
+        for name in ("naive", "seasonal_naive"):
+            b = base.get(name, {})
+            lines.append(f"{name:<15}" + "  ".join(f"{k}={_fmt(b.get(k))}"
+                                                 for k in ("mae", "rmse", "mape", "mase")))
+        if "interval" in metrics:
+            iv = metrics["interval"]
+            lines.append(f"interval       coverage={_fmt(iv['coverage'])} "
+                         f"(nominal {_fmt(iv['nominal_coverage'])})")
+    elif kind == "classifier":
+        lines.append(f"held-out       accuracy={_fmt(metrics.get('accuracy'))}  "
+                     f"macro_f1={_fmt(metrics.get('macro_f1'))}")
+        for name, b in base.items():
+            lines.append(f"{name:<15}accuracy={_fmt(b.get('accuracy'))}  "
+                         f"macro_f1={_fmt(b.get('macro_f1'))}")
+    elif kind == "generator":
+        lines.append(f"held-out       bits_per_char={_fmt(metrics.get('bits_per_char'))}  "
+                     f"perplexity={_fmt(metrics.get('perplexity'))}")
+        uni = base.get("unigram", {})
+        lines.append(f"unigram        bits_per_char={_fmt(uni.get('bits_per_char'))}")
+    if metrics.get("train_seconds") is not None:
+        lines.append(f"training       {metrics['train_seconds']:.1f} s, "
+                     f"{metrics.get('epochs_run', '?')} epochs")
+    target = metrics.get("target")
+    if isinstance(target, dict):
+        verdict = "met" if target.get("met") else "NOT met"
+        note = " (quick run: not meaningful)" if target.get("quick") else ""
+        lines.append(f"target         {target.get('description')}: {verdict}{note}")
+    return lines
+
+
+def _report(run: Any) -> None:
+    for line in _headline(run.metrics):
+        typer.echo(line)
+    typer.echo(f"run folder     {run.folder}")
+
+
+# -- training commands ------------------------------------------------------------------------
+@app.command()
+@_guard
+def demo(
+    name: Annotated[str, typer.Argument(help="activity (default), energy, temperature, digits, "
+                                             "shakespeare, prices or sentiment.")] = "activity",
+    quick: Annotated[bool, typer.Option("--quick", help="A tiny run on a slice of the data "
+                                                        "(seconds; for CI).")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List the demos and exit.")] = False,
+    out: Out = None,
+    verbose: Verbose = 1,
+    debug: Debug = False,
+) -> None:
+    """Run one of the seeds' applications on bundled data (default: activity recognition
+    with Input((200, 3)) -> LSTM(32) -> LSTM(32) -> Dense(softmax))."""
+    from .tasks import DEMOS, run_demo
+
+    if list_:
+        for d in DEMOS.values():
+            typer.echo(f"{d.name:<12} seed {d.seed}  {d.title}; target: {d.target}")
+        return
+    if name not in DEMOS:
+        raise ValueError(f"expected a demo name in {list(DEMOS)}, got {name!r}")
+    folder = _out_dir(out, f"demo-{name}")
+    typer.echo(f"demo {name}: {DEMOS[name].title}" + (" (quick)" if quick else ""))
+    run = run_demo(name, out=folder, quick=quick, verbose=verbose)
+    _report(run)
+
+
+@app.command()
+@_guard
+def train(
+    config: Annotated[Path, typer.Argument(help="A TOML run config (task, [data], [model], "
+                                               "[training]).", show_default=False)],
+    out: Out = None,
+    verbose: Verbose = 1,
+    debug: Debug = False,
+) -> None:
+    """Train a run described in TOML (see configs/ for examples)."""
+    from .tasks import load_config, train_from_config
+
+    kind = load_config(config)["task"]
+    folder = _out_dir(out, f"train-{kind}")
+    run = train_from_config(config, out=folder, verbose=verbose)
+    _report(run)
+
+
+def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
+    if text is None or text == "":
+        return None
+    try:
+        return tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated numbers for {name}, got {text!r}")\
+            from None
+
+
+def _ints(text: str, name: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers for {name}, got {text!r}")\
+            from None
+
+
+Units = Annotated[str, typer.Option("--units", help="Units per recurrent layer, e.g. 32,32.")]
+Epochs = Annotated[int, typer.Option("--epochs", min=0, help="Maximum training epochs.")]
+BatchSize = Annotated[int, typer.Option("--batch-size", min=1)]
+LearningRate = Annotated[float, typer.Option("--learning-rate", min=0.0, help="Adam's rate.")]
+Clipnorm = Annotated[float, typer.Option("--clipnorm", min=0.0,
+                                         help="Gradient-norm clipping (0: off).")]
+Patience = Annotated[int, typer.Option("--patience", min=0, help="Early-stopping patience.")]
+Seed = Annotated[int, typer.Option("--random-state", min=0, help="Seed of the run.")]
+
+
+@app.command()
+@_guard
+def forecast(
+    file: Annotated[Path, typer.Argument(help="CSV time series (a first column of dates "
+                                              "becomes the time index).", show_default=False)],
+    target: Annotated[str, typer.Option("--target", help="Column to forecast.")],
+    window: Annotated[int, typer.Option("--window", min=1, help="Input steps.")] = 33,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, help="Steps forecast.")] = 1,
+    cell: Annotated[str, typer.Option("--cell", help="lstm, gru, rnn, indrnn or "
+                                                     "cnn-lstm.")] = "lstm",
+    units: Units = "64",
+    strategy: Annotated[str, typer.Option("--strategy", help="direct or recursive.")]
+    = "direct",
+    covariates: Annotated[str | None, typer.Option(
+        "--covariates", help="Comma-separated input columns besides the target (default: "
+                             "all other columns; '' for none).")] = None,
+    residual: Annotated[bool, typer.Option("--residual", help="Forecast the change from the "
+                                                              "last value.")] = False,
+    quantiles: Annotated[str | None, typer.Option(
+        "--quantiles", help="Prediction-interval quantiles, e.g. 0.1,0.9.")] = None,
+    seasonal_period: Annotated[int | None, typer.Option(
+        "--seasonal-period", min=1, help="Season length of the seasonal-naive baseline "
+                                         "(default: from the time index).")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column")] = None,
+    freq: Annotated[str | None, typer.Option(
+        "--freq", help="Required spacing of the timestamps ('infer', 'D', '30min'...); "
+                       "default: no check.")] = None,
+    test: Annotated[float, typer.Option("--test", min=0.0, help="Held-out fraction (last "
+                                                                "rows).")] = 0.2,
+    epochs: Epochs = 100,
+    batch_size: BatchSize = 32,
+    learning_rate: LearningRate = 1e-3,
+    clipnorm: Clipnorm = 1.0,
+    patience: Patience = 10,
+    random_state: Seed = 0,
+    out: Out = None,
+    verbose: Verbose = 1,
+    debug: Debug = False,
+) -> None:
+    """Train a forecaster on a CSV series and backtest it on the last part against the
+    naive and seasonal-naive forecasts."""
+    from .tasks import Forecaster, read_series_csv, run_forecast
+
+    series = read_series_csv(file, time_column, freq)
+    covs = None if covariates is None else [c for c in covariates.split(",") if c]
+    task = Forecaster(
+        cell, window, horizon, units=_ints(units, "--units"), strategy=strategy, target=target,
+        covariates=covs, residual=residual, quantiles=_floats(quantiles, "--quantiles"),
+        seasonal_period=seasonal_period, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, clipnorm=clipnorm or None, patience=patience,
+        random_state=random_state, verbose=verbose,
+    )
+    folder = _out_dir(out, "forecast")
+    run = run_forecast(task, series, out=folder, test=test, data=f"file {file}",
+                       config={"command": "forecast", "file": os.fspath(file)})
+    _report(run)
+
+
+@app.command()
+@_guard
+def classify(
+    file: Annotated[Path, typer.Argument(help=".npz with X (samples, timesteps, features) "
+                                              "and y (labels of any dtype).",
+                                         show_default=False)],
+    test: Annotated[Path | None, typer.Option("--test", help="Held-out .npz (default: a "
+                                                             "stratified split).")] = None,
+    test_size: Annotated[float, typer.Option("--test-size", min=0.0, max=1.0)] = 0.2,
+    cell: Annotated[str, typer.Option("--cell", help="lstm, gru, rnn or indrnn.")] = "lstm",
+    units: Units = "32,32",
+    bidirectional: Annotated[bool, typer.Option("--bidirectional")] = False,
+    epochs: Epochs = 30,
+    batch_size: BatchSize = 32,
+    learning_rate: LearningRate = 1e-3,
+    clipnorm: Clipnorm = 1.0,
+    patience: Patience = 5,
+    random_state: Seed = 0,
+    out: Out = None,
+    verbose: Verbose = 1,
+    debug: Debug = False,
+) -> None:
+    """Train a sequence classifier on an .npz file and score it (with the majority-class
+    and non-recurrent baselines)."""
+    from .tasks import (
+        SequenceClassifier,
+        read_labelled_npz,
+        run_classification,
+        split_classification,
+    )
+
+    X, y = read_labelled_npz(file)
+    if test is not None:
+        xte, yte = read_labelled_npz(test)
+        xtr, ytr = X, y
+    else:
+        xtr, ytr, xte, yte = split_classification(X, y, test_size, random_state)
+    task = SequenceClassifier(
+        cell, _ints(units, "--units"), bidirectional=bidirectional, epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, clipnorm=clipnorm or None,
+        patience=patience, random_state=random_state, verbose=verbose,
+    )
+    folder = _out_dir(out, "classify")
+    run = run_classification(task, xtr, ytr, xte, yte, out=folder, data=f"file {file}",
+                             config={"command": "classify", "file": os.fspath(file),
+                                     "test_file": None if test is None else os.fspath(test)})
+    _report(run)
+
+
+# -- commands on a run folder -----------------------------------------------------------------
+def _load(run: Path) -> Any:
+    from .tasks import load_task
+
+    return load_task(run)
+
+
+@app.command()
+@_guard
+def generate(
+    run: RunDir,
+    seed: Annotated[str, typer.Option("--seed", help="Text to continue.")] = "ROMEO:",
+    length: Annotated[int, typer.Option("--length", min=0, help="Characters to generate.")]
+    = 500,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0,
+                                               help="0: greedy; <1: safer; >1: wilder.")]
+    = 0.8,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1,
+                                              help="Sample among the k likeliest.")] = None,
+    random_state: Annotated[int | None, typer.Option("--random-state", min=0,
+                                                     help="Seed (reproducible text).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Stream text from a text-generation run, one character at a time."""
+    from .tasks import TextGenerator
+
+    task = _load(run)
+    if not isinstance(task, TextGenerator):
+        raise ValueError(f"expected a text-generation run, got a {task._task_name} run")
+    typer.echo(seed, nl=False)
+    for ch in task.stream(seed, length, temperature=temperature, top_k=top_k,
+                          random_state=random_state):
+        sys.stdout.write(ch)
+        sys.stdout.flush()
+    typer.echo("")
+
+
+@app.command()
+@_guard
+def evaluate(
+    run: RunDir,
+    as_json: Annotated[bool, typer.Option("--json", help="Print all metrics as JSON.")]
+    = False,
+    debug: Debug = False,
+) -> None:
+    """Reload a run and recompute its held-out metrics beside the baselines."""
+    from .tasks import evaluate_run, to_json
+
+    metrics = evaluate_run(run)
+    if as_json:
+        typer.echo(to_json(metrics))
+        return
+    for line in _headline(metrics):
+        typer.echo(line)
+
+
+def _csv_rows(header: list[str], rows: list[list[Any]]) -> str:
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+@app.command()
+@_guard
+def predict(
+    run: RunDir,
+    file: Annotated[Path, typer.Argument(help="forecaster: CSV series to forecast after; "
+                                              "classifier: .npz/.npy with X, or .txt (one "
+                                              "text per line) for text; generator: .txt "
+                                              "seed.", show_default=False)],
+    output: Annotated[Path | None, typer.Option("--output", help="Write the CSV here "
+                                                                 "instead of stdout.")] = None,
+    length: Annotated[int, typer.Option("--length", min=0, help="generator: characters.")]
+    = 200,
+    debug: Debug = False,
+) -> None:
+    """Predict with a run on new data (CSV output)."""
+    import numpy as np
+
+    from .data import read_npy
+    from .tasks import (
+        Forecaster,
+        SequenceClassifier,
+        TextGenerator,
+        future_index,
+        read_series_csv,
+    )
+
+    task = _load(run)
+    if isinstance(task, Forecaster):
+        series = read_series_csv(file)
+        point, quants = task.predict_at(series, [len(series) - 1])
+        header = ["step", f"forecast_{task.target_}"]
+        if quants is not None:
+            header += [f"q{q:g}" for q in (task.quantiles or ())]
+        stamps = future_index(series.index, task.horizon)
+        rows = []
+        for h in range(task.horizon):
+            row = [stamps[h] if stamps is not None else h + 1, float(point[0, h])]
+            if quants is not None:
+                row += [float(v) for v in quants[0, h]]
+            rows.append(row)
+        text = _csv_rows(header, rows)
+    elif isinstance(task, SequenceClassifier):
+        if task.mode_ == "text":
+            X: Any = [line for line in file.read_text(encoding="utf-8").splitlines()
+                      if line.strip()]
+        elif file.suffix == ".npy":
+            X = read_npy(file)
+        else:
+            with np.load(file, allow_pickle=False) as z:
+                if "X" not in z.files:
+                    raise ValueError(f"expected an array 'X' in {os.fspath(file)!r}, "
+                                     f"got {z.files}")
+                X = z["X"]
+        proba = task.predict_proba(X)
+        labels = task.classes_[np.argmax(proba, axis=1)]
+        header = ["index", "label", *[f"p_{c}" for c in task.classes_.tolist()]]
+        rows = [[i, str(lab), *[f"{p:.6g}" for p in proba[i]]] for i, lab in enumerate(labels)]
+        text = _csv_rows(header, rows)
+    else:
+        assert isinstance(task, TextGenerator)
+        seed = file.read_text(encoding="utf-8")
+        text = seed + task.generate(seed, length, random_state=0) + "\n"
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
+@app.command()
+@_guard
+def summary(run: RunDir, debug: Debug = False) -> None:
+    """Describe a run: task, parameters, the network (layers, shapes, parameters) and its
+    held-out metrics."""
+    from .tasks import read_metrics
+
+    task = _load(run)
+    typer.echo(f"run            {run}")
+    typer.echo(f"task           {task!r}")
+    task.model_.summary(print_fn=typer.echo)
+    metrics_path = Path(run) / "metrics.json"
+    if metrics_path.is_file():
+        for line in _headline(read_metrics(run)):
+            typer.echo(line)
+
+
+@app.command()
+@_guard
+def inspect(
+    run: RunDir,
+    samples: Annotated[int, typer.Option("--samples", min=1, help="Batch size used.")] = 32,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Folder for the plots "
+                                                                 "(default: the run).")] = None,
+    debug: Debug = False,
+) -> None:
+    """Plot the gradient norm of the loss w.r.t. each input step (vanishing / exploding
+    gradients) and the mean LSTM/GRU gate activations over time, for held-out data."""
+    from .tasks import inspect_run
+
+    result = inspect_run(run, out=out, samples=samples)
+    norms = result["gradient_norms"]["per_step"]
+    if norms:
+        ratio = norms[0] / norms[-1] if norms[-1] > 0 else float("inf")
+        typer.echo(f"gradient norm  first step {norms[0]:.3g}, last step {norms[-1]:.3g} "
+                   f"(ratio {ratio:.3g})")
+    for layer, gates in result["gates"].items():
+        means = ", ".join(f"{g} {sum(v) / len(v):.3f}" for g, v in gates.items() if v)
+        typer.echo(f"gates          {layer}: {means}")
+    for path in result["files"]:
+        typer.echo(f"wrote          {path}")
+
+
+def main() -> None:
+    """Entry point of the ``rnnkit`` script."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,109 @@
+"""Scikit-learn-style tasks on top of rnnkit models, with run reports and diagnostics.
+
+* :class:`Forecaster`: forecast the next ``horizon`` steps of a series (LSTM, GRU, RNN,
+  CNN-LSTM; direct or recursive; quantile intervals); :meth:`Forecaster.backtest` scores a
+  rolling origin against the naive and seasonal-naive forecasts (MAE, RMSE, MAPE, MASE).
+* :class:`SequenceClassifier`: one label (any dtype) per sequence or text; accuracy,
+  per-class precision/recall/F1 and the confusion matrix beside the majority-class and a
+  non-recurrent baseline.
+* :class:`TextGenerator`: character-level language model; temperature / top-k sampling
+  streamed one character at a time with the recurrent states carried; bits per character.
+
+Conventions (scikit-learn): ``__init__`` stores the arguments, ``fit`` returns ``self``,
+learned state ends in ``_``, ``get_params`` / ``set_params`` / :func:`clone`. Training uses
+``model.fit`` with Adam and gradient-norm clipping ``clipnorm=1.0`` by default (``None``
+turns it off), early stopping on a validation part, and ``random_state`` seeding.
+
+Runs: :func:`run_forecast`, :func:`run_classification`, :func:`run_text` and
+:func:`run_demo` train, score and write a report folder that :func:`load_task`,
+:func:`evaluate_run` and :func:`inspect_run` read back (JSON + safetensors, never pickle).
+Diagnostics: :func:`gradient_norms` and :func:`gate_activations`.
+
+>>> from rnnkit.tasks import Forecaster, clone
+>>> f = Forecaster("gru", window=24, horizon=6)
+>>> clone(f).get_params()["cell"]
+'gru'
+"""
+
+from ._base import NotFittedError, Task, TimeLimit, build_layer, clone, load_task, to_json
+from ._baselines import majority_class, naive_forecast, seasonal_naive_forecast
+from ._classifier import SequenceClassifier
+from ._config import load_config, read_labelled_npz, read_series_csv, train_from_config
+from ._demos import DEMOS, Demo, demo_data, run_demo
+from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
+from ._generator import StatefulRunner, TextGenerator, sample_from_logits
+from ._inspect import gate_activations, gradient_norms, run_gates
+from ._metrics import (
+    classification_report,
+    confusion_matrix,
+    forecast_metrics,
+    mae,
+    mape,
+    mase,
+    mase_scale,
+    rmse,
+)
+from ._runs import (
+    Run,
+    evaluate_run,
+    inspect_run,
+    load_heldout,
+    machine_info,
+    new_run_dir,
+    read_metrics,
+    run_classification,
+    run_forecast,
+    run_text,
+    split_classification,
+)
+
+__all__ = [
+    "DEMOS",
+    "Backtest",
+    "Demo",
+    "Forecaster",
+    "NotFittedError",
+    "Run",
+    "SequenceClassifier",
+    "StatefulRunner",
+    "Task",
+    "TextGenerator",
+    "TimeLimit",
+    "build_layer",
+    "classification_report",
+    "clone",
+    "confusion_matrix",
+    "demo_data",
+    "evaluate_run",
+    "forecast_metrics",
+    "future_index",
+    "gate_activations",
+    "gradient_norms",
+    "infer_seasonal_period",
+    "inspect_run",
+    "load_config",
+    "load_heldout",
+    "load_task",
+    "machine_info",
+    "mae",
+    "majority_class",
+    "mape",
+    "mase",
+    "mase_scale",
+    "naive_forecast",
+    "new_run_dir",
+    "read_labelled_npz",
+    "read_metrics",
+    "read_series_csv",
+    "rmse",
+    "run_classification",
+    "run_demo",
+    "run_forecast",
+    "run_gates",
+    "run_text",
+    "sample_from_logits",
+    "seasonal_naive_forecast",
+    "split_classification",
+    "to_json",
+    "train_from_config",
+]

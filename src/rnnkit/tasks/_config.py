@@ -1,0 +1,242 @@
+"""Run configs in TOML for ``rnnkit train CONFIG.toml``.
+
+A config names the task, the data, the model and the training::
+
+    task = "classifier"              # "classifier" | "forecaster" | "generator"
+
+    [data]
+    dataset = "activity"             # a bundled dataset (demo data), or:
+    # path = "train.npz"             #   .npz (X, y) | .csv (series) | .txt (text),
+    #                                #   relative to the config file
+    # test_path = "test.npz"         # classifier: held-out file (else a stratified split)
+    test = 0.2                       # held-out fraction (forecaster: last rows; text: tail)
+    # target = "load_mw"             # forecaster: column to forecast (and covariates = [...])
+    # time_column = "time"           # forecaster CSV: timestamps column
+
+    [model]                          # task parameters describing the network
+    layers = [
+      { class = "LSTM", units = 32, return_sequences = true },
+      { class = "LSTM", units = 32 },
+    ]                                # or: cell = "lstm", units = [32, 32]
+
+    [training]                       # task parameters of the training
+    epochs = 60
+    batch_size = 32
+    learning_rate = 0.002
+    clipnorm = 1.0                   # the default; clipnorm = false turns clipping off
+    patience = 10
+    random_state = 0
+
+    [sample]                         # generator only: the sample in the report
+    seed = "ROMEO:"
+    length = 500
+    temperature = 0.8
+
+``[model]`` and ``[training]`` are merged into the task's constructor arguments (an unknown
+key is an error naming the valid ones); the head (softmax / forecast ``Dense``) and, for
+text, the input embedding are added by the task.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data import read_csv, validate_arrays
+from ._base import Task
+from ._classifier import SequenceClassifier
+from ._demos import DATA_NAMES, demo_data
+from ._forecaster import Forecaster
+from ._generator import TextGenerator
+from ._runs import (
+    Run,
+    copy_config,
+    run_classification,
+    run_forecast,
+    run_text,
+    split_classification,
+)
+
+
+def _toml() -> Any:
+    """The TOML reader: ``tomllib`` (Python 3.11+), else the ``tomli`` package."""
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    try:  # pragma: no cover - Python 3.10
+        import tomli
+    except ImportError:  # pragma: no cover
+        raise RuntimeError("expected Python 3.11+ (tomllib) or the tomli package to read "
+                           "TOML configs; pip install tomli") from None
+    return tomli  # pragma: no cover
+
+
+__all__ = ["TASKS", "load_config", "read_labelled_npz", "read_series_csv", "train_from_config"]
+
+TASKS: dict[str, type[Task]] = {
+    "classifier": SequenceClassifier,
+    "forecaster": Forecaster,
+    "generator": TextGenerator,
+}
+_SECTIONS = {"task", "data", "model", "training", "sample"}
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a TOML run config (see the module docs)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"expected a TOML config file, got {os.fspath(path)!r} "
+                                "(not found)")
+    toml = _toml()
+    try:
+        config = toml.loads(p.read_text(encoding="utf-8"))
+    except toml.TOMLDecodeError as err:
+        raise ValueError(f"expected valid TOML in {os.fspath(path)!r}, got: {err}") from None
+    unknown = set(config) - _SECTIONS
+    if unknown:
+        raise ValueError(f"expected only the keys/sections {sorted(_SECTIONS)} in "
+                         f"{os.fspath(path)!r}, got {sorted(unknown)}")
+    if config.get("task") not in TASKS:
+        raise ValueError(f"expected task = one of {sorted(TASKS)} in {os.fspath(path)!r}, "
+                         f"got {config.get('task')!r}")
+    for section in ("data", "model", "training", "sample"):
+        if not isinstance(config.get(section, {}), dict):
+            raise ValueError(f"expected [{section}] to be a table, got {config[section]!r}")
+    if "dataset" not in config.get("data", {}) and "path" not in config.get("data", {}):
+        raise ValueError("expected [data] to name a bundled dataset (dataset = ...) or a file "
+                         "(path = ...), got neither")
+    return config
+
+
+def build_task(kind: str, params: Mapping[str, Any]) -> Task:
+    """The task of ``kind`` with the given constructor arguments (checked by name)."""
+    cls = TASKS[kind]
+    task = cls()
+    params = dict(params)
+    if params.get("clipnorm") is False:  # TOML has no null
+        params["clipnorm"] = None
+    task.set_params(**params)
+    for name in cls._tuple_params:
+        value = getattr(task, name)
+        if isinstance(value, list):
+            setattr(task, name, tuple(value))
+    return task
+
+
+def read_labelled_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``X (samples, timesteps, features)`` and labels ``y`` of any plain dtype (numbers,
+    strings, bools) from an ``.npz`` (read with ``allow_pickle=False``)."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except ValueError as err:
+        if "allow_pickle" in str(err):
+            raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
+                             "(object) array; rnnkit never unpickles files") from None
+        raise
+    if isinstance(archive, np.ndarray):
+        raise ValueError(f"expected an .npz archive with X and y in {os.fspath(path)!r}, "
+                         "got a single .npy array")
+    with archive:
+        if "X" not in archive.files or "y" not in archive.files:
+            raise ValueError(f"expected arrays 'X' and 'y' in {os.fspath(path)!r}, got "
+                             f"{archive.files}; save with np.savez(path, X=X, y=y)")
+        try:
+            X, y = archive["X"], archive["y"]
+        except ValueError as err:
+            if "allow_pickle" in str(err):
+                raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
+                                 "(object) array; save strings as a fixed-width str array, "
+                                 "e.g. y.astype(str)") from None
+            raise
+    x, _ = validate_arrays(X)
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"expected y of shape ({len(x)},) (one label per sample), got "
+                         f"{y.shape}")
+    return x, y
+
+
+def read_series_csv(path: str | os.PathLike[str], time_column: str | None = None,
+                    freq: str | None = None) -> Any:
+    """A CSV time series; the time column is ``time_column`` or, by default, the first
+    column when it holds dates (a DatetimeIndex then)."""
+    import pandas as pd
+
+    if time_column is None:
+        head = pd.read_csv(path, nrows=50)
+        first = head.columns[0] if len(head.columns) else None
+        if first is not None and not pd.api.types.is_numeric_dtype(head[first]):
+            parsed = pd.to_datetime(head[first], errors="coerce", format="mixed")
+            if parsed.notna().all():
+                time_column = str(first)
+    return read_csv(path, time_column=time_column, freq=freq)
+
+
+def _resolve(base: Path, value: Any) -> Path:
+    p = Path(str(value))
+    return p if p.is_absolute() else base / p
+
+
+def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[str],
+                      verbose: int | str = 1) -> Run:
+    """Run a TOML config (see the module docs) into the folder ``out``."""
+    config = load_config(path)
+    base = Path(path).resolve().parent
+    kind = config["task"]
+    data = dict(config.get("data", {}))
+    params: dict[str, Any] = {**config.get("model", {}), **config.get("training", {})}
+    params.setdefault("verbose", verbose)
+    test = data.pop("test", None)
+    dataset = data.pop("dataset", None)
+    file = data.pop("path", None)
+    test_path = data.pop("test_path", None)
+    time_column = data.pop("time_column", None)
+    freq = data.pop("freq", None)
+    if kind == "forecaster":
+        for key in ("target", "covariates"):
+            if key in data:
+                params[key] = data.pop(key)
+    if data:
+        raise ValueError(f"expected [data] keys among dataset, path, test, test_path, target, "
+                         f"covariates, time_column, freq; got {sorted(data)}")
+    if dataset is not None and dataset not in DATA_NAMES:
+        raise ValueError(f"expected dataset in {list(DATA_NAMES)}, got {dataset!r}")
+    task = build_task(kind, params)
+    meta = {"command": "train", "config_file": os.fspath(path)}
+    source = f"bundled dataset {dataset!r}" if dataset else f"file {file}"
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    copy_config(path, out_dir)
+    if kind == "classifier":
+        assert isinstance(task, SequenceClassifier)
+        if dataset is not None:
+            xtr, ytr, xte, yte = demo_data(dataset)
+        else:
+            xtr, ytr = read_labelled_npz(_resolve(base, file))
+            if test_path is not None:
+                xte, yte = read_labelled_npz(_resolve(base, test_path))
+            else:
+                xtr, ytr, xte, yte = split_classification(xtr, ytr, float(test or 0.2),
+                                                          task.random_state)
+        return run_classification(task, xtr, ytr, xte, yte, out=out_dir, config=meta,
+                                  data=source)
+    if kind == "forecaster":
+        assert isinstance(task, Forecaster)
+        series = demo_data(dataset) if dataset is not None else \
+            read_series_csv(_resolve(base, file), time_column, freq)
+        return run_forecast(task, series, out=out_dir, test=test if test is not None else 0.2,
+                            config=meta, data=source)
+    assert isinstance(task, TextGenerator)
+    text = demo_data(dataset) if dataset is not None else \
+        _resolve(base, file).read_text(encoding="utf-8")
+    sample = dict(config.get("sample", {}))
+    return run_text(task, text, out=out_dir, test=float(test if test is not None else 0.1),
+                    config=meta, data=source, seed_text=str(sample.get("seed", text[:10])),
+                    sample_length=int(sample.get("length", 500)),
+                    temperature=float(sample.get("temperature", 0.8)),
+                    top_k=sample.get("top_k"), random_state=sample.get("random_state", 0))

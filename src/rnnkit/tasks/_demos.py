@@ -1,0 +1,281 @@
+"""The seeds' applications on the bundled data, one function per demo.
+
+Each demo loads a bundled dataset (:mod:`rnnkit.datasets`), builds the task with the
+settings documented below, trains it, scores it on the held-out part beside the baselines
+and writes a run folder (see :mod:`rnnkit.tasks._runs`). ``quick=True`` runs the same code
+on a slice of the data for one epoch with a tiny network (seconds; for CI), so the results
+of quick runs mean nothing.
+
+=============  =========  ==================================================================
+demo           seed       what
+=============  =========  ==================================================================
+activity       000        accelerometer windows (200, 3) -> 7 exercises; LSTM 2x32
+energy         003        half-hourly electricity load, 33-step window, next step; LSTM
+temperature    001        Seattle daily max temperature with weather covariates; LSTM
+digits         003        8x8 digits read row by row (8 steps of 8 pixels); BiLSTM
+shakespeare    003        character-level GRU on eight plays; bits per character, sample
+prices         003        MSFT daily close, 33-day window; CNN-LSTM
+sentiment      002        movie-review snippets, positive/negative; embedding + LSTM
+=============  =========  ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import datasets
+from ._classifier import SequenceClassifier
+from ._forecaster import Forecaster
+from ._generator import TextGenerator
+from ._runs import Run, run_classification, run_forecast, run_text
+
+__all__ = ["DEMOS", "Demo", "demo_data", "run_demo"]
+
+Verbose = int | str
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A demo: its name, what it shows, the seed it comes from and its target."""
+
+    name: str
+    title: str
+    seed: str
+    target: str
+    runner: Callable[[Path, bool, Verbose], Run]
+    check: Callable[[dict[str, Any]], bool]
+
+
+def _mirror_right_wrist(X: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """Mirror the x axis of right-wrist windows (``side == 1``): the watch's x axis points
+    the other way on the right arm (the class means of ``ax`` flip sign with the side), so
+    after this both arms share one frame."""
+    out = np.array(X, dtype=np.float32, copy=True)
+    out[side == 1, :, 0] *= -1.0
+    return out
+
+
+def _named(y: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    return np.asarray(classes)[y]
+
+
+def demo_data(name: str, quick: bool = False) -> Any:
+    """The prepared data of a demo (also the ``dataset = "..."`` sources of ``rnnkit train``):
+
+    * ``activity``, ``digits``, ``sentiment``: ``(X_train, y_train, X_test, y_test)`` with
+      labels as class names;
+    * ``energy`` (half-hourly load), ``electricity`` (daily), ``temperature``, ``prices``:
+      a DataFrame with a DatetimeIndex;
+    * ``shakespeare``: the text.
+
+    ``quick`` keeps a small slice.
+    """
+    if name == "activity":
+        ds = datasets.load_activity()
+        X = _mirror_right_wrist(ds.X, ds.extras["side"])
+        y = _named(ds.y, ds.classes)
+        parts = X[~ds.is_test], y[~ds.is_test], X[ds.is_test], y[ds.is_test]
+    elif name == "digits":
+        ds = datasets.load_digits()
+        y = _named(ds.y, ds.classes)
+        parts = ds.X[~ds.is_test], y[~ds.is_test], ds.X[ds.is_test], y[ds.is_test]
+    elif name == "sentiment":
+        ds = datasets.load_sentiment()
+        y = _named(ds.y, ds.classes)
+        parts = ds.X_train, y[~ds.is_test], ds.X_test, y[ds.is_test]
+    elif name == "energy":
+        frame = datasets.load_electricity("30min")
+        return frame.iloc[-1200:] if quick else frame
+    elif name == "electricity":
+        return datasets.load_electricity("D")
+    elif name == "temperature":
+        frame = datasets.load_temperature()
+        return frame.iloc[-500:] if quick else frame
+    elif name == "prices":
+        frame = datasets.load_prices()[["open", "high", "low", "close"]]
+        return frame.iloc[-600:] if quick else frame
+    elif name == "shakespeare":
+        text = datasets.load_shakespeare()
+        return text[:20000] if quick else text
+    else:
+        raise ValueError(f"expected a demo dataset in {sorted(DATA_NAMES)}, got {name!r}")
+    if quick:
+        xtr, ytr, xte, yte = parts
+        rng = np.random.default_rng(0)
+        i = rng.permutation(len(ytr))[:96]
+        j = rng.permutation(len(yte))[:64]
+        take = (lambda d, k: [d[t] for t in k.tolist()]) if isinstance(xtr, list) else \
+            (lambda d, k: d[k])
+        return take(xtr, i), ytr[i], take(xte, j), yte[j]
+    return parts
+
+
+DATA_NAMES = ("activity", "digits", "sentiment", "energy", "electricity", "temperature",
+              "prices", "shakespeare")
+
+
+# -- the demos --------------------------------------------------------------------------------
+def _classify(name: str, task: SequenceClassifier, out: Path, quick: bool, data: str) -> Run:
+    xtr, ytr, xte, yte = demo_data(name, quick)
+    return run_classification(task, xtr, ytr, xte, yte, out=out, data=data,
+                              config={"command": f"demo {name}", "quick": quick})
+
+
+def _activity(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = SequenceClassifier(
+        "lstm", (32, 32), epochs=80, batch_size=32, learning_rate=2e-3, patience=15,
+        validation=0.1, verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(8, 8), epochs=1)
+    return _classify("activity", task, out, quick,
+                     "load_activity(): watch accelerometer, test subjects 9 and 10")
+
+
+def shifted_copies(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Training augmentation for images: the originals plus copies shifted by one pixel
+    up, down, left and right (zeros fill the freed row/column): 5x the samples."""
+    xs, ys = [X], [y]
+    h, w = X.shape[1], X.shape[2]
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        moved = np.zeros_like(X)
+        moved[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = \
+            X[:, max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+        xs.append(moved)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def _digits(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = SequenceClassifier(
+        "lstm", (256,), bidirectional=True, dropout=0.3, epochs=40, batch_size=32,
+        learning_rate=2e-3, patience=8, validation=0.1, verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(8,), epochs=1)
+    xtr, ytr, xte, yte = demo_data("digits", quick)
+    xtr, ytr = shifted_copies(xtr, ytr)  # the training part only
+    return run_classification(task, xtr, ytr, xte, yte, out=out,
+                              data="load_digits(): 8x8 digits, rows as steps; training "
+                                   "images augmented with one-pixel shifts",
+                              config={"command": "demo digits", "quick": quick})
+
+
+def _sentiment(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = SequenceClassifier(
+        "lstm", (64,), embedding_dim=64, max_vocab=20000, maxlen=60, dropout=0.3,
+        epochs=10, batch_size=32, learning_rate=1e-3, patience=2, validation=0.1,
+        verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(8,), embedding_dim=8, epochs=1)
+    return _classify("sentiment", task, out, quick,
+                     "load_sentiment(): movie-review snippets (Hutto & Gilbert 2014)")
+
+
+def _energy(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = Forecaster(
+        "lstm", window=33, horizon=1, units=(32,), seasonal_period=48, epochs=40,
+        batch_size=32, learning_rate=1e-3, patience=5, validation=0.15, verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(4,), epochs=1)
+    series = demo_data("energy", quick)
+    return run_forecast(task, series, out=out, test=0.2,
+                        data="load_electricity('30min'): half-hourly load (MW)",
+                        config={"command": "demo energy", "quick": quick})
+
+
+def _temperature(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = Forecaster(
+        "lstm", window=14, horizon=1, target="temp_max", units=(32,), seasonal_period=365,
+        epochs=100, batch_size=32, learning_rate=1e-3, patience=10, validation=0.15,
+        verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(4,), epochs=1, seasonal_period=7)
+    series = demo_data("temperature", quick)
+    return run_forecast(task, series, out=out, test=0.2,
+                        data="load_temperature(): Seattle daily weather, target temp_max",
+                        config={"command": "demo temperature", "quick": quick})
+
+
+def _prices(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = Forecaster(
+        "cnn-lstm", window=33, horizon=1, target="close", units=(32,), filters=32,
+        kernel_size=5, residual=True, seasonal_period=5, epochs=50, batch_size=32,
+        learning_rate=1e-3, patience=5, validation=0.15, verbose=verbose,
+    )
+    if quick:
+        task.set_params(units=(4,), filters=4, epochs=1)
+    series = demo_data("prices", quick)
+    return run_forecast(task, series, out=out, test=0.1,
+                        data="load_prices(): MSFT daily open/high/low/close",
+                        config={"command": "demo prices", "quick": quick})
+
+
+def _shakespeare(out: Path, quick: bool, verbose: Verbose) -> Run:
+    task = TextGenerator(
+        "gru", (256,), embedding_dim=64, seq_length=100, epochs=30, batch_size=32,
+        learning_rate=3e-3, patience=2, validation=0.05, max_time=540.0, verbose=verbose,
+    )
+    length = 500
+    if quick:
+        task.set_params(units=(16,), embedding_dim=8, seq_length=50, epochs=1, max_time=None)
+        length = 80
+    text = demo_data("shakespeare", quick)
+    return run_text(task, text, out=out, test=0.1, seed_text="ROMEO:", sample_length=length,
+                    temperature=0.8, data="load_shakespeare(): eight plays",
+                    config={"command": "demo shakespeare", "quick": quick})
+
+
+def _beats_baselines(m: dict[str, Any]) -> bool:
+    b = m["baselines"]
+    return bool(m["mae"] < b["naive"]["mae"] and m["mae"] < b["seasonal_naive"]["mae"])
+
+
+DEMOS: dict[str, Demo] = {
+    d.name: d
+    for d in (
+        Demo("activity", "activity recognition from a smartwatch accelerometer, LSTM 2x32",
+             "000", "accuracy >= 0.90", _activity, lambda m: m["accuracy"] >= 0.90),
+        Demo("energy", "electricity load forecasting, 33-step window, LSTM", "003",
+             "MAE below the naive and seasonal-naive forecasts", _energy, _beats_baselines),
+        Demo("temperature", "daily maximum temperature forecasting with covariates, LSTM",
+             "001", "MAE below the naive and seasonal-naive forecasts", _temperature,
+             _beats_baselines),
+        Demo("digits", "8x8 digits read row by row, bidirectional LSTM", "003",
+             "accuracy >= 0.97",
+             _digits, lambda m: m["accuracy"] >= 0.97),
+        Demo("shakespeare", "character-level GRU text generation", "003",
+             "<= 1.8 bits per character within 10 minutes of training", _shakespeare,
+             lambda m: m["bits_per_char"] <= 1.8 and (m["train_seconds"] or 0) <= 600),
+        Demo("prices", "share-price forecasting, CNN-LSTM", "003",
+             "MAE below the naive and seasonal-naive forecasts", _prices, _beats_baselines),
+        Demo("sentiment", "sentiment classification of review snippets, LSTM", "002",
+             "accuracy >= majority class + 0.10", _sentiment,
+             lambda m: m["accuracy"] >= m["baselines"]["majority"]["accuracy"] + 0.10),
+    )
+}
+
+
+def run_demo(name: str = "activity", *, out: str | Path, quick: bool = False,
+             verbose: Verbose = 0) -> Run:
+    """Run demo ``name`` into the folder ``out``; ``metrics.json`` gets a ``target`` entry
+    (the acceptance target and whether this run met it)."""
+    if name not in DEMOS:
+        raise ValueError(f"expected a demo name in {list(DEMOS)}, got {name!r}")
+    demo = DEMOS[name]
+    run = demo.runner(Path(out), quick, verbose)
+    run.metrics["demo"] = name
+    run.metrics["target"] = {"description": demo.target, "met": bool(demo.check(run.metrics)),
+                             "quick": quick}
+    from ._base import to_json
+
+    (run.folder / "metrics.json").write_text(to_json(run.metrics) + "\n", encoding="utf-8")
+    return run
