@@ -189,6 +189,9 @@ class _Base(nn.Module, abc.ABC):
         """Train for ``epochs`` epochs (Keras semantics); returns the :class:`History`."""
         c = self._require_compiled()
         self._ensure_built_for(x)
+        clip: dict[str, Any] = self._clipping(
+            clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm
+        )
         self.history = training.fit(
             self,
             x,
@@ -204,9 +207,7 @@ class _Base(nn.Module, abc.ABC):
             validation_data=validation_data,
             shuffle=shuffle,
             initial_epoch=initial_epoch,
-            **self._clipping(
-                clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm
-            ),
+            **clip,
             **kwargs,
         )
         return self.history
@@ -240,6 +241,7 @@ class _Base(nn.Module, abc.ABC):
         """One gradient step on one batch; returns the loss (and metrics) before the step."""
         c = self._require_compiled()
         self._ensure_built_for(x)
+        clip: dict[str, Any] = self._clipping()
         logs = training.train_on_batch(
             self,
             x,
@@ -247,7 +249,7 @@ class _Base(nn.Module, abc.ABC):
             loss=c["loss"],
             optimizer=self._optimizer(),
             metrics=c["metrics"],
-            **self._clipping(),
+            **clip,
         )
         values = list(logs.values())
         return values[0] if len(values) == 1 else values

@@ -40,7 +40,6 @@ text, the input embedding are added by the task.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -64,17 +63,10 @@ from ._runs import (
 
 
 def _toml() -> Any:
-    """The TOML reader: ``tomllib`` (Python 3.11+), else the ``tomli`` package."""
-    if sys.version_info >= (3, 11):
-        import tomllib
+    """The TOML reader (``tomllib``, Python 3.11+)."""
+    import tomllib
 
-        return tomllib
-    try:  # pragma: no cover - Python 3.10
-        import tomli
-    except ImportError:  # pragma: no cover
-        raise RuntimeError("expected Python 3.11+ (tomllib) or the tomli package to read "
-                           "TOML configs; pip install tomli") from None
-    return tomli  # pragma: no cover
+    return tomllib
 
 
 __all__ = ["TASKS", "load_config", "read_labelled_npz", "read_series_csv", "train_from_config"]
