@@ -141,3 +141,33 @@ def test_jit_cache_is_shared_across_processes(tmp_path: Path) -> None:
     assert first["first_call"] <= 10.0, first
     assert second["first_call"] < 1.0, second
     assert any(tmp_path.rglob("*.nbi"))
+
+
+def test_inference_routes_to_pytorch_where_it_wins() -> None:
+    assert _plan(training=False, batch=64).name == "torch"
+    assert _plan("gru", training=False, batch=32, units=32).name == "fused"
+    assert _plan("gru", training=False, batch=256, units=32).name == "torch"
+    assert _plan("simple_rnn", training=False, batch=32).name == "fused"
+    assert _plan(training=False, batch=64, has_mask=True).name == "fused"
+    assert _plan(training=False, batch=64, dtype=torch.float64).name == "fused"
+    assert _plan(training=True, batch=256).name == "fused"
+
+
+def test_workspace_buffers_are_not_reused_while_referenced() -> None:
+    """Pooled buffers: outputs the caller keeps and tensors saved for backward stay intact."""
+    kw = dict(batch=64, time=50, features=8, units=32, dtype=torch.float32, mask="random")
+    calls = [random_call("lstm", seed=s, return_sequences=True, **kw) for s in (1, 2)]
+    with torch.no_grad():
+        first = K.run_fused(calls[0]).outputs
+        kept = first.clone()
+        K.run_fused(calls[1])
+        assert torch.equal(first, kept)
+    # two forward passes before one backward (gradient accumulation)
+    results = [K.run_fused(c) for c in calls]
+    loss = sum((r.outputs**2).sum() for r in results)
+    leaves = [t for c in calls for t in (c.x, c.kernel, c.recurrent_kernel)]
+    got = torch.autograd.grad(loss, leaves)
+    ref = [K.run_loop(c, make_step(c)) for c in calls]
+    want = torch.autograd.grad(sum((r.outputs**2).sum() for r in ref), leaves)
+    for g, w in zip(got, want, strict=True):
+        assert torch.allclose(g, w, rtol=1e-4, atol=1e-4 * w.abs().max().item())

@@ -11,6 +11,7 @@ import torch
 from rnnkit.kernels import (
     RecurrentCall,
     RecurrentResult,
+    _fused,
     run_fused,
     run_loop,
     run_native,
@@ -82,8 +83,12 @@ def test_fused_matches_loop_float64(cell: str, opts: dict, mask: str | None) -> 
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
-def test_fused_float32_matches_float64_loop(cell: str, opts: dict) -> None:
-    """Large enough to split the batch over threads; float32 against the float64 reference."""
+def test_fused_float32_matches_float64_loop(
+    cell: str, opts: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """float32 against the float64 reference, the batch split over threads."""
+    monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     for mask, extra in [(None, {}), ("random", OPTIONS[2]), ("pre", OPTIONS[4])]:
         kw = dict(batch=37, time=30, features=5, units=16, mask=mask, **opts, **extra)
         call64 = random_call(cell, seed=3, **kw)
@@ -216,3 +221,18 @@ def test_fused_rejects_bad_shapes(field: str, value: object) -> None:
     call = dataclasses.replace(random_call("lstm", dtype=torch.float32), **{field: value})
     with pytest.raises(ValueError, match="expected"):
         run_fused(call)
+
+
+@pytest.mark.parametrize("pool", ["openmp", "threads"])
+def test_parallel_paths_agree(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Torch's OpenMP pool and the fallback thread pool give the single-thread results."""
+    call = random_call("gru", batch=24, time=9, dtype=torch.float32, mask="post")
+    want = _forward_backward(call, "fused")
+    monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
+    if pool == "threads":
+        monkeypatch.setattr(_fused, "_gomp_checked", True)
+        monkeypatch.setattr(_fused, "_gomp_parallel", None)
+    got = _forward_backward(call, "fused")
+    _assert_close(got[0], want[0], 0.0)
+    _assert_close(got[1], want[1], 1e-6)

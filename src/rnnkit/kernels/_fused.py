@@ -1,11 +1,12 @@
 """The fused engine: one autograd Function per layer call around the numba time loops.
 
-The input projection ``(x * dropout) W + b_in`` of the whole sequence is one torch matrix product
-(autograd differentiates it, so the gradients of ``x``, ``W`` and ``b_in`` are single large
-products too). :class:`_FusedRecurrence` takes that projection ``xp`` and runs the recurrence in
-numba: per step one small product with the recurrent kernel and one fused loop for the gates.
-Its backward pass keeps the gate gradients of every step, so that the recurrent kernel's gradient
-is one large product after the time loop. Threads split the batch, not the products.
+:class:`_FusedRecurrence` takes ``x, W, b_in, U, b_rec, h0, c0`` (+ the constant masks) and
+returns the outputs and final states. Forward: per time step one register-tiled product of the
+row ``[h_in | x]`` with ``[U; W]`` and one fused loop for the gate nonlinearities and the state
+update (numba, ``_nb``). Backward: the time loop keeps the gate gradients of every step, so that
+the gradients of ``U``, ``W`` and the bias are one large product after the loop, and the
+gradient of ``x`` another. Threads split the batch rows, not the products; large buffers come
+from a reused workspace; denormals are flushed during the backward pass.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ from ._loop import input_bias
 FUSED_DTYPES = (torch.float32, torch.float64)
 FUSED_ACTIVATIONS = tuple(_nb.ACTIVATION_CODES)
 
-#: Work (multiply-adds of one whole sequence) below which a call runs on one thread.
-_MIN_PARALLEL_WORK = 200_000
+#: Work (multiply-adds of one whole sequence) below which a call runs on one thread: splitting
+#: smaller calls saves less than the cost of waking the other threads.
+_MIN_PARALLEL_WORK = 16_000_000
 #: Rows below which a batch is not split further.
 _MIN_ROWS_PER_THREAD = 4
 
@@ -66,6 +68,21 @@ def _find_gomp() -> Any:
 
 
 _GOMP_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+_KEPT_THREAD_STATES: set[int] = set()
+
+
+def _keep_thread_state() -> None:
+    """Give an OpenMP worker a lasting Python thread state (the GOMP callbacks run Python code).
+
+    ctypes creates and destroys a thread state around every callback on a thread Python did not
+    start; keeping one (an unmatched ``PyGILState_Ensure``) makes later callbacks cheap.
+    """
+    tid = threading.get_ident()
+    if tid not in _KEPT_THREAD_STATES:
+        _KEPT_THREAD_STATES.add(tid)
+        ctypes.pythonapi.PyGILState_Ensure()
+
+
 _gomp_parallel: Any = None
 _gomp_checked = False
 _pool: ThreadPoolExecutor | None = None
@@ -85,14 +102,15 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 
 def _row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
-    """Split the batch rows into contiguous ranges (multiples of 4) for the threads."""
+    """Split the batch rows into contiguous ranges (multiples of 8 or 4) for the threads."""
     threads = max(1, torch.get_num_threads())
     if work < _MIN_PARALLEL_WORK:
         threads = 1
     threads = max(1, min(threads, batch // _MIN_ROWS_PER_THREAD))
     if threads == 1:
         return [(0, batch)]
-    step = int(math.ceil(batch / threads / 4.0)) * 4
+    align = 8 if batch >= 16 * threads else 4  # the product's register tiles take 8 rows
+    step = int(math.ceil(batch / threads / align)) * align
     bounds = list(range(0, batch, step)) + [batch]
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
@@ -136,6 +154,7 @@ def _run_rows(kernel: Any, args: tuple, chunks: list[tuple[int, int]]) -> None:
         errors: list[BaseException] = []
 
         def body(_: Any) -> None:
+            _keep_thread_state()
             try:
                 for lo, hi in todo:  # next() on a shared iterator is atomic under the GIL
                     kernel(*args, lo, hi)
@@ -147,7 +166,7 @@ def _run_rows(kernel: Any, args: tuple, chunks: list[tuple[int, int]]) -> None:
             raise errors[0]
         return
     pool = _executor(len(chunks) - 1)
-    futures = [pool.submit(kernel, *args, lo, hi) for lo, hi in chunks[1:]]
+    futures = [pool.submit(kernel, *(*args, lo, hi)) for lo, hi in chunks[1:]]
     try:
         kernel(*args, *chunks[0])
     finally:
@@ -217,14 +236,18 @@ class _FlushDenormals:
     are restored on exit, so nothing outside the backward pass sees them.
     """
 
+    def __init__(self, work: int) -> None:
+        self.work = work  # multiply-adds of the products: small ones stay on this thread
+
     def __enter__(self) -> _FlushDenormals:
         self.main = _nb.flush_denormals_enter()
         self.workers: dict[int, int] = {}
         threads = torch.get_num_threads()
-        if threads > 1 and _gomp() is not None:
+        if threads > 1 and self.work >= _MIN_PARALLEL_WORK and _gomp() is not None:
             me = threading.get_ident()
 
             def body(_: Any) -> None:
+                _keep_thread_state()
                 tid = threading.get_ident()
                 if tid != me:
                     self.workers[tid] = _nb.flush_denormals_enter()
@@ -271,9 +294,10 @@ class _FusedRecurrence(torch.autograd.Function):
     rows, the kernels keep one step's rows contiguous, and a sequence output is returned as a
     (batch, time, units) transposed view of the (time, batch, units) buffer.
 
-    Training keeps ``xh`` (time, batch, 1 + units + features + 1) = [1 | h_in | x | 1]: the
-    kernels write the dropped previous outputs h_in into it, so that after the time loop one
-    product ``xh^T @ d(gates)`` gives the gradients of U, W and the bias together.
+    ``xh`` (time, batch, 1 + units + features + 1) = [1 | h_in | x | 1]: the kernels write the
+    dropped previous outputs h_in into it and compute each step's products from its rows; after
+    the backward time loop one product ``xh^T @ d(gates)`` gives the gradients of U, W and the
+    bias together.
     """
 
     @staticmethod
@@ -297,29 +321,21 @@ class _FusedRecurrence(torch.autograd.Function):
         dtype = x.dtype
         store = spec.store
         ts = time if store else 1
-        flat = time * batch
         np_dtype = np.float32 if dtype == torch.float32 else np.float64
 
         def buf(*shape: int) -> Tensor:
             return _WORKSPACE.empty(shape, dtype)
 
         xd = (x if dp is None else x * dp.unsqueeze(1)).detach()
+        ncol = units + features + 2
+        xh = buf(time, batch, ncol)  # [1 | h_in | x | 1] per (time, batch) row
         if store:
-            ncol = units + features + 2
-            xh = buf(time, batch, ncol)  # [1 | h_in | x | 1]
             xh[:, :, 0] = 1.0
             xh[:, :, ncol - 1] = 1.0
-            xh[:, :, units + 1 : units + 1 + features] = xd.transpose(0, 1)
-            x2 = xh.view(flat, ncol)[:, units + 1 : units + 1 + features]
-            shin, ho = xh, _U64(1)
-        else:
-            x_tb = buf(time, batch, features)
-            x_tb.copy_(xd.transpose(0, 1))
-            x2 = x_tb.view(flat, features)
-            shin, ho = buf(1, batch, units), _U64(0)
-        xp = buf(time, batch, gates)  # (time, batch, gates * units); the bias is added in-kernel
-        torch.mm(x2, kernel.detach(), out=xp.view(flat, gates))
-        xp_n = xp.numpy()
+        xh[:, :, units + 1 : units + 1 + features] = xd.transpose(0, 1)
+        xh_n = xh.numpy()
+        ho, f_u = _U64(1), _U64(features)
+        w_d, u_d = kernel.detach(), rec.detach()
         bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=np_dtype)
         h_t = h0.detach().clone().contiguous()
         hs = h_t.numpy()
@@ -338,44 +354,49 @@ class _FusedRecurrence(torch.autograd.Function):
             spec.act,
             spec.ract,
         )
-        rec_n = _np(rec)
-        shin_n = shin.numpy()
         # the previous states of GRU: h_in itself unless recurrent dropout changed it
-        shp, po = (buf(ts, batch, units), _U64(0)) if rd is not None else (shin, ho)
-        work = batch * time * gates * units
+        shp, po = (buf(ts, batch, units), _U64(0)) if rd is not None else (xh, ho)
+        work = batch * time * gates * (units + features)
+        head: tuple[Any, ...] = (xh_n, ho, f_u)
+        args: tuple[Any, ...]
         c_t: Tensor | None = None
         saved: dict[str, Tensor] = {}
         if spec.cell == "lstm":
             assert c0 is not None
             c_t = c0.detach().clone().contiguous()
-            stc, scp = buf(ts, batch, units), buf(ts, batch, units)
-            args = (xp_n, bin_n, rec_n, hs, c_t.numpy(), p_t.numpy())
-            args += (stc.numpy(), scp.numpy(), shin_n, ho) + common
+            sg, stc, scp = buf(ts, batch, gates), buf(ts, batch, units), buf(ts, batch, units)
+            uw = torch.cat([u_d, w_d], 0).numpy()  # (units + features, 4 units)
+            args = head + (uw, bin_n, hs, c_t.numpy(), p_t.numpy())
+            args += (sg.numpy(), stc.numpy(), scp.numpy()) + common
             _run_rows(_nb.lstm_forward, args, _row_chunks(batch, work))
-            saved = {"sg": xp, "stc": stc, "scp": scp}  # xp now holds the gates
+            saved = {"sg": sg, "stc": stc, "scp": scp}
         elif spec.cell == "gru" and spec.reset_after:
             sg = buf(ts, batch, 4 * units)
             brec_n = _np(brec) if brec is not None else np.zeros(gates, dtype=np_dtype)
-            args = (xp_n, bin_n, rec_n, brec_n, hs, p_t.numpy(), sg.numpy(), shp.numpy(), po)
-            args += (shin_n, ho) + common
+            xw = np.empty((1, batch, gates), dtype=np_dtype)
+            args = head + (_np(u_d), _np(w_d), bin_n, brec_n, hs, p_t.numpy())
+            args += (sg.numpy(), shp.numpy(), po, xw) + common
             _run_rows(_nb.gru_forward, args, _row_chunks(batch, work))
             saved = {"sg": sg, "shp": shp}
         elif spec.cell == "gru":
             sg, srh = buf(ts, batch, gates), buf(ts, batch, units)
-            uzr = np.ascontiguousarray(rec_n[:, : 2 * units])
-            uh = np.ascontiguousarray(rec_n[:, 2 * units :])
-            args = (xp_n, bin_n, uzr, uh, hs, p_t.numpy(), sg.numpy(), shp.numpy(), po, shin_n, ho)
-            args += (srh.numpy(),) + common
+            uwzr = torch.cat([u_d[:, : 2 * units], w_d[:, : 2 * units]], 0).numpy()
+            uh, wh = _np(u_d[:, 2 * units :]), _np(w_d[:, 2 * units :])
+            args = head + (uwzr, uh, wh, bin_n, hs, p_t.numpy())
+            args += (sg.numpy(), shp.numpy(), po, srh.numpy()) + common
             _run_rows(_nb.gru_v1_forward, args, _row_chunks(batch, work))
             saved = {"sg": sg, "shp": shp, "srh": srh}
         elif spec.cell == "simple_rnn":
-            args = (xp_n, bin_n, rec_n, hs, p_t.numpy(), shin_n, ho) + common
+            sg = buf(ts, batch, units)
+            uw = torch.cat([u_d, w_d], 0).numpy()
+            args = head + (uw, bin_n, hs, p_t.numpy(), sg.numpy()) + common
             _run_rows(_nb.simple_forward, args, _row_chunks(batch, work))
-            saved = {"sg": xp}  # xp now holds the outputs
+            saved = {"sg": sg}
         else:  # indrnn
-            args = (xp_n, bin_n, rec_n, hs, p_t.numpy(), shin_n, ho) + common
-            _run_rows(_nb.indrnn_forward, args, _row_chunks(batch, batch * time * units * 8))
-            saved = {"sg": xp}  # xp now holds the outputs
+            sg = buf(ts, batch, units)
+            args = head + (_np(w_d), bin_n, _np(u_d), hs, p_t.numpy(), sg.numpy()) + common
+            _run_rows(_nb.indrnn_forward, args, _row_chunks(batch, work))
+            saved = {"sg": sg}
 
         if store:
             ctx.spec = spec
@@ -393,7 +414,10 @@ class _FusedRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
-        with _FlushDenormals():
+        batch, time, features = ctx.shape
+        units = dh.shape[1]
+        work = batch * time * _GATES[ctx.spec.cell] * units * (units + features + 2)
+        with _FlushDenormals(work):
             return _backward(ctx, dout, dh, *rest)
 
 
@@ -426,7 +450,14 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
         dp_t = dout.detach().clone().contiguous()
     dx = _WORKSPACE.empty((time, batch, gates), dtype)
     t1 = np.empty((1, batch, units), dtype=np_dtype)
-    head = (ctx.mask_n, ctx.has_mask, ctx.rd_n, spec.go_backwards, spec.zero_output)
+    head: tuple[Any, ...] = (
+        ctx.mask_n,
+        ctx.has_mask,
+        ctx.rd_n,
+        spec.go_backwards,
+        spec.zero_output,
+    )
+    args: tuple[Any, ...]
     head = head + (dseq_n, spec.return_sequences)
     chunks = _row_chunks(batch, batch * time * gates * units)
     rec_n = _np(rec)
@@ -490,7 +521,7 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
         d_x = d_x_tb.transpose(0, 1)
         if dp is not None:
             d_x = d_x * dp.unsqueeze(1)
-    grads = (d_x, d_kernel, d_bin, drec, dbrec, dh_t, dc_t)
+    grads: tuple[Tensor | None, ...] = (d_x, d_kernel, d_bin, drec, dbrec, dh_t, dc_t)
     grads = tuple(g if need else None for g, need in zip(grads, needs[1:8], strict=True))
     return (None, *grads, None, None, None)
 
@@ -524,7 +555,11 @@ def _check_shapes(call: RecurrentCall) -> None:
     for name, (t, shape) in expect.items():
         if t is not None and tuple(t.shape) != shape:
             raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
-    floats = {"x": x, "kernel": call.kernel, "recurrent_kernel": call.recurrent_kernel}
+    floats: dict[str, Tensor | None] = {
+        "x": x,
+        "kernel": call.kernel,
+        "recurrent_kernel": call.recurrent_kernel,
+    }
     floats.update({"bias": call.bias, "dropout_mask": call.dropout_mask})
     floats["recurrent_dropout_mask"] = call.recurrent_dropout_mask
     for name, t in floats.items():

@@ -1,3 +1,5 @@
+# mypy: ignore-errors
+# (numba-compiled code: numba types it, and its decorators are untyped for mypy)
 """Numba kernels: the time loops of the fused engine, forward and backpropagation through time.
 
 Everything numba compiles lives in this one file, so that numba's on-disk cache (keyed on this
