@@ -143,7 +143,10 @@ def _headline(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _report(run: Any) -> None:
+def _report(run: Any, verbose: int | str = 1) -> None:
+    model = getattr(run.task, "model_", None)
+    if verbose and model is not None:
+        model.summary(print_fn=typer.echo)
     for line in _headline(run.metrics):
         typer.echo(line)
     typer.echo(f"run folder     {run.folder}")
@@ -175,7 +178,7 @@ def demo(
     folder = _out_dir(out, f"demo-{name}")
     typer.echo(f"demo {name}: {DEMOS[name].title}" + (" (quick)" if quick else ""))
     run = run_demo(name, out=folder, quick=quick, verbose=verbose)
-    _report(run)
+    _report(run, verbose)
 
 
 @app.command()
@@ -193,7 +196,7 @@ def train(
     kind = load_config(config)["task"]
     folder = _out_dir(out, f"train-{kind}")
     run = train_from_config(config, out=folder, verbose=verbose)
-    _report(run)
+    _report(run, verbose)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -279,7 +282,7 @@ def forecast(
     folder = _out_dir(out, "forecast")
     run = run_forecast(task, series, out=folder, test=test, data=f"file {file}",
                        config={"command": "forecast", "file": os.fspath(file)})
-    _report(run)
+    _report(run, verbose)
 
 
 @app.command()
@@ -328,7 +331,7 @@ def classify(
     run = run_classification(task, xtr, ytr, xte, yte, out=folder, data=f"file {file}",
                              config={"command": "classify", "file": os.fspath(file),
                                      "test_file": None if test is None else os.fspath(test)})
-    _report(run)
+    _report(run, verbose)
 
 
 # -- commands on a run folder -----------------------------------------------------------------
