@@ -188,15 +188,26 @@ def train(
                                                "[training]).", show_default=False)],
     out: Out = None,
     verbose: Verbose = 1,
+    nproc: Annotated[int, typer.Option("--nproc", min=1, help="Train with N processes on this "
+                                       "machine (torch.distributed, DDP).")] = 1,
     debug: Debug = False,
 ) -> None:
     """Train a run described in TOML (see configs/ for examples)."""
-    from .tasks import load_config, train_from_config
+    import tempfile
+
+    from .tasks import distributed_rank, launch_distributed, load_config, train_from_config
 
     kind = load_config(config)["task"]
-    folder = _out_dir(out, f"train-{kind}")
+    rank = distributed_rank()
+    if nproc > 1 and rank is None:  # re-run this command line under torchrun
+        raise typer.Exit(launch_distributed(nproc, sys.argv[1:]))
+    if rank:  # ranks other than 0 train but write to a scratch folder and stay quiet
+        folder, verbose = Path(tempfile.mkdtemp(prefix=f"rnnkit-rank{rank}-")), 0
+    else:
+        folder = _out_dir(out, f"train-{kind}")
     run = train_from_config(config, out=folder, verbose=verbose)
-    _report(run, verbose)
+    if not rank:
+        _report(run, verbose)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:

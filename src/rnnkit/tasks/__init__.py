@@ -56,8 +56,11 @@ from ._runs import (
     run_text,
     split_classification,
 )
+from ._scale import distributed_rank, launch_distributed
 
 __all__ = [
+    "distributed_rank",
+    "launch_distributed",
     "DEMOS",
     "Backtest",
     "Demo",

@@ -288,7 +288,7 @@ class Task:
         start = time.perf_counter()
         history: History = model.fit(
             x, y, batch_size=self.batch_size, epochs=self.epochs, verbose=self.verbose,
-            validation_data=validation_data, callbacks=callbacks,
+            validation_data=validation_data, callbacks=callbacks, distributed="auto",
         )
         self.train_seconds_ = time.perf_counter() - start
         self.stopped_by_time_ = bool(limit is not None and limit.stopped)
