@@ -500,6 +500,28 @@ def summary(run: RunDir, debug: Debug = False) -> None:
 
 @app.command()
 @_guard
+def export(
+    run: RunDir,
+    onnx: Annotated[bool, typer.Option("--onnx", help="Write ONNX (needs rnnkit[onnx]).")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="The file to write (default: RUN/model.onnx).")] = None,
+    with_states: Annotated[bool, typer.Option("--with-states", help="Initial states as inputs "
+                                              "and final states as outputs (streaming).")] = False,
+    debug: Debug = False,
+) -> None:
+    """Export a run's network; the file is written only after onnxruntime matches rnnkit."""
+    if not onnx:  # a usage error: exit status 2
+        typer.echo("rnnkit export: expected a format option, got none (use --onnx)", err=True)
+        raise typer.Exit(2)
+    task = _load(run)
+    target = out if out is not None else Path(run) / "model.onnx"
+    result = task.model_.export_onnx(target, with_states=with_states)
+    typer.echo(f"wrote {result.path} (inputs {', '.join(result.inputs)}; "
+               f"outputs {', '.join(result.outputs)})")
+
+
+@app.command()
+@_guard
 def inspect(
     run: RunDir,
     samples: Annotated[int, typer.Option("--samples", min=1, help="Batch size used.")] = 32,

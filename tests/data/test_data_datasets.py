@@ -38,6 +38,29 @@ def test_activity_windows_and_subject_split() -> None:
         rnnkit.datasets.load_activity(test_subjects=[11])
 
 
+def test_activity_stride_overlapping_windows_stay_in_their_recording() -> None:
+    plain = rnnkit.datasets.load_activity()
+    same = rnnkit.datasets.load_activity(stride=200)
+    np.testing.assert_array_equal(same.X, plain.X)
+    np.testing.assert_array_equal(same.y, plain.y)
+    ds = rnnkit.datasets.load_activity(stride=50)
+    assert ds.X.shape == (4397, 200, 3)
+    rec = ds.extras["recording"]
+    # every stride-200 window is one of the stride-50 windows of the same recording
+    i = np.flatnonzero(rec == 0)
+    np.testing.assert_array_equal(ds.X[i[0::4]], plain.X[plain.extras["recording"] == 0])
+    # consecutive windows of one recording overlap by window - stride steps
+    np.testing.assert_array_equal(ds.X[i[1], :150], ds.X[i[0], 50:])
+    # recordings (and subjects) never share a window across the split
+    assert not set(rec[ds.is_test].tolist()) & set(rec[~ds.is_test].tolist())
+    assert not set(ds.groups[ds.is_test].tolist()) & set(ds.groups[~ds.is_test].tolist())
+    assert set(ds.groups[ds.is_test].tolist()) == {9, 10}
+    assert np.all(ds.y == ds.y[np.searchsorted(rec, rec)])  # one label per recording
+    for bad, err in ((0, ValueError), (2.5, TypeError), (True, TypeError)):
+        with pytest.raises(err, match="expected stride"):
+            rnnkit.datasets.load_activity(stride=bad)  # type: ignore[arg-type]
+
+
 def test_electricity_daily_and_half_hourly() -> None:
     daily = rnnkit.datasets.load_electricity()
     half = rnnkit.datasets.load_electricity("30min")

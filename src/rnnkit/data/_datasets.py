@@ -119,7 +119,9 @@ class Dataset:
         )
 
 
-def load_activity(window: int = 200, test_subjects: Sequence[int] = (9, 10)) -> Dataset:
+def load_activity(
+    window: int = 200, test_subjects: Sequence[int] = (9, 10), stride: int | None = None,
+) -> Dataset:
     """Activity recognition: 3-axis smartwatch accelerometer windows, 7 exercise classes.
 
     Source: seglearn==1.2.5 ``seglearn/data/watch_dataset.npy`` (Burns et al., 2018,
@@ -127,10 +129,12 @@ def load_activity(window: int = 200, test_subjects: Sequence[int] = (9, 10)) -> 
     Licence: BSD-3-Clause (seglearn). The accelerometer axes (``ax, ay, az``, values as
     stored in the source, about 1 at rest: units of g) are bundled exactly (6 decimals).
 
-    Each recording is cut into non-overlapping windows of ``window`` steps (the remainder
-    of each recording is dropped); windows never mix recordings. The test set holds every
-    window of ``test_subjects``, so no test window shares a subject (or a recording) with
-    a training window.
+    Each recording is cut into windows of ``window`` steps starting every ``stride`` steps
+    (default ``stride = window``: non-overlapping windows; the remainder of each recording
+    is dropped); windows never mix recordings. ``stride < window`` gives overlapping
+    windows (more training samples); they overlap only within one recording. The test set
+    holds every window of ``test_subjects``, so no test window shares a subject (or a
+    recording) with a training window.
 
     Returns:
         :class:`Dataset` with ``X`` float32 ``(n, window, 3)`` (``(1149, 200, 3)`` by
@@ -143,8 +147,11 @@ def load_activity(window: int = 200, test_subjects: Sequence[int] = (9, 10)) -> 
     ((1149, 200, 3), dtype('float32'), ('PEN', 'ABD', 'FEL'))
     >>> len(ds.y_train), len(ds.y_test)
     (902, 247)
+    >>> load_activity(stride=50).X.shape
+    (4397, 200, 3)
     """
     window = check_int(window, "window", 1)
+    stride = window if stride is None else check_int(stride, "stride", 1)
     subjects = [check_int(s, "test_subjects item", 1) for s in test_subjects]
     if not set(subjects) <= set(range(1, 11)):
         raise ValueError(f"expected test_subjects from 1..10, got {list(test_subjects)}")
@@ -158,7 +165,7 @@ def load_activity(window: int = 200, test_subjects: Sequence[int] = (9, 10)) -> 
     for r, (s, n) in enumerate(zip(starts.tolist(), lengths.tolist(), strict=True)):
         if n < window:
             continue
-        w = make_windows(accel[s : s + n], window, stride=window, target=None)  # (k, window, 3)
+        w = make_windows(accel[s : s + n], window, stride=stride, target=None)  # (k, window, 3)
         xs.append(w)
         rec.append(np.full(len(w), r, dtype=np.int64))
     if not xs:

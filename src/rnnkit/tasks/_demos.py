@@ -10,6 +10,7 @@ of quick runs mean nothing.
 demo           seed       what
 =============  =========  ==================================================================
 activity       000        accelerometer windows (200, 3) -> 7 exercises; LSTM 2x32
+                         (training: overlapping + augmented windows)
 energy         003        half-hourly electricity load, 33-step window, next step; LSTM
 temperature    001        Seattle daily max temperature with weather covariates; LSTM
 digits         003        8x8 digits read row by row (8 steps of 8 pixels); BiLSTM
@@ -126,15 +127,53 @@ def _classify(name: str, task: SequenceClassifier, out: Path, quick: bool, data:
                               config={"command": f"demo {name}", "quick": quick})
 
 
+def _rotations(angles: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``Rz @ Ry @ Rx`` for angles ``(n, 3)`` (radians) -> ``(n, 3, 3)``."""
+    c, s = np.cos(angles), np.sin(angles)  # (n, 3) each
+    one, zero = np.ones(len(angles)), np.zeros(len(angles))
+    rx = np.stack([one, zero, zero, zero, c[:, 0], -s[:, 0], zero, s[:, 0], c[:, 0]], 1)
+    ry = np.stack([c[:, 1], zero, s[:, 1], zero, one, zero, -s[:, 1], zero, c[:, 1]], 1)
+    rz = np.stack([c[:, 2], -s[:, 2], zero, s[:, 2], c[:, 2], zero, zero, zero, one], 1)
+    r = [m.reshape(-1, 3, 3) for m in (rx, ry, rz)]  # (n, 3, 3) each
+    return r[2] @ r[1] @ r[0]
+
+
+def wrist_augmented(X: np.ndarray, random_state: int = 1, max_degrees: float = 20.0,
+                    scale: float = 0.1, noise: float = 0.02) -> np.ndarray:
+    """Training augmentation for accelerometer windows ``(n, T, 3)``: each window is
+    rotated by a random ``Rz Ry Rx`` (each angle uniform in +-``max_degrees``: the watch
+    sits differently on each wrist), each axis scaled by ``N(1, scale)`` and Gaussian noise
+    ``N(0, noise)`` (in g) added: ``x'_t = R (s * x_t) + e_t``. Returns a new array."""
+    rng = np.random.default_rng(random_state)
+    n = len(X)
+    s = rng.normal(1.0, scale, size=(n, 1, 3))  # (n, 1, 3)
+    z = X * s + rng.normal(0.0, noise, size=X.shape)  # (n, T, 3)
+    r = _rotations(np.deg2rad(max_degrees) * rng.uniform(-1.0, 1.0, size=(n, 3)))
+    return np.einsum("ntc,ndc->ntd", z, r).astype(np.float32)  # (n, T, 3)
+
+
+ACTIVITY_STRIDE = 50
+
+
 def _activity(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = SequenceClassifier(
-        "lstm", (32, 32), epochs=80, batch_size=32, learning_rate=2e-3, patience=15,
-        validation=0.1, verbose=verbose,
+        "lstm", (32, 32), dropout=0.3, epochs=120, batch_size=64, learning_rate=3e-3,
+        patience=15, validation=0.1, max_time=540.0, verbose=verbose,
     )
+    xtr, ytr, xte, yte = demo_data("activity", quick)
+    data = (f"load_activity(): watch accelerometer, test subjects 9 and 10 (non-overlapping "
+            f"windows); training subjects' windows every {ACTIVITY_STRIDE} steps, each "
+            f"replaced by a randomly rotated/scaled/noisy copy (wrist_augmented)")
     if quick:
-        task.set_params(units=(8, 8), epochs=1)
-    return _classify("activity", task, out, quick,
-                     "load_activity(): watch accelerometer, test subjects 9 and 10")
+        task.set_params(units=(8, 8), epochs=1, max_time=None)
+    else:  # overlapping windows of the training subjects only; the test part is unchanged
+        ds = datasets.load_activity(stride=ACTIVITY_STRIDE)
+        xtr = _mirror_right_wrist(ds.X, ds.extras["side"])[~ds.is_test]
+        ytr = _named(ds.y, ds.classes)[~ds.is_test]
+    xtr = wrist_augmented(xtr)  # the training part only
+    return run_classification(task, xtr, ytr, xte, yte, out=out, data=data,
+                              config={"command": "demo activity", "quick": quick,
+                                      "train_stride": ACTIVITY_STRIDE})
 
 
 def shifted_copies(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
