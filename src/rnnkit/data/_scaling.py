@@ -16,6 +16,7 @@ round-trip through JSON), so a scaler is stored with a model and restored with
 
 from __future__ import annotations
 
+import abc
 import json
 from collections.abc import Sequence
 from typing import Any, TypeVar
@@ -62,7 +63,7 @@ def _float(arr: NDArray[Any]) -> NDArray[Any]:
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
 
 
-class _Scaler:
+class _Scaler(abc.ABC):
     """Shared machinery: feature bookkeeping, shape handling and (de)serialisation."""
 
     _params: tuple[str, ...] = ()
@@ -72,12 +73,14 @@ class _Scaler:
         self.feature_names: list[str] | None = None
 
     # -- subclass hooks -------------------------------------------------------------------
+    @abc.abstractmethod
     def _fit_params(self, x: NDArray[np.float64]) -> None:  # x: (rows, F) float64
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
+    @abc.abstractmethod
     def _affine(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return ``(a, b)`` with ``z = (x - a) * b``."""
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def _extra_dict(self) -> dict[str, Any]:
         return {}
@@ -263,7 +266,7 @@ class _Scaler:
     def _from_extra(cls: type[S], d: dict[str, Any]) -> S:
         return cls()
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> None:  # noqa: B027 - an optional hook
         pass
 
     def __repr__(self) -> str:
@@ -295,7 +298,7 @@ class StandardScaler(_Scaler):
         std = x.std(axis=0)
         self.std = np.where(std > 0, std, 1.0)
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> None:  # noqa: B027 - an optional hook
         if (self.std <= 0).any():
             raise ValueError(f"expected positive 'std' values, got {self.std.tolist()}")
 
@@ -334,7 +337,7 @@ class MinMaxScaler(_Scaler):
         self.data_min = x.min(axis=0)
         self.data_max = x.max(axis=0)
 
-    def _check_params(self) -> None:
+    def _check_params(self) -> None:  # noqa: B027 - an optional hook
         if (self.data_max < self.data_min).any():
             raise ValueError("expected data_max >= data_min for every feature")
 

@@ -18,6 +18,7 @@ back. Nothing is pickled.
 
 from __future__ import annotations
 
+import abc
 import inspect
 import json
 import math
@@ -174,7 +175,7 @@ def build_layer(spec: Mapping[str, Any]) -> Layer:
                          f"{err}") from None
 
 
-class Task:
+class Task(abc.ABC):
     """Base class of the tasks (scikit-learn style). Subclasses define ``__init__``,
     ``fit``, ``_get_state`` and ``_set_state``."""
 
@@ -295,17 +296,19 @@ class Task:
         return {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
     # -- saving -----------------------------------------------------------------------------
+    @abc.abstractmethod
     def _get_state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
+    @abc.abstractmethod
     def _set_state(self, state: dict[str, Any]) -> None:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def _extra_models(self) -> dict[str, Sequential]:
         """Further networks saved beside ``model.rnnkit`` (file stem -> model)."""
         return {}
 
-    def _load_extra_models(self, root: Path) -> None:
+    def _load_extra_models(self, root: Path) -> None:  # noqa: B027 - an optional hook
         """Load what :meth:`_extra_models` saved (subclasses that save extra models)."""
 
     def save(self, folder: str | os.PathLike[str]) -> Path:

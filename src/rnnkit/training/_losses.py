@@ -21,6 +21,7 @@ Per-sample functions (shapes for ``y_pred`` of shape ``(batch, ..., d)``):
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -160,7 +161,7 @@ def _reduce(values: Tensor, reduction: str) -> Tensor:
     return values.mean() if values.numel() else values.sum()
 
 
-class Loss:
+class Loss(abc.ABC):
     """Base loss: ``loss(y_true, y_pred) -> scalar`` (Keras order).
 
     Subclasses implement :meth:`call` returning the per-sample loss ``(batch, ...)``; ``__call__``
@@ -174,8 +175,9 @@ class Loss:
         self.name = name
         self.reduction = reduction
 
+    @abc.abstractmethod
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def __call__(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         return _reduce(self.call(y_true, y_pred), self.reduction)

@@ -17,6 +17,7 @@ float64 (float32 on MPS) so that reading several metrics costs one host sync
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any
 
@@ -81,7 +82,7 @@ def sparse_categorical_accuracy(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return (pred == labels.long()).to(torch.float32)
 
 
-class Metric:
+class Metric(abc.ABC):
     """Streaming mean of ``fn(y_true, y_pred)`` values.
 
     ``update_state(y_true, y_pred)`` adds a batch, ``result()`` returns the mean so far as a
@@ -96,8 +97,9 @@ class Metric:
         self._total: Tensor | None = None
         self._count = 0
 
+    @abc.abstractmethod
     def values(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     @torch.no_grad()
     def update_state(self, y_true: Tensor, y_pred: Tensor) -> None:

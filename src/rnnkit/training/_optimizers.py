@@ -28,6 +28,7 @@ per step, which is exactly Keras's update. Torch's RMSprop uses ``sqrt(v) + eps`
 
 from __future__ import annotations
 
+import abc
 import math
 import weakref
 from collections.abc import Callable, Iterable
@@ -173,7 +174,7 @@ class KerasRMSprop(torch.optim.Optimizer):
         return loss
 
 
-class OptimizerSpec:
+class OptimizerSpec(abc.ABC):
     """Keras-style optimizer description; builds a torch optimizer for given parameters."""
 
     def __init__(self, learning_rate: float) -> None:
@@ -188,8 +189,9 @@ class OptimizerSpec:
             raise ValueError("expected at least one trainable parameter, got none")
         return self._build(plist)
 
+    @abc.abstractmethod
     def _build(self, params: list[Tensor]) -> torch.optim.Optimizer:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     def bind(self, module: nn.Module) -> torch.optim.Optimizer:
         """The torch optimizer for ``module``'s trainable parameters, built on first use and
