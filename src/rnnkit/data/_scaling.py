@@ -80,7 +80,6 @@ class _Scaler(abc.ABC):
     @abc.abstractmethod
     def _affine(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return ``(a, b)`` with ``z = (x - a) * b``."""
-        """Implemented by each subclass."""
 
     def _extra_dict(self) -> dict[str, Any]:
         return {}
