@@ -10,7 +10,7 @@ A checkpoint is a directory ``checkpoint_dir/epoch-NNNN`` (``NNNN`` = epochs com
                            callbacks' state_dict()s, fit's parameters
     manifest.json          written last: size and SHA-256 of each file above
 
-Writing is atomic: the files go to ``checkpoint_dir/.tmp-XXXX``, each is fsync'd, the manifest
+Writing is atomic: the files go to ``checkpoint_dir/.tmp-<random>``, each is fsync'd, the manifest
 is written and fsync'd last, the folder is fsync'd and renamed to ``epoch-NNNN``, then
 ``checkpoint_dir`` is fsync'd. A crash at any moment leaves either the previous checkpoints
 or the new one complete; stale ``.tmp-*`` / ``.trash-*`` folders are ignored and removed by the
