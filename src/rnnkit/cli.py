@@ -192,7 +192,8 @@ def train(
                                        "machine (torch.distributed, DDP).")] = 1,
     debug: Debug = False,
 ) -> None:
-    """Train a run described in TOML (see configs/ for examples)."""
+    """Train a run described in TOML (see configs/ for examples). With --out, every epoch is
+    checkpointed in OUT/checkpoints and the same command run again resumes from there."""
     import tempfile
 
     from .tasks import distributed_rank, launch_distributed, load_config, train_from_config
@@ -205,7 +206,8 @@ def train(
         folder, verbose = Path(tempfile.mkdtemp(prefix=f"rnnkit-rank{rank}-")), 0
     else:
         folder = _out_dir(out, f"train-{kind}")
-    run = train_from_config(config, out=folder, verbose=verbose)
+    checkpoints = None if out is None else out / "checkpoints"  # the same for every rank
+    run = train_from_config(config, out=folder, verbose=verbose, checkpoint_dir=checkpoints)
     if not rank:
         _report(run, verbose)
 

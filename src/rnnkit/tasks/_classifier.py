@@ -125,6 +125,7 @@ class SequenceClassifier(Task):
         validation: float = 0.1,
         patience: int | None = 5,
         max_time: float | None = None,
+        checkpoint_dir: str | None = None,
         random_state: int | None = 0,
         verbose: int | str = 0,
     ) -> None:
@@ -146,6 +147,7 @@ class SequenceClassifier(Task):
         self.validation = validation
         self.patience = patience
         self.max_time = max_time
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
 
@@ -297,7 +299,8 @@ class SequenceClassifier(Task):
             lr = self.learning_rate
             self.learning_rate = lr * 10  # a linear model tolerates (and needs) larger steps
             try:
-                self._train(base, "sparse_categorical_crossentropy", x[tr], ids[tr], val)
+                self._train(base, "sparse_categorical_crossentropy", x[tr], ids[tr], val,
+                            name="baseline")
             finally:
                 self.learning_rate = lr
             base.eval()

@@ -175,14 +175,20 @@ def _resolve(base: Path, value: Any) -> Path:
 
 
 def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[str],
-                      verbose: int | str = 1) -> Run:
-    """Run a TOML config (see the module docs) into the folder ``out``."""
+                      verbose: int | str = 1,
+                      checkpoint_dir: str | os.PathLike[str] | None = None) -> Run:
+    """Run a TOML config (see the module docs) into the folder ``out``.
+
+    ``checkpoint_dir``: checkpoint every epoch there, and resume from the last complete
+    checkpoint when the same run is started again (after a crash or a kill)."""
     config = load_config(path)
     base = Path(path).resolve().parent
     kind = config["task"]
     data = dict(config.get("data", {}))
     params: dict[str, Any] = {**config.get("model", {}), **config.get("training", {})}
     params.setdefault("verbose", verbose)
+    if checkpoint_dir is not None:
+        params["checkpoint_dir"] = os.fspath(checkpoint_dir)
     test = data.pop("test", None)
     dataset = data.pop("dataset", None)
     file = data.pop("path", None)

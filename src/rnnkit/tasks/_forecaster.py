@@ -243,6 +243,7 @@ class Forecaster(Task):
         validation: float = 0.15,
         patience: int | None = 10,
         max_time: float | None = None,
+        checkpoint_dir: str | None = None,
         random_state: int | None = 0,
         verbose: int | str = 0,
     ) -> None:
@@ -269,6 +270,7 @@ class Forecaster(Task):
         self.validation = validation
         self.patience = patience
         self.max_time = max_time
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
 

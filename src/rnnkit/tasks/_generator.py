@@ -170,6 +170,7 @@ class TextGenerator(Task):
         validation: float = 0.1,
         patience: int | None = 2,
         max_time: float | None = None,
+        checkpoint_dir: str | None = None,
         random_state: int | None = 0,
         verbose: int | str = 0,
     ) -> None:
@@ -186,6 +187,7 @@ class TextGenerator(Task):
         self.validation = validation
         self.patience = patience
         self.max_time = max_time
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
 
