@@ -47,7 +47,9 @@ class RNN(Layer):
     output (batch, units); ``return_state`` also returns the final states; ``go_backwards`` reads
     the sequence in reverse (outputs stay in that order); ``stateful`` carries the final states of
     one call into the next (same batch size) until :meth:`reset_states`; ``dropout`` and
-    ``recurrent_dropout`` draw one mask per sequence for the inputs and the recurrent product.
+    ``recurrent_dropout`` draw one mask per sequence for the inputs and the recurrent product
+    (shared by the gates, as Keras's default implementation does for input dropout; Keras
+    switches to one mask per gate once ``recurrent_dropout > 0``).
     At call time ``mask`` (batch, time) skips steps (state and output carried over) and
     ``initial_state`` gives the starting states. ``engine`` forces an engine (see
     :mod:`rnnkit.kernels`); the default picks the fastest correct one per call.
