@@ -157,15 +157,25 @@ class LSTMCell(_GatedCell):
             with torch.no_grad():
                 self.bias[self.units : 2 * self.units] = 1.0
 
-    def step(
+    gate_names: ClassVar[tuple[str, ...]] = ("input", "forget", "output")
+
+    def step_with_gates(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
-    ) -> tuple[Tensor, States]:
+    ) -> tuple[Tensor, States, tuple[Tensor, ...]]:
+        """:meth:`step` that also returns the gate activations (i, f, o) for diagnostics."""
         h, c = states
         z = xp + _dropped(h, rec_mask) @ self.recurrent_kernel  # (batch, 4 * units)
         zi, zf, zc, zo = z.chunk(4, dim=-1)
-        c = self.ract(zf) * c + self.ract(zi) * self.act(zc)
-        h = self.ract(zo) * self.act(c)
-        return h, (h, c)
+        i, f, o = self.ract(zi), self.ract(zf), self.ract(zo)
+        c = f * c + i * self.act(zc)
+        h = o * self.act(c)
+        return h, (h, c), (i, f, o)
+
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
+        h, new_states, _ = self.step_with_gates(xp, states, rec_mask)
+        return h, new_states
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
@@ -197,9 +207,12 @@ class GRUCell(_GatedCell):
             return None
         return self.bias[0] if self.reset_after else self.bias
 
-    def step(
+    gate_names: ClassVar[tuple[str, ...]] = ("update", "reset")
+
+    def step_with_gates(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
-    ) -> tuple[Tensor, States]:
+    ) -> tuple[Tensor, States, tuple[Tensor, ...]]:
+        """:meth:`step` that also returns the gate activations (z, r) for diagnostics."""
         h = states[0]
         hm = _dropped(h, rec_mask)
         u = self.units
@@ -216,7 +229,13 @@ class GRUCell(_GatedCell):
             z, r = self.ract(xz + rz), self.ract(xr + rr)
             hh = self.act(xh + (r * hm) @ self.recurrent_kernel[:, 2 * u :])
         h = z * h + (1.0 - z) * hh
-        return h, (h,)
+        return h, (h,), (z, r)
+
+    def step(
+        self, xp: Tensor, states: States, rec_mask: Tensor | None = None
+    ) -> tuple[Tensor, States]:
+        h, new_states, _ = self.step_with_gates(xp, states, rec_mask)
+        return h, new_states
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "reset_after": self.reset_after}

@@ -95,47 +95,22 @@ def run_gates(
         x = torch.flip(x, dims=[1])
         mask = None if mask is None else torch.flip(mask, dims=[1])
     batch, time, _ = x.shape
-    u = cell.units
     bias_in = cell.input_bias()
     xp = x @ cell.kernel  # (batch, time, gates * units)
     if bias_in is not None:
         xp = xp + bias_in
-    h = x.new_zeros(batch, u)
-    c = x.new_zeros(batch, u)
-    names = ("input", "forget", "output") if isinstance(cell, LSTMCell) else ("update", "reset")
+    states: tuple[Tensor, ...] = (x.new_zeros(batch, cell.units),) * cell.n_states
+    names = cell.gate_names
     sums = {k: [] for k in names}  # type: dict[str, list[float]]
     outs = []
     for t in range(time):
-        if isinstance(cell, LSTMCell):
-            z = xp[:, t] + h @ cell.recurrent_kernel  # (batch, 4 * units)
-            zi, zf, zc, zo = z.chunk(4, dim=-1)
-            gi, gf, go = cell.ract(zi), cell.ract(zf), cell.ract(zo)
-            c_new = gf * c + gi * cell.act(zc)
-            h_new = go * cell.act(c_new)
-            gates: tuple[Tensor, ...] = (gi, gf, go)
-        else:
-            xz, xr, xh = xp[:, t].chunk(3, dim=-1)
-            if cell.reset_after:
-                rec = h @ cell.recurrent_kernel  # (batch, 3 * units)
-                if cell.bias is not None:
-                    rec = rec + cell.bias[1]
-                rz, rr, rh = rec.chunk(3, dim=-1)
-                gz, gr = cell.ract(xz + rz), cell.ract(xr + rr)
-                hh = cell.act(xh + gr * rh)
-            else:
-                rz, rr = (h @ cell.recurrent_kernel[:, : 2 * u]).chunk(2, dim=-1)
-                gz, gr = cell.ract(xz + rz), cell.ract(xr + rr)
-                hh = cell.act(xh + (gr * h) @ cell.recurrent_kernel[:, 2 * u :])
-            h_new = gz * h + (1.0 - gz) * hh
-            c_new = c
-            gates = (gz, gr)
+        _, new_states, gates = cell.step_with_gates(xp[:, t], states)
         valid = torch.ones(batch, dtype=torch.bool) if mask is None else mask[:, t].bool()
         for name, g in zip(names, gates, strict=True):
             sums[name].append(float(g[valid].mean()) if bool(valid.any()) else float("nan"))
         keep = valid[:, None]
-        h = torch.where(keep, h_new, h)
-        c = torch.where(keep, c_new, c)
-        outs.append(h)
+        states = tuple(torch.where(keep, n, o) for n, o in zip(new_states, states, strict=True))
+        outs.append(states[0])
     return sums, torch.stack(outs, dim=1)
 
 
