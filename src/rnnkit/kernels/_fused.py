@@ -35,7 +35,10 @@ FUSED_ACTIVATIONS = tuple(_nb.ACTIVATION_CODES)
 
 #: Work (multiply-adds of one whole sequence) below which a call runs on one thread: splitting
 #: smaller calls saves less than the cost of waking the other threads.
-_MIN_PARALLEL_WORK = 16_000_000
+_MIN_PARALLEL_WORK = 4_000_000
+#: Work of the backward's products below which torch's workers are not asked to flush denormals
+#: (an OpenMP region on entry and one on exit; small products stay on the calling thread).
+_MIN_FTZ_WORKERS_WORK = 100_000_000
 #: Rows below which a batch is not split further.
 _MIN_ROWS_PER_THREAD = 4
 
@@ -243,7 +246,7 @@ class _FlushDenormals:
         self.main = _nb.flush_denormals_enter()
         self.workers: dict[int, int] = {}
         threads = torch.get_num_threads()
-        if threads > 1 and self.work >= _MIN_PARALLEL_WORK and _gomp() is not None:
+        if threads > 1 and self.work >= _MIN_FTZ_WORKERS_WORK and _gomp() is not None:
             me = threading.get_ident()
 
             def body(_: Any) -> None:

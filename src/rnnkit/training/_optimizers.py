@@ -93,6 +93,17 @@ def _keras_eps_step(
             group["eps"] = group["keras_epsilon"]
 
 
+def _fusable(params: list[Tensor]) -> bool:
+    """Whether torch's fused Adam kernel takes these parameters: dense floating-point tensors
+    (float64/32/16, bfloat16) all on one CPU or CUDA device."""
+    kinds = {(p.device, p.dtype) for p in params}
+    return (
+        len({d for d, _ in kinds}) == 1
+        and all(d.type in ("cpu", "cuda") and t.is_floating_point for d, t in kinds)
+        and not any(p.is_sparse for p in params)
+    )
+
+
 class KerasAdam(torch.optim.Adam):
     """``torch.optim.Adam`` with Keras's epsilon placement (exactly Keras's Adam update)::
 
@@ -244,6 +255,8 @@ class Adam(OptimizerSpec):
             "eps": self.epsilon,
             "amsgrad": self.amsgrad,
         }
+        if _fusable(params):  # one fused kernel per step instead of ~10 ops per parameter
+            kwargs["fused"] = True
         if self.weight_decay is not None:
             return KerasAdamW(params, weight_decay=self.weight_decay, **kwargs)
         return KerasAdam(params, **kwargs)
