@@ -9,6 +9,8 @@ from ._dispatch import ENGINE_ENV, ENGINES, plan_engine, run_recurrent, select_e
 from ._fused import clear_workspace, run_fused
 from ._loop import input_bias, project_inputs, run_loop
 from ._native import run_native
+from ._triton import available as triton_available
+from ._triton import run_triton
 
 __all__ = [
     "CellKind",
@@ -27,5 +29,7 @@ __all__ = [
     "run_loop",
     "run_native",
     "run_recurrent",
+    "run_triton",
     "select_engine",
+    "triton_available",
 ]

@@ -7,6 +7,7 @@ from ._fused import run_fused
 from ._loop import run_loop
 from ._native import run_native
 from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
+from ._triton import run_triton
 
 __all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engine"]
 
@@ -14,12 +15,15 @@ __all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engi
 def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) -> RecurrentResult:
     """Run one recurrent layer call on the engine :func:`select_engine` picks.
 
-    ``engine`` forces "fused", "torch" or "loop" (else ``$RNNKIT_ENGINE``, else "auto"); a forced
-    engine that cannot compute the call exactly falls back to the automatic choice.
+    ``engine`` forces "fused", "torch", "triton" or "loop" (else ``$RNNKIT_ENGINE``, else
+    "auto"); a forced engine that cannot compute the call exactly falls back to the automatic
+    choice.
     """
     choice = select_engine(call, engine)
     if choice.name == "fused":
         return run_fused(call)
     if choice.name == "torch":
         return run_native(call)
+    if choice.name == "triton":
+        return run_triton(call)
     return run_loop(call, step)

@@ -7,12 +7,17 @@ Engines:
 * ``"torch"``: PyTorch's own fused op (oneDNN on CPU, cuDNN on CUDA) where it computes the call
   exactly: LSTM (tanh, sigmoid), GRU with ``reset_after`` (tanh, sigmoid), SimpleRNN (tanh or
   relu); no mask, no recurrent dropout.
+* ``"triton"``: whole-sequence Triton kernels (``_triton``) for CUDA tensors, float32/float64,
+  the fused kernels' activations and every option; needs the optional ``triton`` package. On CPU
+  tensors it runs only when forced and ``TRITON_INTERPRET=1`` (Triton's interpreter: for tests).
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
-measured faster (:func:`_native_inference_wins`), else "fused", else "loop"; on other devices
-"torch" where it can, else "loop". A forced engine (argument, else ``$RNNKIT_ENGINE``)
-that cannot run a call falls back to the "auto" choice and the reason says so.
+measured faster (:func:`_native_inference_wins`), else "fused", else "loop"; on CUDA "torch"
+(cuDNN) where it computes the call exactly, else "triton" (masks, recurrent dropout, IndRNN,
+GRU ``reset_after=False``, ...) where Triton is installed and supports it, else "loop". A forced
+engine (argument, else ``$RNNKIT_ENGINE``) that cannot run a call falls back to the "auto"
+choice and the reason says so.
 """
 
 from __future__ import annotations
@@ -21,23 +26,26 @@ import os
 
 import torch
 
+from . import _triton
 from ._api import EngineChoice, RecurrentCall
 
 ENGINE_ENV = "RNNKIT_ENGINE"
-ENGINES = ("auto", "fused", "torch", "loop")
+ENGINES = ("auto", "fused", "torch", "triton", "loop")
 
 FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
 FUSED_DTYPES = (torch.float32, torch.float64)
 
 
-def _native_inference_wins(cell: str, batch: int, units: int | None) -> bool:
+def _native_inference_wins(cell: str, batch: int, units: int | None, threads: int = 1) -> bool:
     """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (bench/RESULTS.md):
-    LSTM from small batches on; GRU at large batches or widths; SimpleRNN not in the range
-    measured (up to batch 256)."""
+    LSTM from small batches on; GRU at large batches or widths on one thread only (its op
+    barely uses a second thread, the fused kernels split the batch: 2x faster at batch 256 on 2
+    threads); SimpleRNN not in the range measured (up to batch 256)."""
     if cell == "lstm":
         return batch >= 8
     if cell == "gru":
-        return batch >= 128 or (units is not None and units >= 128 and batch >= 32)
+        wide = batch >= 128 or (units is not None and units >= 128 and batch >= 32)
+        return threads == 1 and wide
     if cell == "simple_rnn":
         return batch >= 512
     return False
@@ -54,6 +62,24 @@ def _fused_blocker(
         return f"no fused kernel for activation {activation!r}"
     if cell in ("lstm", "gru") and recurrent_activation not in FUSED_ACTIVATIONS:
         return f"no fused kernel for recurrent_activation {recurrent_activation!r}"
+    return None
+
+
+def _triton_blocker(
+    cell: str, activation: str, recurrent_activation: str, dtype: torch.dtype, device: str
+) -> str | None:
+    if device not in ("cuda", "cpu"):
+        return f"the Triton kernels run on CUDA, the weights are on {device}"
+    if device == "cpu" and not _triton.interpreter_enabled():
+        return "the Triton kernels run on CUDA (on CPU only under TRITON_INTERPRET=1)"
+    if dtype not in _triton.TRITON_DTYPES:
+        return f"the Triton kernels run float32/float64, got {dtype}"
+    if activation not in _triton.TRITON_ACTIVATIONS:
+        return f"no Triton kernel for activation {activation!r}"
+    if cell in ("lstm", "gru") and recurrent_activation not in _triton.TRITON_ACTIVATIONS:
+        return f"no Triton kernel for recurrent_activation {recurrent_activation!r}"
+    if not _triton.available():
+        return "triton is not installed"
     return None
 
 
@@ -129,6 +155,10 @@ def plan_engine(
         recurrent_dropout,
         reset_after,
     )
+    # Triton is imported (once) only where it could run the call: CUDA, or forced.
+    triton_no: str | None = "not considered on CPU"
+    if dev != "cpu" or name == "triton":
+        triton_no = _triton_blocker(cell, activation, recurrent_activation, dtype, dev)
     prefix = ""
     if name == "loop":
         return EngineChoice("loop", f"forced by the {source}")
@@ -140,12 +170,20 @@ def plan_engine(
         if native_no is None:
             return EngineChoice("torch", f"forced by the {source}")
         prefix = f"'torch' forced by the {source} but {native_no}; "
+    if name == "triton":
+        if triton_no is None:
+            return EngineChoice("triton", f"forced by the {source}")
+        prefix = f"'triton' forced by the {source} but {triton_no}; "
     if dev != "cpu":
         if native_no is None:
             return EngineChoice("torch", prefix + f"PyTorch's own fused op on {dev}")
-        return EngineChoice("loop", prefix + f"no fused kernel on {dev} ({native_no})")
+        if triton_no is None:
+            return EngineChoice("triton", prefix + f"fused Triton kernels on {dev} ({native_no})")
+        return EngineChoice(
+            "loop", prefix + f"reference loop on {dev}: {native_no}, and {triton_no}"
+        )
     if fused_no is None:
-        native_wins = _native_inference_wins(cell, batch, units)
+        native_wins = _native_inference_wins(cell, batch, units, torch.get_num_threads())
         if not training and native_no is None and dtype == torch.float32 and native_wins:
             return EngineChoice(
                 "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"
