@@ -27,6 +27,7 @@ torch.set_num_threads(1)
 
 from rnnkit import _archive  # noqa: E402
 from rnnkit.training import _checkpoint as ck  # noqa: E402
+from rnnkit.training import _checkpoint_files as ck_files  # noqa: E402
 from rnnkit.training import latest_checkpoint, load_checkpoint, read_checkpoint  # noqa: E402
 
 
@@ -90,7 +91,7 @@ def _in_child(fn: Any) -> int:
 # --------------------------------------------------------------------------- points
 def _crash_at(point: str, root: Path, epoch: int) -> None:
     """In the child: arrange a SIGKILL at ``point`` of writing checkpoint ``epoch``."""
-    real_write, real_rename, real_fsync_dir = ck._write_file, os.rename, ck._fsync_dir
+    real_write, real_rename, real_fsync_dir = ck_files._write_file, os.rename, ck_files._fsync_dir
     real_rmtree = shutil.rmtree
 
     def write_file(path: Path, data: bytes) -> None:
@@ -119,10 +120,10 @@ def _crash_at(point: str, root: Path, epoch: int) -> None:
             _kill_self()
         real_rmtree(path, *args, **kwargs)
 
-    ck._write_file = write_file  # type: ignore[assignment]
+    ck_files._write_file = write_file  # type: ignore[assignment]
     os.rename = rename  # type: ignore[assignment]
     shutil.rmtree = rmtree  # type: ignore[assignment]
-    ck._fsync_dir = real_fsync_dir
+    ck_files._fsync_dir = real_fsync_dir
     _save(root, epoch)
 
 

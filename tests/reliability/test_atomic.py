@@ -11,6 +11,7 @@ import torch
 
 from rnnkit import _archive
 from rnnkit.training import _checkpoint as ck
+from rnnkit.training import _checkpoint_files as ck_files
 from rnnkit.training import fit, latest_checkpoint, list_checkpoints, read_checkpoint
 
 from ._common import TinyNet, finish, regression, start
@@ -60,14 +61,14 @@ def test_failed_write_removes_its_temporary_folder_and_keeps_the_previous(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _fit(tmp_path, 2)
-    real = ck._write_file
+    real = ck_files._write_file
 
     def full_disk(path: Path, data: bytes) -> None:
         if path.name == ck.STATE:
             raise OSError(28, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(ck, "_write_file", full_disk)
+    monkeypatch.setattr(ck_files, "_write_file", full_disk)
     with pytest.raises(OSError, match="No space left"):
         _fit(tmp_path, 4)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch-0001", "epoch-0002"]

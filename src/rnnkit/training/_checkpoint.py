@@ -28,33 +28,52 @@ The JSON encoding is strict JSON: a dict with string keys is a JSON object; a te
 another dict ``{"__dict__": [[key, value], ...]}`` (int keys, as in an optimizer's state), a
 non-finite float ``{"__float__": "nan"}``, a numpy array ``{"__ndarray__": {"dtype", "shape",
 "data"}}``.
+
+Where the code lives: the file names, errors and JSON encoding in :mod:`._checkpoint_format`;
+writing, listing and verified reading of the folders (:class:`Checkpoint`,
+:func:`read_checkpoint`) in :mod:`._checkpoint_files`; here, what a checkpoint captures of a run
+and how it is put back: RNG states, :func:`save_training_checkpoint` and the checks and restore
+of a resume (:func:`check_resume`, :func:`apply_resume`, :func:`load_checkpoint`). Every public
+name is importable from this module.
 """
 
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
-import math
 import os
 import random
-import re
-import shutil
-import tempfile
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
 from ._callbacks import Callback
+from ._checkpoint_files import (
+    Checkpoint,
+    latest_checkpoint,
+    list_checkpoints,
+    read_checkpoint,
+    write_checkpoint,
+)
+from ._checkpoint_format import FILES as FILES
+from ._checkpoint_format import (
+    FORMAT,
+    OPTIMIZER,
+    STATE,
+    STATE_TENSORS,
+    WEIGHTS,
+    CheckpointCorruptError,
+    CheckpointError,
+    CheckpointMismatchError,
+    NonFiniteWeightsError,
+    _encode,
+    _json_bytes,
+)
+from ._checkpoint_format import MANIFEST as MANIFEST
 
 __all__ = [
     "Checkpoint",
@@ -67,161 +86,6 @@ __all__ = [
     "load_checkpoint",
     "read_checkpoint",
 ]
-
-FORMAT = "rnnkit.checkpoint/1"
-WEIGHTS = "weights.safetensors"
-OPTIMIZER = "optimizer.safetensors"
-STATE_TENSORS = "state.safetensors"
-STATE = "state.json"
-MANIFEST = "manifest.json"
-FILES = (WEIGHTS, OPTIMIZER, STATE_TENSORS, STATE)
-_DIR_RE = re.compile(r"^epoch-(\d{4,})$")
-_MAX_MANIFEST_BYTES = 1 << 20
-
-
-# --------------------------------------------------------------------------- errors
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be used. ``path``: the file (or folder); ``reason``: why."""
-
-    def __init__(self, path: str | os.PathLike[str], reason: str, hint: str = "") -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self._what} {self.path!r}: {reason}" + (f"; {hint}" if hint else ""))
-
-    _what = "checkpoint"
-
-
-class CheckpointCorruptError(CheckpointError):
-    """A checkpoint file that is missing, truncated, altered or not what rnnkit writes."""
-
-    _what = "corrupt checkpoint file"
-
-
-class CheckpointMismatchError(CheckpointError):
-    """A valid checkpoint of something else (another architecture, optimizer or callbacks)."""
-
-    _what = "checkpoint does not match"
-
-
-class NonFiniteWeightsError(FloatingPointError):
-    """Raised instead of writing a checkpoint whose weights or optimizer state hold NaN/Inf
-    (the previous checkpoint is kept). Attributes: ``epoch`` (0-based), ``name``."""
-
-    def __init__(self, epoch: int, name: str) -> None:
-        self.epoch = epoch
-        self.name = name
-        super().__init__(
-            f"non-finite values in {name} after epoch {epoch + 1}; the checkpoint was not "
-            "written (the previous one is kept). Expected finite weights: try a lower learning "
-            "rate, clipnorm / global_clipnorm, or check the data for NaN/Inf"
-        )
-
-
-# --------------------------------------------------------------------------- JSON encoding
-def _encode(obj: Any, tensors: dict[str, Tensor], key: str) -> Any:
-    """JSON-compatible form of ``obj``; tensors go to ``tensors`` under ``key``-derived names."""
-    if obj is None or isinstance(obj, (bool, str)):
-        return obj
-    if isinstance(obj, int):
-        return int(obj)
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else {"__float__": repr(obj)}
-    if isinstance(obj, Tensor):
-        if key in tensors:
-            raise ValueError(f"duplicate tensor name {key!r} in a checkpoint")
-        tensors[key] = obj.detach().to("cpu").contiguous().clone()
-        return {"__tensor__": key}
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.kind not in "biuf":
-            raise TypeError(f"cannot checkpoint a numpy array of dtype {obj.dtype} at {key!r}")
-        return {
-            "__ndarray__": {
-                "dtype": obj.dtype.str,
-                "shape": list(obj.shape),
-                "data": [_encode(v, tensors, key) for v in obj.ravel().tolist()],
-            }
-        }
-    if isinstance(obj, np.generic):
-        return _encode(obj.item(), tensors, key)
-    if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]}
-    if isinstance(obj, list):
-        return [_encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]
-    if isinstance(obj, Mapping):
-        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-            return {k: _encode(v, tensors, f"{key}/{k}") for k, v in obj.items()}
-        items = []
-        for k, v in obj.items():
-            if not isinstance(k, (str, int)) or isinstance(k, bool):
-                raise TypeError(f"cannot checkpoint a dict key of type {type(k).__name__}")
-            items.append([k, _encode(v, tensors, f"{key}/{k}")])
-        return {"__dict__": items}
-    raise TypeError(f"cannot checkpoint a value of type {type(obj).__name__} at {key!r}")
-
-
-def _decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
-    """Inverse of :func:`_encode`; any unexpected form raises ``ValueError``."""
-    if obj is None or isinstance(obj, (bool, str, int, float)):
-        return obj
-    if isinstance(obj, list):
-        return [_decode(v, tensors, where) for v in obj]
-    if not isinstance(obj, dict):  # pragma: no cover - json gives no other types
-        raise ValueError(f"expected a JSON value in {where}, got {type(obj).__name__}")
-    if not any(k.startswith("__") for k in obj):
-        return {k: _decode(v, tensors, where) for k, v in obj.items()}
-    if len(obj) != 1:
-        raise ValueError(f"expected a tagged value in {where}, got keys {sorted(obj)[:8]}")
-    ((tag, value),) = obj.items()
-    if tag == "__tensor__":
-        if not isinstance(value, str) or value not in tensors:
-            raise ValueError(f"expected tensor {str(value)[:80]!r} in {where}, got none")
-        return tensors[value]
-    if tag == "__float__":
-        if value not in ("nan", "inf", "-inf"):
-            raise ValueError(f"expected 'nan', 'inf' or '-inf' in {where}, got {value!r}")
-        return float(value)
-    if tag == "__tuple__" and isinstance(value, list):
-        return tuple(_decode(v, tensors, where) for v in value)
-    if tag == "__dict__" and isinstance(value, list):
-        out: dict[Any, Any] = {}
-        for item in value:
-            if (
-                not isinstance(item, list)
-                or len(item) != 2
-                or not isinstance(item[0], (str, int))
-                or isinstance(item[0], bool)
-            ):
-                raise ValueError(f"expected [key, value] pairs in {where}")
-            out[item[0]] = _decode(item[1], tensors, where)
-        return out
-    if tag == "__ndarray__" and isinstance(value, dict):
-        try:
-            dtype = np.dtype(value["dtype"])
-            shape = tuple(int(d) for d in value["shape"])
-            data = value["data"]
-            if dtype.kind not in "biuf" or not isinstance(data, list):
-                raise ValueError(f"unexpected dtype {dtype} or data")
-            if not all(isinstance(v, (int, float)) for v in data):
-                raise ValueError("expected numbers")
-            return np.array(data, dtype=dtype).reshape(shape)
-        except (KeyError, TypeError, ValueError, OverflowError) as e:
-            raise ValueError(f"expected a numeric array in {where}: {e}") from None
-    raise ValueError(f"expected a known tag in {where}, got {tag!r}")
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, allow_nan=False, indent=1).encode("utf-8")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-standard JSON constant {name}")
-
-
-def _parse_json(data: bytes, path: Path) -> Any:
-    try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise CheckpointCorruptError(path, f"not valid JSON ({e})") from None
 
 
 # --------------------------------------------------------------------------- RNG states
@@ -289,301 +153,6 @@ def restore_rng(state: dict[str, Any], generator: torch.Generator | None) -> Non
         torch.cuda.set_rng_state_all(cuda)
     if generator is not None and state["shuffle"] is not None:
         generator.set_state(state["shuffle"])
-
-
-# --------------------------------------------------------------------------- files
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory handles
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover - e.g. some network file systems
-        pass
-    finally:
-        os.close(fd)
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data`` and fsync it (a new file: never overwrites)."""
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _dir_name(epoch: int) -> str:
-    return f"epoch-{epoch:04d}"
-
-
-def list_checkpoints(checkpoint_dir: str | os.PathLike[str]) -> list[Path]:
-    """Complete checkpoint folders (``epoch-NNNN``) in ``checkpoint_dir``, oldest first.
-
-    Temporary folders of an interrupted write are not listed. Returns ``[]`` when the folder
-    does not exist."""
-    root = Path(checkpoint_dir)
-    if not root.is_dir():
-        return []
-    found = []
-    for entry in root.iterdir():
-        m = _DIR_RE.match(entry.name)
-        if m and entry.is_dir():
-            found.append((int(m.group(1)), entry))
-    return [p for _, p in sorted(found)]
-
-
-def latest_checkpoint(checkpoint_dir: str | os.PathLike[str]) -> Path | None:
-    """The newest checkpoint folder in ``checkpoint_dir`` (None if there is none).
-
-    Folders are only renamed into place once complete, so the newest one is the last
-    complete write; :func:`read_checkpoint` verifies it."""
-    found = list_checkpoints(checkpoint_dir)
-    return found[-1] if found else None
-
-
-def _cleanup(root: Path, keep: Sequence[Path]) -> None:
-    """Remove stale temporary folders and checkpoints older than ``keep``."""
-    keep_names = {p.name for p in keep}
-    for path in list_checkpoints(root):
-        if path.name not in keep_names:
-            trash = root / f".trash-{uuid.uuid4().hex}"
-            try:
-                os.rename(path, trash)
-            except OSError:
-                continue
-    for entry in root.iterdir():
-        if entry.name.startswith((".tmp-", ".trash-")) and entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-
-
-def write_checkpoint(
-    checkpoint_dir: str | os.PathLike[str],
-    epoch: int,
-    files: Mapping[str, bytes],
-    keep_last: int = 2,
-) -> Path:
-    """Atomically write ``files`` (name -> bytes) plus a manifest as ``epoch-NNNN``.
-
-    A single writer per ``checkpoint_dir`` is assumed. Returns the checkpoint folder."""
-    root = Path(checkpoint_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
-    try:
-        entries = {}
-        for name, data in files.items():
-            _write_file(tmp / name, data)
-            entries[name] = {"size": len(data), "sha256": _sha256(data)}
-        manifest = {"format": FORMAT, "epoch": epoch, "files": entries}
-        _write_file(tmp / MANIFEST, _json_bytes(manifest))
-        _fsync_dir(tmp)
-        target = root / _dir_name(epoch)
-        if target.exists():  # rewriting an epoch (resumed from an older checkpoint)
-            os.rename(target, root / f".trash-{uuid.uuid4().hex}")
-        os.rename(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    _fsync_dir(root)
-    kept = list_checkpoints(root)[-keep_last:]
-    if target not in kept:  # pragma: no cover - an older epoch than existing ones
-        kept.append(target)
-    _cleanup(root, kept)
-    _fsync_dir(root)
-    return target
-
-
-def _read_limited(path: Path, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes (so an oversized file is detected, never slurped)."""
-    try:
-        with open(path, "rb") as f:
-            return f.read(limit + 1)
-    except FileNotFoundError:
-        raise CheckpointCorruptError(path, "missing file") from None
-    except IsADirectoryError:
-        raise CheckpointCorruptError(path, "expected a file, got a directory") from None
-    except OSError as e:
-        raise CheckpointCorruptError(path, f"unreadable ({e.strerror})") from None
-
-
-def _verified_files(folder: Path) -> tuple[int, dict[str, bytes]]:
-    """Read the manifest and every file it lists, checking sizes and SHA-256 hashes."""
-    hint = f"delete {str(folder)!r} to resume from an earlier checkpoint"
-    manifest_path = folder / MANIFEST
-    raw = _read_limited(manifest_path, _MAX_MANIFEST_BYTES)
-    if len(raw) > _MAX_MANIFEST_BYTES:
-        raise CheckpointCorruptError(manifest_path, "larger than any rnnkit manifest", hint)
-    manifest = _parse_json(raw, manifest_path)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise CheckpointCorruptError(manifest_path, f"expected format {FORMAT!r}, got {got!r}")
-    epoch = manifest.get("epoch")
-    entries = manifest.get("files")
-    if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-        raise CheckpointCorruptError(manifest_path, f"expected an epoch >= 0, got {epoch!r}")
-    if not isinstance(entries, dict) or set(entries) != set(FILES):
-        got = sorted(entries) if isinstance(entries, dict) else entries
-        raise CheckpointCorruptError(
-            manifest_path, f"expected entries for {sorted(FILES)}, got {got!r}"
-        )
-    out = {}
-    for name in FILES:
-        entry = entries[name]
-        path = folder / name
-        size = entry.get("size") if isinstance(entry, dict) else None
-        digest = entry.get("sha256") if isinstance(entry, dict) else None
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise CheckpointCorruptError(manifest_path, f"bad size for {name}: {size!r}")
-        if not isinstance(digest, str):
-            raise CheckpointCorruptError(manifest_path, f"bad sha256 for {name}: {digest!r}")
-        data = _read_limited(path, size)
-        if len(data) != size:
-            what = "truncated" if len(data) < size else "longer than written"
-            got = f"{len(data)}" if len(data) <= size else f"more than {size}"
-            raise CheckpointCorruptError(
-                path, f"{what}: expected {size} bytes, got {got}", hint
-            )
-        if _sha256(data) != digest:
-            raise CheckpointCorruptError(
-                path, "SHA-256 mismatch: the file was altered after it was written", hint
-            )
-        out[name] = data
-    return epoch, out
-
-
-def _load_tensors(data: bytes, path: Path) -> dict[str, Tensor]:
-    try:
-        return st_load(data)
-    except (SafetensorError, ValueError, RuntimeError, TypeError) as e:
-        raise CheckpointCorruptError(path, f"not a safetensors file ({e})") from None
-
-
-# --------------------------------------------------------------------------- checkpoint
-@dataclass
-class Checkpoint:
-    """A verified checkpoint, as read by :func:`read_checkpoint`.
-
-    Attributes:
-        path: the ``epoch-NNNN`` folder.
-        epoch: epochs completed (training resumes at this 0-based epoch index).
-        epochs: the ``epochs`` argument of the run that wrote it.
-        stopped: True when that run stopped early (a callback asked to stop): resuming it
-            runs no further epoch.
-        weights: ``module.state_dict()``.
-        optimizer: ``optimizer.state_dict()`` (tensors included) or None.
-        optimizer_class: the torch optimizer's class name.
-        lr: learning rate of every param group.
-        callbacks: ``[{"class": name, "state": state_dict}]`` of the stateful callbacks.
-        rng: generator states (see :func:`capture_rng`).
-        params: ``fit``'s parameters (epochs, steps, batch_size, samples, shuffle).
-    """
-
-    path: Path
-    epoch: int
-    epochs: int
-    stopped: bool
-    weights: dict[str, Tensor]
-    optimizer: dict[str, Any] | None
-    optimizer_class: str | None
-    lr: list[float]
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
-    rng: dict[str, Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def history(self) -> dict[str, Any] | None:
-        """The saved ``History`` state (``{"history": ..., "epoch": [...]}``), if any."""
-        for cb in self.callbacks:
-            if cb["class"] == "History":
-                return dict(cb["state"])
-        return None
-
-
-def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
-    """Read and verify the checkpoint folder ``path`` (sizes, hashes, formats and types).
-
-    Raises :class:`CheckpointCorruptError` naming the bad file and the reason."""
-    folder = Path(path)
-    if not folder.is_dir():
-        raise CheckpointCorruptError(folder, "no such checkpoint directory")
-    epoch, data = _verified_files(folder)
-    weights = _load_tensors(data[WEIGHTS], folder / WEIGHTS)
-    opt_tensors = _load_tensors(data[OPTIMIZER], folder / OPTIMIZER)
-    state_tensors = _load_tensors(data[STATE_TENSORS], folder / STATE_TENSORS)
-    state_path = folder / STATE
-    raw = _parse_json(data[STATE], state_path)
-    try:
-        return _checkpoint_from_state(folder, epoch, raw, weights, opt_tensors, state_tensors)
-    except (ValueError, TypeError, KeyError, RecursionError) as e:
-        if isinstance(e, CheckpointError):
-            raise
-        raise CheckpointCorruptError(state_path, f"unexpected content ({e})") from None
-
-
-def _checkpoint_from_state(
-    folder: Path,
-    epoch: int,
-    raw: Any,
-    weights: dict[str, Tensor],
-    opt_tensors: dict[str, Tensor],
-    state_tensors: dict[str, Tensor],
-) -> Checkpoint:
-    where = str(folder / STATE)
-    if not isinstance(raw, dict) or raw.get("format") != FORMAT:
-        got = raw.get("format") if isinstance(raw, dict) else type(raw).__name__
-        raise ValueError(f"expected format {FORMAT!r}, got {got!r}")
-    if raw.get("epoch") != epoch:
-        raise ValueError(f"expected epoch {epoch} (as in the manifest), got {raw.get('epoch')!r}")
-    epochs = raw["epochs"]
-    stopped = raw["stopped"]
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or not isinstance(stopped, bool):
-        raise ValueError("expected an int 'epochs' and a bool 'stopped'")
-    optimizer = _decode(raw["optimizer"], opt_tensors, where)
-    opt_class = raw["optimizer_class"]
-    if optimizer is not None and (
-        not isinstance(optimizer, dict)
-        or not isinstance(optimizer.get("state"), dict)
-        or not isinstance(optimizer.get("param_groups"), list)
-        or not all(isinstance(g, dict) for g in optimizer["param_groups"])
-        or not isinstance(opt_class, str)
-    ):
-        raise ValueError("expected an optimizer state_dict with 'state' and 'param_groups'")
-    lr = raw["lr"]
-    if not isinstance(lr, list) or not all(
-        isinstance(v, (int, float)) and not isinstance(v, bool) for v in lr
-    ):
-        raise ValueError("expected 'lr' as a list of numbers")
-    callbacks = _decode(raw["callbacks"], state_tensors, where)
-    if not isinstance(callbacks, list) or not all(
-        isinstance(c, dict)
-        and isinstance(c.get("class"), str)
-        and isinstance(c.get("state"), dict)
-        for c in callbacks
-    ):
-        raise ValueError("expected 'callbacks' as a list of {'class', 'state'}")
-    rng = _decode(raw["rng"], state_tensors, where)
-    if rng is not None and not isinstance(rng, dict):
-        raise ValueError("expected 'rng' as a dict")
-    params = _decode(raw["params"], state_tensors, where)
-    if not isinstance(params, dict):
-        raise ValueError("expected 'params' as a dict")
-    return Checkpoint(
-        path=folder,
-        epoch=epoch,
-        epochs=epochs,
-        stopped=stopped,
-        weights=weights,
-        optimizer=optimizer,
-        optimizer_class=opt_class if optimizer is not None else None,
-        lr=[float(v) for v in lr],
-        callbacks=callbacks,
-        rng=rng,
-        params=params,
-    )
 
 
 # --------------------------------------------------------------------------- save

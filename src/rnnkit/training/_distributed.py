@@ -28,18 +28,20 @@ place, so ``checkpoint_dir`` states match), ``fit(checkpoint_dir=...)`` writes o
 Stop requests (``EarlyStopping``, time limits ...) are OR-ed over the ranks (per batch when a
 callback could stop mid-epoch, else per epoch), and every epoch end and the end of training are
 barriers, so a checkpoint written by rank 0 exists before any rank reads it.
+
+Here: the sharding of a global batch, the DDP wrapper the loop trains, the rank-zero muting and
+stop synchronisation of the callbacks, and the entries :func:`fit_distributed` /
+``dispatch_fit``. The environment and process group (:func:`init_distributed`, ranks,
+:func:`barrier`) are in :mod:`._dist_env`, starting processes (:func:`launch`) in
+:mod:`._launch`; every public name is importable from this module.
 """
 
 from __future__ import annotations
 
-import atexit
 import hashlib
 import inspect
 import os
-import socket
-import subprocess
-import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -49,6 +51,22 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ._callbacks import Callback, CSVLogger, History, ModelCheckpoint
 from ._data import module_device_dtype
+from ._dist_env import (
+    _all_reduce_ints,
+    _broadcast_int,
+    _check_same_on_all_ranks,
+    _env_int,
+    _initialized,
+    barrier,
+    get_rank,
+    get_world_size,
+    init_distributed,
+    is_rank_zero,
+    local_device,
+    under_torchrun,
+)
+from ._launch import _free_port as _free_port
+from ._launch import launch, torchrun_command, without_option
 from ._loggers import default_loggers
 
 __all__ = [
@@ -68,7 +86,6 @@ __all__ = [
     "without_option",
 ]
 
-_ENV_KEYS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 _STOP_HOOKS = (
     "on_train_begin",
     "on_epoch_begin",
@@ -77,132 +94,6 @@ _STOP_HOOKS = (
     "on_batch_begin",
     "on_batch_end",
 )
-
-
-# --------------------------------------------------------------------------- environment
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    if value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"expected ${name} to be an integer, got {value!r}") from None
-
-
-def under_torchrun() -> bool:
-    """Whether ``RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` are all set (as
-    ``torchrun`` / :func:`launch` set them)."""
-    return all(k in os.environ for k in _ENV_KEYS)
-
-
-def _initialized() -> bool:
-    return dist.is_available() and dist.is_initialized()
-
-
-def get_rank() -> int:
-    """This process's global rank: the process group's, else ``$RANK``, else 0."""
-    return dist.get_rank() if _initialized() else _env_int("RANK", 0)
-
-
-def get_world_size() -> int:
-    """Number of processes: the process group's, else ``$WORLD_SIZE``, else 1."""
-    return dist.get_world_size() if _initialized() else _env_int("WORLD_SIZE", 1)
-
-
-def is_rank_zero() -> bool:
-    """True on the process that writes files and prints (rank 0; always True without
-    ``torch.distributed``)."""
-    return get_rank() == 0
-
-
-def local_device() -> torch.device:
-    """``cuda:$LOCAL_RANK`` when CUDA is available, else ``cpu``: where to put the model
-    before ``fit`` so that every process on a node gets its own GPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda", _env_int("LOCAL_RANK", 0) % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
-def _shutdown() -> None:
-    if _initialized():
-        dist.destroy_process_group()
-
-
-def init_distributed(backend: str | None = None, device: torch.device | str | None = None) -> bool:
-    """Initialise the default process group from the environment (``env://``) unless one
-    exists. ``backend`` default: ``"nccl"`` when ``device`` is a CUDA device, else ``"gloo"``.
-    Returns True when this call created the group (it is destroyed at interpreter exit).
-
-    Raises ValueError when the torchrun variables are missing.
-    """
-    if not dist.is_available():  # pragma: no cover - every supported build has it
-        raise RuntimeError("torch.distributed is not available in this torch build")
-    if dist.is_initialized():
-        return False
-    missing = [k for k in _ENV_KEYS if k not in os.environ]
-    if missing:
-        raise ValueError(
-            "distributed training: expected to run under torchrun (or with RANK, WORLD_SIZE, "
-            f"MASTER_ADDR and MASTER_PORT set), got no {', '.join(missing)}"
-        )
-    dev = torch.device("cpu") if device is None else torch.device(device)
-    if backend is None:
-        backend = "nccl" if dev.type == "cuda" else "gloo"
-    if backend not in ("gloo", "nccl"):
-        raise ValueError(f"expected backend 'gloo' or 'nccl', got {backend!r}")
-    if backend == "nccl":
-        index = dev.index if dev.index is not None else _env_int("LOCAL_RANK", 0)
-        torch.cuda.set_device(index)
-        dist.init_process_group(
-            backend="nccl", init_method="env://", device_id=torch.device("cuda", index)
-        )
-    else:
-        dist.init_process_group(backend=backend, init_method="env://")
-    atexit.register(_shutdown)
-    return True
-
-
-def _comm_device() -> torch.device:
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
-def barrier() -> None:
-    """Wait for every rank (no-op without a process group)."""
-    if not _initialized():
-        return
-    if dist.get_backend() == "nccl":
-        dist.barrier(device_ids=[torch.cuda.current_device()])
-    else:
-        dist.barrier()
-
-
-def _all_reduce_ints(values: Sequence[int], op: Any) -> list[int]:
-    t = torch.tensor(list(values), dtype=torch.int64, device=_comm_device())
-    dist.all_reduce(t, op=op)
-    return [int(v) for v in t.tolist()]
-
-
-def _broadcast_int(value: int) -> int:
-    t = torch.tensor([value], dtype=torch.int64, device=_comm_device())
-    dist.broadcast(t, src=0)
-    return int(t.item())
-
-
-def _check_same_on_all_ranks(named: Mapping[str, int]) -> None:
-    """Raise ValueError (on every rank) when some value differs between ranks."""
-    names = list(named)
-    values = [named[k] for k in names]
-    low = _all_reduce_ints(values, dist.ReduceOp.MIN)
-    high = _all_reduce_ints(values, dist.ReduceOp.MAX)
-    for name, lo, hi in zip(names, low, high, strict=True):
-        if lo != hi:
-            raise ValueError(
-                f"distributed training: expected {name} to be the same on every rank, got values "
-                f"from {lo} to {hi}"
-            )
 
 
 # --------------------------------------------------------------------------- sharding
@@ -428,7 +319,8 @@ def dispatch_fit(args: dict[str, Any]) -> History:
     ``distributed`` True/"auto" runs :func:`fit_distributed` ("auto": only when the world
     size is above 1). Then calls the plain ``fit``.
     """
-    from ._loop import _check_callbacks, fit
+    from ._loop import fit
+    from ._loop_parts import _check_callbacks
 
     names = inspect.signature(fit).parameters
     args = {k: v for k, v in args.items() if k in names}  # fit's locals() hold its import too
@@ -460,7 +352,7 @@ def fit_distributed(
     the same data and arguments. ``find_unused_parameters`` goes to ``DistributedDataParallel``
     (needed when some parameters get no gradient in a step).
     """
-    from ._loop import _check_callbacks
+    from ._loop_parts import _check_callbacks
 
     if not isinstance(find_unused_parameters, bool):
         raise TypeError(
@@ -481,7 +373,8 @@ def fit_distributed(
 
 
 def _fit_ddp(args: dict[str, Any], *, find_unused_parameters: bool) -> History:
-    from ._loop import _check_module, _resolve_optimizer, fit
+    from ._loop import fit
+    from ._loop_parts import _check_module, _resolve_optimizer
 
     module = _check_module(args.pop("module"))
     device, _ = module_device_dtype(module)
@@ -540,146 +433,3 @@ def _fit_ddp(args: dict[str, Any], *, find_unused_parameters: bool) -> History:
         del wrapper, ddp  # frees DDP's reducer (and its gradient hooks on the parameters)
     barrier()
     return history
-
-
-# --------------------------------------------------------------------------- launching
-def _check_nproc(nproc: Any) -> int:
-    if isinstance(nproc, bool) or not isinstance(nproc, int):
-        raise TypeError(f"expected nproc to be an int, got {type(nproc).__name__}")
-    if nproc < 1:
-        raise ValueError(f"expected nproc >= 1, got {nproc}")
-    return nproc
-
-
-def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nnodes 1 --nproc-per-node N *argv``
-    (``argv``: a script and its arguments, or ``["-m", "package.module", ...]``)."""
-    nproc = _check_nproc(nproc)
-    if isinstance(argv, (str, bytes)) or not all(isinstance(a, str) for a in argv):
-        raise TypeError("expected argv as a sequence of str, e.g. ['-m', 'rnnkit.cli', 'train']")
-    if not argv:
-        raise ValueError("expected argv with a script or '-m module', got an empty sequence")
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nnodes",
-        "1",
-        "--nproc-per-node",
-        str(nproc),
-        *argv,
-    ]
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _spawn_entry(
-    local_rank: int,
-    nproc: int,
-    port: int,
-    target: Callable[..., Any],
-    args: tuple[Any, ...],
-    env: dict[str, str],
-) -> None:
-    os.environ.update(env)
-    os.environ.update(
-        {
-            "RANK": str(local_rank),
-            "LOCAL_RANK": str(local_rank),
-            "WORLD_SIZE": str(nproc),
-            "LOCAL_WORLD_SIZE": str(nproc),
-            "MASTER_ADDR": "127.0.0.1",
-            "MASTER_PORT": str(port),
-        }
-    )
-    try:
-        target(*args)
-    finally:
-        _shutdown()
-
-
-def launch(
-    nproc: int,
-    target: Callable[..., Any] | Sequence[str],
-    *,
-    args: Sequence[Any] = (),
-    env: Mapping[str, str] | None = None,
-    timeout: float | None = None,
-) -> int:
-    """Run ``nproc`` processes on this machine with torchrun's environment and return the
-    exit status (0: all succeeded).
-
-    ``target`` is either
-      * argv for ``torch.distributed.run`` (a script and its arguments, or
-        ``["-m", "rnnkit.cli", "train", "config.toml"]``): run as a subprocess; or
-      * a picklable top-level function, started in ``nproc`` spawned processes as
-        ``target(*args)`` with ``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_*`` set (an
-        exception in any process is raised here).
-
-    ``env`` adds environment variables; ``OMP_NUM_THREADS`` defaults to cores / nproc.
-    ``timeout`` (seconds, argv targets only): stop torchrun and its processes after that long
-    and raise ``TimeoutError`` (a rank that fails makes torchrun stop the others anyway).
-    """
-    nproc = _check_nproc(nproc)
-    extra = {str(k): str(v) for k, v in (env or {}).items()}
-    if "OMP_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in extra:
-        extra["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
-    if callable(target):
-        import torch.multiprocessing as mp
-
-        mp.spawn(
-            _spawn_entry,
-            args=(nproc, _free_port(), target, tuple(args), extra),
-            nprocs=nproc,
-            join=True,
-        )
-        return 0
-    if args:
-        raise ValueError("launch: args go with a function target; put them in argv instead")
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise ValueError(f"expected timeout > 0 seconds or None, got {timeout!r}")
-    cmd = torchrun_command(nproc, target)
-    proc = subprocess.Popen(cmd, env={**os.environ, **extra})
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        raise TimeoutError(
-            f"launch: the {nproc} processes did not finish within {timeout} s; stopped them"
-        ) from None
-    except BaseException:
-        _stop(proc)
-        raise
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to torchrun (it stops its workers), SIGKILL if it does not exit in 30 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def without_option(argv: Sequence[str], option: str) -> list[str]:
-    """``argv`` without ``option VALUE`` / ``option=VALUE`` (e.g. ``--nproc``), for
-    re-executing a command line under torchrun."""
-    out: list[str] = []
-    skip = False
-    for arg in argv:
-        if skip:
-            skip = False
-            continue
-        if arg == option:
-            skip = True
-            continue
-        if arg.startswith(option + "="):
-            continue
-        out.append(arg)
-    return out

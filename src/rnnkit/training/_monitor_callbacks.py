@@ -1,0 +1,441 @@
+"""The callbacks that watch a logged value: the shared ``_MonitorCallback`` (``mode`` and
+``min_delta`` comparison), :class:`EarlyStopping`, :class:`ModelCheckpoint` (with
+:func:`save_state_dict`, its safetensors writer) and :class:`ReduceLROnPlateau`.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ._callback_base import Callback, Logs, _get
+
+__all__ = ["EarlyStopping", "ModelCheckpoint", "ReduceLROnPlateau", "save_state_dict"]
+
+
+def _get_sign(state: Mapping[str, Any], owner: str) -> int | None:
+    sign = _get(state, owner, "sign", (int,), optional=True)
+    if sign not in (None, 1, -1):
+        raise ValueError(f"{owner}: expected 'sign' in (None, 1, -1), got {sign!r}")
+    return sign  # type: ignore[no-any-return]
+
+
+def _get_best(state: Mapping[str, Any], owner: str) -> float | None:
+    best = _get(state, owner, "best", (int, float), optional=True)
+    return None if best is None else float(best)
+
+
+_MIN_NAMES = {"loss", "mae", "mse", "mean_absolute_error", "mean_squared_error", "learning_rate"}
+
+
+class _MonitorCallback(Callback):
+    """Keras's ``MonitorCallback``: ``mode`` "min"/"max"/"auto" and ``min_delta`` comparison.
+
+    ``mode="auto"`` takes the direction from the run's metrics (accuracy: max; loss and errors:
+    min) and raises ``ValueError`` when it cannot tell.
+    """
+
+    def __init__(
+        self, monitor: str, mode: str, min_delta: float, baseline: float | None = None
+    ) -> None:
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"expected mode in ('auto', 'min', 'max'), got {mode!r}")
+        if not isinstance(monitor, str):
+            raise TypeError(f"expected monitor to be a str, got {type(monitor).__name__}")
+        self.monitor = monitor
+        self.mode = mode
+        self.min_delta = abs(float(min_delta))
+        self.baseline = baseline
+        self.best: float | None = baseline
+        self._sign: int | None = None  # +1: larger is better, -1: smaller is better
+
+    def _resolve_sign(self) -> int:
+        if self.mode == "max":
+            return 1
+        if self.mode == "min":
+            return -1
+        name = self.monitor.removeprefix("val_")
+        direction = self.state.directions.get(name) if self.state is not None else None
+        if direction is None:
+            lname = name.lower()
+            if lname in _MIN_NAMES or lname.endswith(("loss", "error")):
+                direction = "down"
+            elif "acc" in lname or "auc" in lname:
+                direction = "up"
+        if direction is None:
+            raise ValueError(
+                f"{type(self).__name__}: cannot tell whether monitor={self.monitor!r} should be "
+                "minimized or maximized; expected mode='min' or mode='max', got mode='auto'"
+            )
+        return 1 if direction == "up" else -1
+
+    def _is_improvement(self, current: float, reference: float | None) -> bool:
+        if self._sign is None:
+            self._sign = self._resolve_sign()
+        if reference is None:
+            return True
+        if self._sign > 0:
+            return current - self.min_delta > reference
+        return current + self.min_delta < reference
+
+    def _monitor_value(self, logs: Logs | None) -> float | None:
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__} conditioned on metric {self.monitor!r} which is not "
+                f"available. Available metrics are: {','.join(logs)}",
+                stacklevel=3,
+            )
+            return None
+        return float(value)
+
+
+def _copy_state_dict(module: nn.Module) -> dict[str, Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+class EarlyStopping(_MonitorCallback):
+    """Stop when ``monitor`` has not improved for ``patience`` epochs (Keras semantics).
+
+    Args:
+        monitor: logs key, default ``"val_loss"``.
+        min_delta: an absolute change smaller than this is no improvement.
+        patience: epochs without improvement before stopping.
+        verbose: 1 writes a message when stopping / restoring.
+        mode: "auto", "min" or "max".
+        baseline: a value the monitor must beat; until it does, patience runs out.
+        restore_best_weights: keep a copy of the best epoch's ``state_dict`` and load it at the
+            end of training (also when training ran all epochs without stopping).
+        start_from_epoch: epochs to wait before monitoring starts.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        verbose: int = 0,
+        mode: str = "auto",
+        baseline: float | None = None,
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta, baseline)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"expected patience to be an int >= 0, got {patience!r}")
+        self.patience = patience
+        self.verbose = verbose
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = start_from_epoch
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+        self.best_weights: dict[str, Tensor] | None = None
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = None
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        current = self._monitor_value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = _copy_state_dict(self.module)
+            self.best_epoch = epoch
+        self.wait += 1
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = _copy_state_dict(self.module)
+            if self.baseline is None or self._is_improvement(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.stop()
+
+    def on_train_end(self, logs: Logs | None = None) -> None:
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            self._log(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                self._log(
+                    "Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
+            self.module.load_state_dict(self.best_weights)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "wait": self.wait,
+            "stopped_epoch": self.stopped_epoch,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "best_weights": self.best_weights,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "EarlyStopping"
+        wait = _get(state, owner, "wait", (int,))
+        stopped = _get(state, owner, "stopped_epoch", (int,))
+        best = _get_best(state, owner)
+        best_epoch = _get(state, owner, "best_epoch", (int,))
+        weights = _get(state, owner, "best_weights", (dict,), optional=True)
+        if weights is not None and not all(
+            isinstance(k, str) and isinstance(v, Tensor) for k, v in weights.items()
+        ):
+            raise ValueError(f"{owner}: expected best_weights as {{name: tensor}}")
+        sign = _get_sign(state, owner)
+        self.wait, self.stopped_epoch, self.best, self.best_epoch = wait, stopped, best, best_epoch
+        self.best_weights = None if weights is None else dict(weights)
+        self._sign = sign
+
+
+def save_state_dict(module: nn.Module, path: str | os.PathLike[str]) -> None:
+    """Write ``module.state_dict()`` to ``path`` with safetensors (CPU, contiguous copies, so
+    tied / non-contiguous tensors are fine)."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in module.state_dict().items()}
+    save_file(tensors, os.fspath(path), metadata={"format": "pt"})
+
+
+class ModelCheckpoint(_MonitorCallback):
+    """Save the module after every epoch (or every ``save_freq`` batches).
+
+    ``filepath`` may hold ``str.format`` fields from the logs plus ``epoch`` (1-based) and
+    ``batch``: ``"ckpt/{epoch:02d}-{val_loss:.3f}.safetensors"``. With ``save_weights_only=True``,
+    or when ``callback.model`` has no callable ``save``, the ``state_dict`` is written with
+    safetensors and ``filepath`` must end in ``.safetensors``; otherwise ``model.save(path)``
+    is called (duck typing). ``save_best_only`` saves only when ``monitor`` improves.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        verbose: int = 0,
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        save_freq: str | int = "epoch",
+        initial_value_threshold: float | None = None,
+    ) -> None:
+        super().__init__(monitor, mode, 0.0, initial_value_threshold)
+        self.filepath = os.fspath(filepath)
+        self.verbose = verbose
+        self.save_best_only = save_best_only
+        self.save_weights_only = save_weights_only
+        if save_freq != "epoch" and (
+            isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq < 1
+        ):
+            raise ValueError(f"expected save_freq 'epoch' or an int >= 1, got {save_freq!r}")
+        self.save_freq = save_freq
+        if save_weights_only and not self.filepath.endswith(".safetensors"):
+            raise ValueError(
+                "ModelCheckpoint with save_weights_only=True: expected a filepath ending in "
+                f"'.safetensors', got {self.filepath!r}"
+            )
+        self._epoch = 0
+        self._batches_since_save = 0
+
+    def _writes_weights(self) -> bool:
+        return self.save_weights_only or not callable(getattr(self.model, "save", None))
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        if self._writes_weights() and not self.filepath.endswith(".safetensors"):
+            raise ValueError(
+                "ModelCheckpoint: the model has no save() method, so weights are written with "
+                f"safetensors; expected a filepath ending in '.safetensors', got {self.filepath!r}"
+            )
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= int(self.save_freq):
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs)
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs)
+
+    def _path(self, epoch: int, batch: int | None, logs: Logs) -> str:
+        fields = dict(logs)
+        fields["epoch"] = epoch + 1
+        if batch is not None:
+            fields["batch"] = batch + 1
+        try:
+            return self.filepath.format(**fields)
+        except KeyError as e:
+            raise KeyError(
+                f"ModelCheckpoint: cannot format filepath {self.filepath!r}: no {e} in the logs "
+                f"(available: {sorted(fields)})"
+            ) from None
+
+    def _should_save(self, epoch: int, logs: Logs, path: str) -> bool:
+        if not self.save_best_only:
+            return True
+        current = logs.get(self.monitor)
+        if current is None:
+            warnings.warn(
+                f"ModelCheckpoint: can save best model only with {self.monitor} available; "
+                "saving anyway",
+                stacklevel=3,
+            )
+            return True
+        best = "None" if self.best is None else f"{self.best:.5f}"
+        if self._is_improvement(float(current), self.best):
+            if self.verbose > 0:
+                self._log(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {best} to "
+                    f"{float(current):.5f}, saving model to {path}"
+                )
+            self.best = float(current)
+            return True
+        if self.verbose > 0:
+            self._log(f"Epoch {epoch + 1}: {self.monitor} did not improve from {best}")
+        return False
+
+    def _save(self, epoch: int, batch: int | None, logs: Logs | None) -> None:
+        logs = dict(logs or {})
+        path = self._path(epoch, batch, logs)
+        if not self._should_save(epoch, logs, path):
+            return
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        if os.path.isdir(path):
+            raise IsADirectoryError(
+                f"ModelCheckpoint: expected a file path, got the existing directory {path!r}"
+            )
+        if self._writes_weights():
+            save_state_dict(self.module, path)
+        else:
+            self.model.save(path)
+        if self.verbose > 0 and not self.save_best_only:
+            self._log(f"Epoch {epoch + 1}: saving model to {path}")
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "epoch": self._epoch,
+            "batches_since_save": self._batches_since_save,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "ModelCheckpoint"
+        best = _get_best(state, owner)
+        epoch = _get(state, owner, "epoch", (int,))
+        since = _get(state, owner, "batches_since_save", (int,))
+        sign = _get_sign(state, owner)
+        self.best, self._epoch, self._batches_since_save, self._sign = best, epoch, since, sign
+
+
+class ReduceLROnPlateau(_MonitorCallback):
+    """Multiply the learning rate of every param group by ``factor`` when ``monitor`` has not
+    improved for ``patience`` epochs (Keras semantics; ``lr_new = max(lr * factor, min_lr)``).
+    Adds ``"learning_rate"`` (before any reduction this epoch, like Keras) to the epoch logs.
+    """
+
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        verbose: int = 0,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(monitor, mode, min_delta)
+        if not 0 < factor < 1.0:
+            raise ValueError(f"expected factor in (0, 1), got {factor}")
+        self.factor = float(factor)
+        self.patience = patience
+        self.verbose = verbose
+        self.cooldown = cooldown
+        self.min_lr = float(min_lr)
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def on_train_begin(self, logs: Logs | None = None) -> None:
+        self.best = None
+        self.cooldown_counter = 0
+        self.wait = 0
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        opt = self.optimizer
+        if opt is None:
+            raise RuntimeError("ReduceLROnPlateau: expected a run with an optimizer, got none")
+        return opt
+
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        opt = self._optimizer()
+        if logs is not None:
+            logs["learning_rate"] = float(opt.param_groups[0]["lr"])
+        current = self._monitor_value(logs)
+        if current is None:
+            return
+        if self.in_cooldown():
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._is_improvement(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif not self.in_cooldown():
+            self.wait += 1
+            if self.wait >= self.patience:
+                reduced = False
+                for group in opt.param_groups:
+                    old = float(group["lr"])
+                    if old > np.float32(self.min_lr):
+                        group["lr"] = max(old * self.factor, self.min_lr)
+                        reduced = True
+                if reduced:
+                    if self.verbose > 0:
+                        new = float(opt.param_groups[0]["lr"])
+                        self._log(
+                            f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new}."
+                        )
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "wait": self.wait,
+            "cooldown_counter": self.cooldown_counter,
+            "sign": self._sign,
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        owner = "ReduceLROnPlateau"
+        best = _get_best(state, owner)
+        wait = _get(state, owner, "wait", (int,))
+        cooldown = _get(state, owner, "cooldown_counter", (int,))
+        sign = _get_sign(state, owner)
+        self.best, self.wait, self.cooldown_counter, self._sign = best, wait, cooldown, sign
