@@ -22,6 +22,7 @@ from rnnkit.kernels import (  # noqa: E402
     RecurrentCall,
     RecurrentResult,
     _triton,
+    _triton_launch,
     plan_engine,
     run_fused,
     run_loop,
@@ -129,8 +130,8 @@ def test_triton_float32_matches_float64_loop(cell: str, opts: dict) -> None:
 @pytest.mark.parametrize(("cell", "opts"), CELLS[:4], ids=["lstm", "gru", "gru_v1", "simple_rnn"])
 def test_several_unit_blocks_and_programs(cell: str, opts: dict, monkeypatch) -> None:
     """20 units in blocks of 16 (a partial block) and 18 rows (two programs of 16 rows)."""
-    monkeypatch.setattr(_triton, "MAX_BLOCK_UNITS", 16)
-    assert _triton._blocks(20, torch.float64) == 16
+    monkeypatch.setattr(_triton_launch, "MAX_BLOCK_UNITS", 16)
+    assert _triton_launch._blocks(20, torch.float64) == 16
     extra = {"mask": "random", "recurrent_dropout": True, "return_sequences": True}
     call = random_call(cell, batch=18, time=3, features=2, units=20, seed=5, **opts, **extra)
     got = _forward_backward(call, "triton")
@@ -271,14 +272,14 @@ _FLAGS = {
     "STORE": 1,
     "ACT": 1,
     "RACT": 2,
-    "BLOCK_B": _triton.BLOCK_B,
-    "BLOCK_N": _triton.MAX_BLOCK_UNITS,
-    "BLOCK_K": _triton.MAX_BLOCK_UNITS,
+    "BLOCK_B": _triton_launch.BLOCK_B,
+    "BLOCK_N": _triton_launch.MAX_BLOCK_UNITS,
+    "BLOCK_K": _triton_launch.MAX_BLOCK_UNITS,
 }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _triton._KERNEL_FNS)
+@pytest.mark.parametrize("name", _triton_launch._KERNEL_FNS)
 def test_kernels_compile_for_a_gpu(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -291,7 +292,7 @@ def test_kernels_compile_for_a_gpu(
     from triton.compiler import ASTSource
 
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
-    fn = _triton._kernels(False)[name]
+    fn = _triton_launch._kernels(False)[name]
     signature: dict[str, str] = {}
     constants: dict[str, object] = {}
     for param in fn.params:
@@ -305,7 +306,7 @@ def test_kernels_compile_for_a_gpu(
     compiled = triton.compile(
         ASTSource(fn, signature, constants),
         target=GPUTarget("cuda", 90, 32),
-        options=dict(_triton._LAUNCH),
+        options=dict(_triton_launch._LAUNCH),
     )
     assert "cubin" in compiled.asm
     assert compiled.metadata.shared <= 48 * 1024
