@@ -20,6 +20,7 @@ import importlib.util
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,25 @@ def _spawn(
     return results
 
 
+def _median_of_rounds(recs: list[dict[str, dict]], names: list[str]) -> dict[str, dict]:
+    """Per workload: the median over rounds of each timing (rounds that failed are skipped; a
+    workload no round measured keeps the first round's record, its error)."""
+    out: dict[str, dict] = {}
+    for n in names:
+        ok = [r[n] for r in recs if "train_ms" in r.get(n, {})]
+        if not ok:
+            out[n] = recs[0][n]
+            continue
+        merged = dict(ok[0])
+        for key in ("train_ms", "infer_ms"):
+            vals = [r[key] for r in ok if key in r]
+            if vals:
+                merged[key] = statistics.median(vals)
+        merged["rounds"] = len(ok)
+        out[n] = merged
+    return out
+
+
 def _fmt_ms(rec: dict | None) -> str:
     if not rec or "train_ms" not in rec:
         return "n/a"
@@ -187,6 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=None)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per framework")
     ap.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every framework this many times (taking turns); report the median per cell",
+    )
+    ap.add_argument(
         "--threads",
         default="default",
         help="comma-separated thread counts to run, e.g. '1,default' ('default': every core)",
@@ -213,19 +239,22 @@ def main(argv: list[str] | None = None) -> int:
     for threads in settings:
         label = "threads: " + ("framework default (all cores)" if threads == "default" else threads)
         print(f"== {label}", flush=True)
-        results: dict[str, dict[str, dict]] = {}
-        for fw in frameworks:
-            why = _available(fw)
-            if why:
-                results[fw] = {n: {"na": why} for n in names}
-                print(f"{FRAMEWORKS[fw]}: n/a ({why})", flush=True)
-                continue
-            print(f"{FRAMEWORKS[fw]}: running {len(names)} workloads ...", flush=True)
-            results[fw] = _spawn(fw, names, warmup, reps, args.timeout, threads)
-            for n in names:
-                rec = results[fw][n]
-                show = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in rec.items()}
-                print(f"  {n}: {show}", flush=True)
+        rounds: dict[str, list[dict[str, dict]]] = {fw: [] for fw in frameworks}
+        for r in range(args.rounds):  # frameworks take turns, so drifts hit them all alike
+            for fw in frameworks:
+                why = _available(fw)
+                if why:
+                    rounds[fw].append({n: {"na": why} for n in names})
+                    print(f"{FRAMEWORKS[fw]}: n/a ({why})", flush=True)
+                    continue
+                print(f"{FRAMEWORKS[fw]} (round {r + 1}/{args.rounds}): running {len(names)} "
+                      "workloads ...", flush=True)  # fmt: skip
+                rounds[fw].append(_spawn(fw, names, warmup, reps, args.timeout, threads))
+                for n in names:
+                    rec = rounds[fw][-1][n]
+                    show = {k: (round(v, 2) if isinstance(v, float) else v) for k, v in rec.items()}
+                    print(f"  {n}: {show}", flush=True)
+        results = {fw: _median_of_rounds(recs, names) for fw, recs in rounds.items()}
         table = _table(workloads, results)
         print()
         print(label)
@@ -237,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
             "# Benchmark results",
             "",
             f"Command: `python bench/run.py {' '.join(argv if argv is not None else sys.argv[1:])}`"
-            f" (started {started}; median of {reps} after {warmup} warm-up steps).",
+            f" (started {started}; median of {reps} after {warmup} warm-up steps; "
+            f"{args.rounds} round(s) per framework, the median of the rounds).",
             "",
             f"Machine: {m['cpu']}, {m['cores']} cores; {m['platform']}; Python {m['python']}.",
             f"Versions: {m['versions']}.",
