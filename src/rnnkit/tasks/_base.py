@@ -137,6 +137,9 @@ def _json_default(obj: Any) -> Any:
         return list(obj)
     if isinstance(obj, Path):
         return str(obj)
+    if callable(obj):  # a function argument (e.g. augment=...) is recorded by name
+        name = getattr(obj, "__qualname__", type(obj).__qualname__)
+        return f"<callable {getattr(obj, '__module__', '?')}.{name}>"
     raise TypeError(f"expected JSON-compatible values, got {type(obj).__name__}")
 
 
@@ -277,14 +280,16 @@ class Task(abc.ABC):
         validation_data: tuple[Any, Any] | None,
         metrics: Sequence[Any] = (),
         name: str = "model",
+        callbacks: Sequence[Callback] = (),
     ) -> dict[str, list[float]]:
-        """Compile (Adam, ``clipnorm``) and fit with early stopping / time budget.
+        """Compile (Adam, ``clipnorm``) and fit with early stopping / time budget (and the
+        task's own ``callbacks`` first).
 
         With ``checkpoint_dir`` set, every epoch is checkpointed under ``checkpoint_dir/name`` and
         a rerun resumes from the last complete checkpoint (bit-identical on CPU)."""
         model.compile(optimizers.Adam(self.learning_rate), loss, list(metrics),
                       clipnorm=self.clipnorm)
-        callbacks: list[Callback] = []
+        callbacks = list(callbacks)
         if validation_data is not None and self.patience is not None:
             callbacks.append(EarlyStopping(patience=self.patience, restore_best_weights=True))
         limit = TimeLimit(self.max_time) if self.max_time is not None else None

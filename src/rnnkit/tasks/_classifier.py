@@ -20,11 +20,13 @@ times the learning rate.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
 from ..data import StandardScaler, WordTokenizer, scaler_from_dict, validate_arrays
@@ -38,6 +40,7 @@ from ..layers import (
     Input,
 )
 from ..model import Sequential
+from ..training import Callback
 from ._base import (
     Task,
     _check_choice,
@@ -70,6 +73,36 @@ def _labels_to_json(classes: NDArray[Any]) -> list[Any]:
     return [c.item() if hasattr(c, "item") else c for c in classes]
 
 
+Augment = Callable[[NDArray[np.float32], np.random.Generator], Any]
+
+
+class _EpochAugment(Callback):
+    """Before every epoch, overwrite the training tensor ``data`` (shared with the training
+    loop) with ``augment(raw, rng)``, scaled like the inputs. ``rng`` depends only on
+    ``seed`` and the epoch, so a resumed run sees the same data as an uninterrupted one."""
+
+    def __init__(self, augment: Augment, raw: NDArray[np.float32],
+                 scaler: StandardScaler | None, seed: int | None) -> None:
+        super().__init__()
+        self.augment, self.raw, self.scaler = augment, raw, scaler
+        self.seed = int(np.random.default_rng().integers(2**32)) if seed is None else seed
+        self.data = torch.from_numpy(self._transform(raw))  # (n, T, F), trained on
+
+    def _transform(self, x: Any) -> NDArray[np.float32]:
+        if self.scaler is not None:
+            x = self.scaler.transform(x)
+        return np.array(x, dtype=np.float32)  # a copy
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        out = np.asarray(self.augment(self.raw.copy(), np.random.default_rng([self.seed, epoch])))
+        if out.shape != self.raw.shape:
+            raise ValueError(f"expected augment(X, rng) to return shape {self.raw.shape}, got "
+                             f"{out.shape}")
+        if not np.isfinite(out).all():
+            raise ValueError("expected augment(X, rng) to return finite values, got NaN/Inf")
+        self.data.copy_(torch.from_numpy(self._transform(out)))
+
+
 class SequenceClassifier(Task):
     """Classify whole sequences with stacked LSTM/GRU/RNN layers and a softmax head.
 
@@ -87,6 +120,14 @@ class SequenceClassifier(Task):
         max_vocab: vocabulary size for text (padding and out-of-vocabulary ids included).
         maxlen: padded length for text (default: the longest training text).
         scale: standardise numeric features (statistics of the training samples).
+        augment: for numeric sequences, training-time augmentation: a function
+            ``augment(X, rng)`` that gets a copy of the training part ``(n, T, F)`` (as
+            given, unscaled) and a ``numpy.random.Generator`` seeded from ``random_state``
+            and the epoch, and returns an array of the same shape. It is called at the
+            start of every epoch, and the network (and the baseline) train on that epoch's
+            result, so every epoch sees a fresh random copy. The validation part and the
+            scaler's statistics stay unaugmented. A callable is not saved: ``task.json``
+            stores ``null`` (set it again before refitting a loaded task).
         baseline: also train the non-recurrent baseline during ``fit``.
         epochs, batch_size, learning_rate, clipnorm, validation, patience, max_time,
         random_state, verbose: training, as in :class:`Forecaster`; the validation part is
@@ -117,6 +158,7 @@ class SequenceClassifier(Task):
         max_vocab: int | None = 20000,
         maxlen: int | None = None,
         scale: bool = True,
+        augment: Augment | None = None,
         baseline: bool = True,
         epochs: int = 30,
         batch_size: int = 32,
@@ -139,6 +181,7 @@ class SequenceClassifier(Task):
         self.max_vocab = max_vocab
         self.maxlen = maxlen
         self.scale = scale
+        self.augment = augment
         self.baseline = baseline
         self.epochs = epochs
         self.batch_size = batch_size
@@ -165,6 +208,9 @@ class SequenceClassifier(Task):
             _check_int("max_vocab", self.max_vocab, 2)
         if self.maxlen is not None:
             _check_int("maxlen", self.maxlen, 1)
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(f"expected augment to be a callable augment(X, rng) or None, got "
+                            f"{type(self.augment).__name__}")
 
     def _prepare(self, X: Any, fitting: bool) -> NDArray[Any]:
         """Model inputs: scaled float32 ``(n, T, F)`` or int64 ids ``(n, T)``."""
@@ -285,10 +331,16 @@ class SequenceClassifier(Task):
         n_val = int(np.floor(float(self.validation) * len(ids)))
         tr, va = order[n_val:], order[:n_val]
         val = (x[va], ids[va]) if n_val else None
+        hook = None
+        if self.augment is not None:
+            if self.mode_ != "features":
+                raise ValueError(f"expected numeric sequences with augment, got {self.mode_}")
+            raw = np.asarray(validate_arrays(X)[0], dtype=np.float32)[tr]
+            hook = _EpochAugment(self.augment, raw, self.scaler_, self.random_state)
+        x_tr = x[tr] if hook is None else hook.data
         self._seed()
         model = self._build()
-        self.history_ = self._train(model, "sparse_categorical_crossentropy", x[tr], ids[tr],
-                                    val, metrics=["accuracy"])
+        self.history_ = self._train_hooked(hook, model, x_tr, ids[tr], val, metrics=["accuracy"])
         model.eval()
         self.model_ = model
         self.majority_ = majority_class(ids[tr])
@@ -299,14 +351,29 @@ class SequenceClassifier(Task):
             lr = self.learning_rate
             self.learning_rate = lr * 10  # a linear model tolerates (and needs) larger steps
             try:
-                self._train(base, "sparse_categorical_crossentropy", x[tr], ids[tr], val,
-                            name="baseline")
+                self._train_hooked(hook, base, x_tr, ids[tr], val, name="baseline")
             finally:
                 self.learning_rate = lr
             base.eval()
             self.baseline_model_ = base
             self.train_seconds_ = seconds
         return self
+
+    def _train_hooked(self, hook: _EpochAugment | None, model: Sequential, x: Any, y: Any,
+                      val: Any, **kwargs: Any) -> dict[str, list[float]]:
+        """:meth:`_train` with the augmentation ``hook`` (if any) among the callbacks."""
+        hooks = () if hook is None else (hook,)
+        return self._train(model, "sparse_categorical_crossentropy", x, y, val,
+                           callbacks=hooks, **kwargs)
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """As :meth:`Task.save`; a callable ``augment`` is stored as ``null``."""
+        augment = self.augment
+        self.augment = None
+        try:
+            return super().save(folder)
+        finally:
+            self.augment = augment
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
