@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._archive import atomic_write_bytes
 from ..layers import Conv1D, Embedding, Flatten, Layer, Masking, MaxPooling1D
 from ..layers._recurrent import RNN
 from ..model import Model, Sequential
@@ -342,7 +342,7 @@ def _reference(
 def _verify(
     model: Sequential | Model,
     ort: Any,
-    file: str,
+    model_bytes: bytes,
     specs: list[_InputSpec],
     out_names: list[str],
     states: list[StateIO],
@@ -354,7 +354,7 @@ def _verify(
     options = ort.SessionOptions()
     options.log_severity_level = 3
     try:
-        session = ort.InferenceSession(file, options, providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     except Exception as e:  # onnxruntime raises its own exception types
         raise OnnxExportError(f"onnxruntime could not load the exported model: {e}") from e
     rng = np.random.default_rng(0)
@@ -448,21 +448,11 @@ def export_onnx(
     except Exception as e:  # onnx.checker.ValidationError / shape inference errors
         raise OnnxExportError(f"the exported graph is not valid ONNX: {e}") from e
     data = proto.SerializeToString()
+    if check:  # the bytes are checked before anything is written
+        shapes = list(check_shapes) if check_shapes is not None else _check_shapes(model, specs)
+        _verify(model, ort, data, specs, out_names, states, id_inputs, shapes, atol, rtol)
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if check:
-            shapes = list(check_shapes) if check_shapes is not None else _check_shapes(model, specs)
-            _verify(model, ort, tmp, specs, out_names, states, id_inputs, shapes, atol, rtol)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, data)
     return OnnxExport(
         path=target,
         opset=opset,

@@ -27,7 +27,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _nb
-from ._api import RecurrentCall, RecurrentResult
+from ._api import GATES, RecurrentCall, RecurrentResult, check_shapes
 from ._loop import input_bias
 
 FUSED_DTYPES = (torch.float32, torch.float64)
@@ -282,7 +282,7 @@ class _Spec(NamedTuple):
     return_sequences: bool
 
 
-_GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "indrnn": 1}
+_GATES = GATES
 _U64 = np.uint64
 
 
@@ -531,33 +531,8 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
 
 def _check_shapes(call: RecurrentCall) -> None:
     """The numba kernels index without bounds checks: every shape is verified here first."""
+    check_shapes(call)
     x = call.x
-    if x.dim() != 3:
-        raise ValueError(f"expected x of shape (batch, time, features), got {tuple(x.shape)}")
-    batch, time, features = x.shape
-    units = call.units
-    gates = {"lstm": 4, "gru": 3, "simple_rnn": 1, "indrnn": 1}[call.cell]
-    expect: dict[str, tuple[Tensor | None, tuple[int, ...]]] = {
-        "kernel": (call.kernel, (features, gates * units)),
-        "recurrent_kernel": (
-            call.recurrent_kernel,
-            (units,) if call.cell == "indrnn" else (units, gates * units),
-        ),
-        "dropout_mask": (call.dropout_mask, (batch, features)),
-        "recurrent_dropout_mask": (call.recurrent_dropout_mask, (batch, units)),
-        "mask": (call.mask, (batch, time)),
-    }
-    if call.bias is not None:
-        gru2 = call.cell == "gru" and call.reset_after
-        expect["bias"] = (call.bias, (2, gates * units) if gru2 else (gates * units,))
-    for i, s in enumerate(call.states):
-        expect[f"states[{i}]"] = (s, (batch, units))
-    n_states = 2 if call.cell == "lstm" else 1
-    if len(call.states) != n_states:
-        raise ValueError(f"expected {n_states} state tensors, got {len(call.states)}")
-    for name, (t, shape) in expect.items():
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
     floats: dict[str, Tensor | None] = {
         "x": x,
         "kernel": call.kernel,

@@ -47,18 +47,16 @@ IndRNN) and ``_triton_gru`` (GRU, both ``reset_after`` forms).
 from __future__ import annotations
 
 import torch
-from torch import Tensor
 
-from ._api import RecurrentCall, RecurrentResult
+from ._api import RecurrentCall, RecurrentResult, check_shapes
 from ._loop import input_bias
+from ._triton_launch import INTERPRET_ENV as INTERPRET_ENV
 from ._triton_launch import (
-    _GATES,
     _Spec,
     _TritonRecurrence,
     available,
     interpreter_enabled,
 )
-from ._triton_launch import INTERPRET_ENV as INTERPRET_ENV
 
 TRITON_DTYPES = (torch.float32, torch.float64)
 #: Activation codes of the kernels (the same as the numba engine's).
@@ -75,30 +73,14 @@ def _check_call(call: RecurrentCall) -> None:
         raise TypeError(f"expected x as float32 or float64, got {x.dtype}")
     if x.device.type not in ("cuda", "cpu"):
         raise ValueError(f"expected CUDA (or CPU, interpreted) tensors, got {x.device}")
+    check_shapes(call)
     batch, time, features = x.shape
     units = call.units
-    gates = _GATES[call.cell]
-    expect: dict[str, tuple[Tensor | None, tuple[int, ...]]] = {
-        "kernel": (call.kernel, (features, gates * units)),
-        "recurrent_kernel": (
-            call.recurrent_kernel,
-            (units,) if call.cell == "indrnn" else (units, gates * units),
-        ),
-        "dropout_mask": (call.dropout_mask, (batch, features)),
-        "recurrent_dropout_mask": (call.recurrent_dropout_mask, (batch, units)),
-        "mask": (call.mask, (batch, time)),
-    }
-    if call.bias is not None:
-        gru2 = call.cell == "gru" and call.reset_after
-        expect["bias"] = (call.bias, (2, gates * units) if gru2 else (gates * units,))
-    n_states = 2 if call.cell == "lstm" else 1
-    if len(call.states) != n_states:
-        raise ValueError(f"expected {n_states} state tensors, got {len(call.states)}")
-    for i, st in enumerate(call.states):
-        expect[f"states[{i}]"] = (st, (batch, units))
-    for name, (t, shape) in expect.items():
-        if t is not None and tuple(t.shape) != shape:
-            raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
+    named = {"kernel": call.kernel, "recurrent_kernel": call.recurrent_kernel, "bias": call.bias,
+             "dropout_mask": call.dropout_mask, "mask": call.mask,
+             "recurrent_dropout_mask": call.recurrent_dropout_mask}
+    named.update({f"states[{i}]": st for i, st in enumerate(call.states)})
+    for name, t in named.items():
         if t is not None and t.device != x.device:
             raise ValueError(f"expected {name} on {x.device}, got {t.device}")
     for name, t in (

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _triton_cells, _triton_device, _triton_gru
+from ._api import GATES
 from ._triton_device import _DEVICE_FNS
 
 INTERPRET_ENV = "TRITON_INTERPRET"
@@ -30,7 +31,7 @@ MAX_BLOCK_UNITS = 64
 #: default pipelining needs 136 KiB).
 _LAUNCH = {"num_warps": 4, "num_stages": 1}
 
-_GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "indrnn": 1}
+_GATES = GATES
 
 _KERNEL_FNS = (
     "_lstm_fwd",
