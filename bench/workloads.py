@@ -96,13 +96,23 @@ def median_ms(fn: Callable[[], Any], warmup: int, reps: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def torch_loss(w: Workload, out: Any, y: Any) -> Any:
+    """The workload's loss on torch tensors (rnnkit and PyTorch nn.* alike)."""
+    import torch.nn.functional as F
+
+    if w.loss == "regression":
+        return F.mse_loss(out, y)
+    if w.loss == "per_step":
+        return F.cross_entropy(out.reshape(-1, w.outputs), y.reshape(-1))
+    return F.cross_entropy(out, y)
+
+
 # ---------------------------------------------------------------------------------------------
 # rnnkit
 
 
 def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
     import torch
-    import torch.nn.functional as F
 
     import rnnkit as rk
     from rnnkit import layers
@@ -130,11 +140,7 @@ def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
     opt = rk.optimizers.Adam(1e-3).build(model.parameters())  # what compile("adam") builds
 
     def loss_fn(out: torch.Tensor) -> torch.Tensor:
-        if w.loss == "regression":
-            return F.mse_loss(out, y)
-        if w.loss == "per_step":
-            return F.cross_entropy(out.reshape(-1, w.outputs), y.reshape(-1))
-        return F.cross_entropy(out, y)
+        return torch_loss(w, out, y)
 
     def train_step() -> None:
         opt.zero_grad(set_to_none=True)
@@ -165,7 +171,6 @@ def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
 
 def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False) -> dict[str, Any]:
     import torch
-    import torch.nn.functional as F
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
@@ -211,11 +216,7 @@ def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # torch's fastest Adam
 
     def loss_fn(out: torch.Tensor) -> torch.Tensor:
-        if w.loss == "regression":
-            return F.mse_loss(out, y)
-        if w.loss == "per_step":
-            return F.cross_entropy(out.reshape(-1, w.outputs), y.reshape(-1))
-        return F.cross_entropy(out, y)
+        return torch_loss(w, out, y)
 
     def train_step() -> None:
         opt.zero_grad(set_to_none=True)

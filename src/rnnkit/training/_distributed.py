@@ -68,6 +68,7 @@ from ._dist_env import (
 from ._launch import _free_port as _free_port
 from ._launch import launch, torchrun_command, without_option
 from ._loggers import default_loggers
+from ._loop_parts import _check_callbacks
 
 __all__ = [
     "barrier",
@@ -312,6 +313,17 @@ def _wants_distributed(distributed: Any) -> bool:
     raise ValueError(f"expected distributed to be True, False or 'auto', got {distributed!r}")
 
 
+def _with_loggers(args: dict[str, Any], log_dir: Any) -> list[Any]:
+    """``args["callbacks"]`` checked, plus the default loggers writing to ``log_dir`` (appending
+    to their files when the run starts after epoch 0)."""
+    callbacks = _check_callbacks(args.get("callbacks", ()))
+    if log_dir is not None:
+        initial_epoch = args.get("initial_epoch", 0)
+        append = isinstance(initial_epoch, int) and initial_epoch > 0
+        callbacks += default_loggers(log_dir, append=append)
+    return callbacks
+
+
 def dispatch_fit(args: dict[str, Any]) -> History:
     """``fit``'s entry for ``distributed`` / ``log_dir``: ``args`` are fit's arguments by name.
 
@@ -320,18 +332,12 @@ def dispatch_fit(args: dict[str, Any]) -> History:
     size is above 1). Then calls the plain ``fit``.
     """
     from ._loop import fit
-    from ._loop_parts import _check_callbacks
 
     names = inspect.signature(fit).parameters
     args = {k: v for k, v in args.items() if k in names}  # fit's locals() hold its import too
     distributed = args.pop("distributed", False)
     log_dir = args.pop("log_dir", None)
-    callbacks = _check_callbacks(args.get("callbacks", ()))
-    if log_dir is not None:
-        initial_epoch = args.get("initial_epoch", 0)
-        append = isinstance(initial_epoch, int) and initial_epoch > 0
-        callbacks += default_loggers(log_dir, append=append)
-    args["callbacks"] = callbacks
+    args["callbacks"] = _with_loggers(args, log_dir)
     if not _wants_distributed(distributed):
         return fit(**args)
     return _fit_ddp(args, find_unused_parameters=False)
@@ -352,8 +358,6 @@ def fit_distributed(
     the same data and arguments. ``find_unused_parameters`` goes to ``DistributedDataParallel``
     (needed when some parameters get no gradient in a step).
     """
-    from ._loop_parts import _check_callbacks
-
     if not isinstance(find_unused_parameters, bool):
         raise TypeError(
             "expected find_unused_parameters to be a bool, got "
@@ -363,12 +367,7 @@ def fit_distributed(
         if name in fit_kwargs:
             raise TypeError(f"fit_distributed: unexpected keyword argument {name!r}")
     args: dict[str, Any] = {"module": module, "x": x, "y": y, **fit_kwargs}
-    callbacks = _check_callbacks(args.get("callbacks", ()))
-    if log_dir is not None:
-        initial_epoch = args.get("initial_epoch", 0)
-        append = isinstance(initial_epoch, int) and initial_epoch > 0
-        callbacks += default_loggers(log_dir, append=append)
-    args["callbacks"] = callbacks
+    args["callbacks"] = _with_loggers(args, log_dir)
     return _fit_ddp(args, find_unused_parameters=find_unused_parameters)
 
 
