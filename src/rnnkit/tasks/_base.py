@@ -327,7 +327,8 @@ class Task(abc.ABC):
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``model.rnnkit`` and ``task.json`` (parameters and learned state) to
-        ``folder`` (created if needed); returns the folder."""
+        ``folder`` (created if needed); returns the folder. A callable parameter (such as
+        ``augment``) cannot be stored and is written as ``null``."""
         self._require_fitted()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -338,7 +339,7 @@ class Task(abc.ABC):
             "format_version": _FORMAT_VERSION,
             "task": self._task_name,
             "rnnkit_version": rnnkit_version(),
-            "params": self.get_params(),
+            "params": {k: None if callable(v) else v for k, v in self.get_params().items()},
             "state": self._get_state(),
         }
         (out / TASK_FILE).write_text(to_json(doc) + "\n", encoding="utf-8")

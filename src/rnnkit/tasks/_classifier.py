@@ -20,7 +20,6 @@ times the learning rate.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -365,15 +364,6 @@ class SequenceClassifier(Task):
         hooks = () if hook is None else (hook,)
         return self._train(model, "sparse_categorical_crossentropy", x, y, val,
                            callbacks=hooks, **kwargs)
-
-    def save(self, folder: str | os.PathLike[str]) -> Path:
-        """As :meth:`Task.save`; a callable ``augment`` is stored as ``null``."""
-        augment = self.augment
-        self.augment = None
-        try:
-            return super().save(folder)
-        finally:
-            self.augment = augment
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
