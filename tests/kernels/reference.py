@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.kernels import RecurrentCall, StepFn
+from rnnkit.kernels import EngineChoice, RecurrentCall, StepFn, plan_engine
 
 ACTS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda v: v,
@@ -24,6 +24,33 @@ ACTS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 GATES = {"simple_rnn": 1, "lstm": 4, "gru": 3, "indrnn": 1}
+
+#: Every cell kind (and GRU's second form) with the options the engine tests run it with.
+CELLS = [
+    ("lstm", {}),
+    ("gru", {}),
+    ("gru", {"reset_after": False}),
+    ("simple_rnn", {}),
+    ("indrnn", {"activation": "relu"}),
+]
+CELL_IDS = ["lstm", "gru", "gru_v1", "simple_rnn", "indrnn"]
+
+
+def plan(cell: str = "lstm", device: str = "cpu", **kw: object) -> EngineChoice:
+    """``plan_engine`` for a float32 LSTM-like training call of batch 32, with ``kw`` changed."""
+    args: dict[str, object] = dict(
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        dtype=torch.float32,
+        device=device,
+        training=True,
+        batch=32,
+        has_mask=False,
+        dropout=0.0,
+        recurrent_dropout=0.0,
+    )
+    args.update(kw)
+    return plan_engine(cell, **args)  # type: ignore[arg-type]
 
 
 def make_step(call: RecurrentCall) -> StepFn:

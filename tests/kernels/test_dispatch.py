@@ -13,25 +13,9 @@ import pytest
 import torch
 
 import rnnkit.kernels as K
-from rnnkit.kernels import ENGINE_ENV, plan_engine, run_recurrent, select_engine
+from rnnkit.kernels import ENGINE_ENV, run_recurrent, select_engine
 
-from .reference import make_step, random_call
-
-
-def _plan(cell: str = "lstm", **kw: object) -> K.EngineChoice:
-    args: dict[str, object] = dict(
-        activation="tanh",
-        recurrent_activation="sigmoid",
-        dtype=torch.float32,
-        device="cpu",
-        training=True,
-        batch=32,
-        has_mask=False,
-        dropout=0.0,
-        recurrent_dropout=0.0,
-    )
-    args.update(kw)
-    return plan_engine(cell, **args)  # type: ignore[arg-type]
+from .reference import make_step, plan, random_call
 
 
 @pytest.fixture(autouse=True)
@@ -42,51 +26,51 @@ def _no_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("cell", ["lstm", "gru", "simple_rnn", "indrnn"])
 def test_cpu_training_is_fused(cell: str) -> None:
     for kw in [{}, {"has_mask": True, "recurrent_dropout": 0.2}, {"dtype": torch.float64}]:
-        choice = _plan(cell, **kw)
+        choice = plan(cell, **kw)
         assert choice.name == "fused"
         assert "fused" in choice.reason
 
 
 def test_unsupported_activation_falls_back_to_loop_with_reason() -> None:
-    choice = _plan(activation="elu")
+    choice = plan(activation="elu")
     assert choice.name == "loop"
     assert "'elu'" in choice.reason
-    choice = _plan("gru", recurrent_activation="swish")
+    choice = plan("gru", recurrent_activation="swish")
     assert choice.name == "loop" and "'swish'" in choice.reason
-    assert _plan(dtype=torch.bfloat16).name == "loop"
+    assert plan(dtype=torch.bfloat16).name == "loop"
 
 
 def test_cuda_routes_to_pytorch_then_triton_or_loop() -> None:
     custom = "triton" if K.triton_available() else "loop"
-    assert _plan(device="cuda").name == "torch"
-    assert _plan("gru", device="cuda:0").name == "torch"
-    assert _plan("gru", device="cuda", reset_after=False).name == custom
-    assert _plan(device="cuda", has_mask=True).name == custom
-    assert _plan("indrnn", device="cuda", activation="relu").name == custom
-    assert _plan(device="cuda", recurrent_dropout=0.1).name == custom
-    assert _plan(device="cuda", has_mask=True, activation="elu").name == "loop"
+    assert plan(device="cuda").name == "torch"
+    assert plan("gru", device="cuda:0").name == "torch"
+    assert plan("gru", device="cuda", reset_after=False).name == custom
+    assert plan(device="cuda", has_mask=True).name == custom
+    assert plan("indrnn", device="cuda", activation="relu").name == custom
+    assert plan(device="cuda", recurrent_dropout=0.1).name == custom
+    assert plan(device="cuda", has_mask=True, activation="elu").name == "loop"
 
 
 def test_forcing_by_argument_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _plan(requested="loop") == K.EngineChoice("loop", "forced by the engine argument")
-    assert _plan(requested="torch").name == "torch"
+    assert plan(requested="loop") == K.EngineChoice("loop", "forced by the engine argument")
+    assert plan(requested="torch").name == "torch"
     monkeypatch.setenv(ENGINE_ENV, "torch")
-    assert _plan().reason == f"forced by the ${ENGINE_ENV}"
-    assert _plan(requested="fused").name == "fused"  # the argument wins over the environment
-    masked = _plan(has_mask=True)
+    assert plan().reason == f"forced by the ${ENGINE_ENV}"
+    assert plan(requested="fused").name == "fused"  # the argument wins over the environment
+    masked = plan(has_mask=True)
     assert masked.name == "fused"
     assert "'torch' forced" in masked.reason and "no mask" in masked.reason
     monkeypatch.setenv(ENGINE_ENV, "fused")
-    elu = _plan(activation="elu")
+    elu = plan(activation="elu")
     assert elu.name == "loop" and "'fused' forced" in elu.reason
 
 
 def test_unknown_engine_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="expected an engine"):
-        _plan(requested="numba")
+        plan(requested="numba")
     monkeypatch.setenv(ENGINE_ENV, "fast")
     with pytest.raises(ValueError, match="expected an engine"):
-        _plan()
+        plan()
 
 
 def test_select_engine_reads_the_call() -> None:
@@ -146,20 +130,20 @@ def test_jit_cache_is_shared_across_processes(tmp_path: Path) -> None:
 
 
 def test_inference_routes_to_pytorch_where_it_wins() -> None:
-    assert _plan(training=False, batch=64).name == "torch"
-    assert _plan("gru", training=False, batch=32, units=32).name == "fused"
+    assert plan(training=False, batch=64).name == "torch"
+    assert plan("gru", training=False, batch=32, units=32).name == "fused"
     threads = torch.get_num_threads()
     try:  # GRU: oneDNN wins at large batches on one thread; the fused split wins on more
         torch.set_num_threads(1)
-        assert _plan("gru", training=False, batch=256, units=32).name == "torch"
+        assert plan("gru", training=False, batch=256, units=32).name == "torch"
         torch.set_num_threads(2)
-        assert _plan("gru", training=False, batch=256, units=32).name == "fused"
+        assert plan("gru", training=False, batch=256, units=32).name == "fused"
     finally:
         torch.set_num_threads(threads)
-    assert _plan("simple_rnn", training=False, batch=32).name == "fused"
-    assert _plan(training=False, batch=64, has_mask=True).name == "fused"
-    assert _plan(training=False, batch=64, dtype=torch.float64).name == "fused"
-    assert _plan(training=True, batch=256).name == "fused"
+    assert plan("simple_rnn", training=False, batch=32).name == "fused"
+    assert plan(training=False, batch=64, has_mask=True).name == "fused"
+    assert plan(training=False, batch=64, dtype=torch.float64).name == "fused"
+    assert plan(training=True, batch=256).name == "fused"
 
 
 def test_workspace_buffers_are_not_reused_while_referenced() -> None:

@@ -18,16 +18,8 @@ from rnnkit.kernels import (
     run_recurrent,
 )
 
-from .reference import differentiable_inputs, make_step, random_call
+from .reference import CELL_IDS, CELLS, differentiable_inputs, make_step, random_call
 
-CELLS = [
-    ("lstm", {}),
-    ("gru", {}),
-    ("gru", {"reset_after": False}),
-    ("simple_rnn", {}),
-    ("indrnn", {"activation": "relu"}),
-]
-CELL_IDS = ["lstm", "gru", "gru_v1", "simple_rnn", "indrnn"]
 MASKS = [None, "post", "pre", "random"]
 OPTIONS = [
     {},

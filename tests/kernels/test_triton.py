@@ -23,7 +23,6 @@ from rnnkit.kernels import (  # noqa: E402
     RecurrentResult,
     _triton,
     _triton_launch,
-    plan_engine,
     run_fused,
     run_loop,
     run_recurrent,
@@ -31,16 +30,9 @@ from rnnkit.kernels import (  # noqa: E402
     select_engine,
 )
 
-from .reference import differentiable_inputs, make_step, random_call  # noqa: E402
+from .reference import CELL_IDS, CELLS, differentiable_inputs, make_step, random_call
+from .reference import plan as reference_plan  # noqa: E402
 
-CELLS = [
-    ("lstm", {}),
-    ("gru", {}),
-    ("gru", {"reset_after": False}),
-    ("simple_rnn", {}),
-    ("indrnn", {"activation": "relu"}),
-]
-CELL_IDS = ["lstm", "gru", "gru_v1", "simple_rnn", "indrnn"]
 #: Each cell runs every one of these: masks (right and left padding, holes), initial states or
 #: zeros, go_backwards, return_sequences, zero_output_for_mask, dropout, recurrent dropout.
 OPTIONS = [
@@ -198,19 +190,7 @@ def test_dispatch_forces_triton_on_cpu_only_when_interpreted(
 
 def test_plan_on_cuda_and_blockers() -> None:
     def plan(cell: str = "lstm", **kw: object) -> K.EngineChoice:
-        args: dict[str, object] = dict(
-            activation="tanh",
-            recurrent_activation="sigmoid",
-            dtype=torch.float32,
-            device="cuda",
-            training=True,
-            batch=32,
-            has_mask=False,
-            dropout=0.0,
-            recurrent_dropout=0.0,
-        )
-        args.update(kw)
-        return plan_engine(cell, **args)  # type: ignore[arg-type]
+        return reference_plan(cell, device="cuda", **kw)
 
     assert plan().name == "torch"  # cuDNN computes it exactly
     masked = plan(has_mask=True)
