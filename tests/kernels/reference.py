@@ -12,7 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rnnkit.kernels import EngineChoice, RecurrentCall, StepFn, plan_engine
+from rnnkit.kernels import (
+    EngineChoice,
+    RecurrentCall,
+    RecurrentResult,
+    StepFn,
+    plan_engine,
+    run_fused,
+    run_loop,
+    run_native,
+    run_triton,
+)
 
 ACTS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda v: v,
@@ -192,3 +202,35 @@ def differentiable_inputs(call: RecurrentCall) -> list[Tensor]:
     if call.bias is not None:
         ts.append(call.bias)
     return [t for t in ts if t.requires_grad]
+
+
+def run_engine(call: RecurrentCall, engine: str) -> RecurrentResult:
+    """``call`` on the named engine, called directly (no dispatch, no fallback)."""
+    if engine == "loop":
+        return run_loop(call, make_step(call))
+    runner = {"fused": run_fused, "torch": run_native, "triton": run_triton}[engine]
+    return runner(call)
+
+
+def forward_backward(
+    call: RecurrentCall, engine: str, seed: int = 1
+) -> tuple[list[Tensor], list[Tensor]]:
+    """Outputs and the gradients of a random linear function of them wrt every input."""
+    result = run_engine(call, engine)
+    assert result.engine == engine
+    outs = [result.outputs, *result.states]
+    gen = torch.Generator().manual_seed(seed)
+    weights = [torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype) for o in outs]
+    loss = sum((o * w).sum() for o, w in zip(outs, weights, strict=True))
+    grads = torch.autograd.grad(loss, differentiable_inputs(call))
+    return [o.detach() for o in outs], list(grads)
+
+
+def assert_close(got: list[Tensor], want: list[Tensor], rtol: float) -> None:
+    """Every pair equal to ``rtol`` times the reference's largest magnitude (+1)."""
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        assert g.shape == w.shape
+        scale = w.abs().max().item() + 1.0
+        err = (g.double() - w.double()).abs().max().item()
+        assert err <= rtol * scale, (err, scale)

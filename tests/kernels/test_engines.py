@@ -9,16 +9,22 @@ import pytest
 import torch
 
 from rnnkit.kernels import (
-    RecurrentCall,
     RecurrentResult,
     _fused,
     run_fused,
     run_loop,
-    run_native,
     run_recurrent,
 )
 
-from .reference import CELL_IDS, CELLS, differentiable_inputs, make_step, random_call
+from .reference import (
+    CELL_IDS,
+    CELLS,
+    assert_close,
+    differentiable_inputs,
+    forward_backward,
+    make_step,
+    random_call,
+)
 
 MASKS = [None, "post", "pre", "random"]
 OPTIONS = [
@@ -31,36 +37,11 @@ OPTIONS = [
 ]
 
 
+
+
+
 def _outputs(result: RecurrentResult) -> list[torch.Tensor]:
     return [result.outputs, *result.states]
-
-
-def _forward_backward(
-    call: RecurrentCall, engine: str, seed: int = 1
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Outputs and the gradients of a random linear function of them wrt every input."""
-    if engine == "loop":
-        result = run_loop(call, make_step(call))
-    elif engine == "fused":
-        result = run_fused(call)
-    else:
-        result = run_native(call)
-    assert result.engine == engine
-    outs = _outputs(result)
-    gen = torch.Generator().manual_seed(seed)
-    weights = [torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype) for o in outs]
-    loss = sum((o * w).sum() for o, w in zip(outs, weights, strict=True))
-    grads = torch.autograd.grad(loss, differentiable_inputs(call))
-    return [o.detach() for o in outs], list(grads)
-
-
-def _assert_close(got: list[torch.Tensor], want: list[torch.Tensor], rtol: float) -> None:
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        assert g.shape == w.shape
-        scale = w.abs().max().item() + 1.0
-        err = (g.double() - w.double()).abs().max().item()
-        assert err <= rtol * scale, (err, scale)
 
 
 @pytest.mark.parametrize("mask", MASKS)
@@ -68,10 +49,10 @@ def _assert_close(got: list[torch.Tensor], want: list[torch.Tensor], rtol: float
 def test_fused_matches_loop_float64(cell: str, opts: dict, mask: str | None) -> None:
     for i, extra in enumerate(OPTIONS):
         call = random_call(cell, mask=mask, seed=i, **opts, **extra)
-        want = _forward_backward(call, "loop")
-        got = _forward_backward(call, "fused")
-        _assert_close(got[0], want[0], 1e-12)
-        _assert_close(got[1], want[1], 1e-11)
+        want = forward_backward(call, "loop")
+        got = forward_backward(call, "fused")
+        assert_close(got[0], want[0], 1e-12)
+        assert_close(got[1], want[1], 1e-11)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
@@ -85,10 +66,10 @@ def test_fused_float32_matches_float64_loop(
         kw = dict(batch=37, time=30, features=5, units=16, mask=mask, **opts, **extra)
         call64 = random_call(cell, seed=3, **kw)
         call32 = random_call(cell, seed=3, dtype=torch.float32, **kw)
-        want = _forward_backward(call64, "loop")
-        got = _forward_backward(call32, "fused")
-        _assert_close(got[0], want[0], 2e-5)
-        _assert_close(got[1], want[1], 1e-4)
+        want = forward_backward(call64, "loop")
+        got = forward_backward(call32, "fused")
+        assert_close(got[0], want[0], 2e-5)
+        assert_close(got[1], want[1], 1e-4)
 
 
 # Every activation code in each position at least once (each pair compiles its own kernels).
@@ -108,10 +89,10 @@ ACTIVATION_CASES = [
 def test_fused_activations(cell: str, opts: dict) -> None:
     for mask in (None, "random"):
         call = random_call(cell, mask=mask, return_sequences=True, **opts)
-        want = _forward_backward(call, "loop")
-        got = _forward_backward(call, "fused")
-        _assert_close(got[0], want[0], 1e-12)
-        _assert_close(got[1], want[1], 1e-11)
+        want = forward_backward(call, "loop")
+        got = forward_backward(call, "fused")
+        assert_close(got[0], want[0], 1e-12)
+        assert_close(got[1], want[1], 1e-11)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
@@ -154,14 +135,14 @@ def test_engines_agree(cell: str, opts: dict, dtype: torch.dtype) -> None:
     tol = (1e-12, 1e-11) if dtype == torch.float64 else (2e-5, 1e-4)
     for i, extra in enumerate([{}, {"go_backwards": True, "return_sequences": True}]):
         kw = dict(batch=9, time=11, units=6, dropout=True, seed=i, **opts, **extra)
-        want = _forward_backward(random_call(cell, **kw), "loop")
+        want = forward_backward(random_call(cell, **kw), "loop")
         for engine in ("fused", "torch"):
-            got = _forward_backward(random_call(cell, dtype=dtype, **kw), engine)
-            _assert_close(got[0], want[0], tol[0])
-            _assert_close(got[1], want[1], tol[1])
+            got = forward_backward(random_call(cell, dtype=dtype, **kw), engine)
+            assert_close(got[0], want[0], tol[0])
+            assert_close(got[1], want[1], tol[1])
         call = random_call(cell, batch=9, time=11, units=6, use_bias=False, **opts)
-        _assert_close(
-            _forward_backward(call, "torch")[1], _forward_backward(call, "loop")[1], 1e-11
+        assert_close(
+            forward_backward(call, "torch")[1], forward_backward(call, "loop")[1], 1e-11
         )
 
 
@@ -172,7 +153,7 @@ def test_inference_without_storage(cell: str, opts: dict) -> None:
     with torch.no_grad():
         got = _outputs(run_recurrent(call, make_step(call), engine="fused"))
         want = _outputs(run_loop(call, make_step(call)))
-    _assert_close(got, want, 1e-12)
+    assert_close(got, want, 1e-12)
     assert not any(t.requires_grad for t in got)
 
 
@@ -189,7 +170,7 @@ def test_initial_state_gradient_in_stacked_use() -> None:
         leaves = differentiable_inputs(first) + [second.kernel, second.recurrent_kernel]
         return list(torch.autograd.grad(loss, leaves))
 
-    _assert_close(run("fused"), run("loop"), 1e-11)
+    assert_close(run("fused"), run("loop"), 1e-11)
 
 
 def test_denormal_flags_do_not_leak() -> None:
@@ -219,12 +200,12 @@ def test_fused_rejects_bad_shapes(field: str, value: object) -> None:
 def test_parallel_paths_agree(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Torch's OpenMP pool and the fallback thread pool give the single-thread results."""
     call = random_call("gru", batch=24, time=9, dtype=torch.float32, mask="post")
-    want = _forward_backward(call, "fused")
+    want = forward_backward(call, "fused")
     monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
     if pool == "threads":
         monkeypatch.setattr(_fused, "_gomp_checked", True)
         monkeypatch.setattr(_fused, "_gomp_parallel", None)
-    got = _forward_backward(call, "fused")
-    _assert_close(got[0], want[0], 0.0)
-    _assert_close(got[1], want[1], 1e-6)
+    got = forward_backward(call, "fused")
+    assert_close(got[0], want[0], 0.0)
+    assert_close(got[1], want[1], 1e-6)

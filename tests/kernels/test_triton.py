@@ -19,18 +19,22 @@ import rnnkit.kernels as K  # noqa: E402
 from rnnkit import layers  # noqa: E402
 from rnnkit.kernels import (  # noqa: E402
     ENGINE_ENV,
-    RecurrentCall,
-    RecurrentResult,
     _triton,
     _triton_launch,
-    run_fused,
     run_loop,
     run_recurrent,
     run_triton,
     select_engine,
 )
 
-from .reference import CELL_IDS, CELLS, differentiable_inputs, make_step, random_call
+from .reference import (
+    CELL_IDS,
+    CELLS,
+    assert_close,
+    forward_backward,
+    make_step,
+    random_call,
+)
 from .reference import plan as reference_plan  # noqa: E402
 
 #: Each cell runs every one of these: masks (right and left padding, holes), initial states or
@@ -64,35 +68,6 @@ def _interpreted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENGINE_ENV, raising=False)
 
 
-def _run(call: RecurrentCall, engine: str) -> RecurrentResult:
-    if engine == "loop":
-        return run_loop(call, make_step(call))
-    if engine == "fused":
-        return run_fused(call)
-    return run_triton(call)
-
-
-def _forward_backward(
-    call: RecurrentCall, engine: str, seed: int = 1
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Outputs and the gradients of a random linear function of them wrt every input."""
-    result = _run(call, engine)
-    assert result.engine == engine
-    outs = [result.outputs, *result.states]
-    gen = torch.Generator().manual_seed(seed)
-    weights = [torch.randn(o.shape, generator=gen, dtype=torch.float64).to(o.dtype) for o in outs]
-    loss = sum((o * w).sum() for o, w in zip(outs, weights, strict=True))
-    grads = torch.autograd.grad(loss, differentiable_inputs(call))
-    return [o.detach() for o in outs], list(grads)
-
-
-def _assert_close(got: list[torch.Tensor], want: list[torch.Tensor], rtol: float) -> None:
-    assert len(got) == len(want)
-    for g, w in zip(got, want, strict=True):
-        assert g.shape == w.shape
-        scale = w.abs().max().item() + 1.0
-        err = (g.double() - w.double()).abs().max().item()
-        assert err <= rtol * scale, (err, scale)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
@@ -100,11 +75,11 @@ def test_triton_matches_loop_and_fused_float64(cell: str, opts: dict) -> None:
     """Outputs, final states and the gradients of x, W, U, b and the initial states."""
     for i, extra in enumerate(OPTIONS):
         call = random_call(cell, seed=i, **SIZES, **opts, **extra)
-        got = _forward_backward(call, "triton")
+        got = forward_backward(call, "triton")
         for engine in ("loop", "fused"):
-            want = _forward_backward(call, engine)
-            _assert_close(got[0], want[0], 1e-12)
-            _assert_close(got[1], want[1], 1e-11)
+            want = forward_backward(call, engine)
+            assert_close(got[0], want[0], 1e-12)
+            assert_close(got[1], want[1], 1e-11)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
@@ -112,11 +87,11 @@ def test_triton_float32_matches_float64_loop(cell: str, opts: dict) -> None:
     extra = {"mask": "random", "recurrent_dropout": True, "return_sequences": True}
     call32 = random_call(cell, dtype=torch.float32, seed=3, **SIZES, **opts, **extra)
     call64 = random_call(cell, dtype=torch.float64, seed=3, **SIZES, **opts, **extra)
-    got = _forward_backward(call32, "triton")
-    want = _forward_backward(call64, "loop")
+    got = forward_backward(call32, "triton")
+    want = forward_backward(call64, "loop")
     assert all(t.dtype == torch.float32 for t in got[0] + got[1])
-    _assert_close(got[0], want[0], 1e-5)
-    _assert_close(got[1], want[1], 1e-4)
+    assert_close(got[0], want[0], 1e-5)
+    assert_close(got[1], want[1], 1e-4)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS[:4], ids=["lstm", "gru", "gru_v1", "simple_rnn"])
@@ -126,10 +101,10 @@ def test_several_unit_blocks_and_programs(cell: str, opts: dict, monkeypatch) ->
     assert _triton_launch._blocks(20, torch.float64) == 16
     extra = {"mask": "random", "recurrent_dropout": True, "return_sequences": True}
     call = random_call(cell, batch=18, time=3, features=2, units=20, seed=5, **opts, **extra)
-    got = _forward_backward(call, "triton")
-    want = _forward_backward(call, "loop")
-    _assert_close(got[0], want[0], 1e-12)
-    _assert_close(got[1], want[1], 1e-11)
+    got = forward_backward(call, "triton")
+    want = forward_backward(call, "loop")
+    assert_close(got[0], want[0], 1e-12)
+    assert_close(got[1], want[1], 1e-11)
 
 
 ACTIVATIONS = [
@@ -144,10 +119,10 @@ ACTIVATIONS = [
 @pytest.mark.parametrize(("cell", "opts"), ACTIVATIONS, ids=CELL_IDS)
 def test_triton_activations(cell: str, opts: dict) -> None:
     call = random_call(cell, seed=7, mask="pre", return_sequences=True, **SIZES, **opts)
-    got = _forward_backward(call, "triton")
-    want = _forward_backward(call, "loop")
-    _assert_close(got[0], want[0], 1e-12)
-    _assert_close(got[1], want[1], 1e-11)
+    got = forward_backward(call, "triton")
+    want = forward_backward(call, "loop")
+    assert_close(got[0], want[0], 1e-12)
+    assert_close(got[1], want[1], 1e-11)
 
 
 @pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
@@ -167,7 +142,7 @@ def test_inference_without_storage(cell: str, opts: dict) -> None:
     with torch.no_grad():
         got = run_triton(call)
     want = run_loop(call, make_step(call))
-    _assert_close([got.outputs, *got.states], [want.outputs, *want.states], 1e-12)
+    assert_close([got.outputs, *got.states], [want.outputs, *want.states], 1e-12)
 
 
 def test_dispatch_forces_triton_on_cpu_only_when_interpreted(
@@ -179,7 +154,7 @@ def test_dispatch_forces_triton_on_cpu_only_when_interpreted(
     result = run_recurrent(call, make_step(call), "triton")
     assert result.engine == "triton"
     want = run_loop(call, make_step(call))
-    _assert_close([result.outputs], [want.outputs], 1e-12)
+    assert_close([result.outputs], [want.outputs], 1e-12)
     monkeypatch.setenv(ENGINE_ENV, "triton")
     assert run_recurrent(call, make_step(call)).engine == "triton"
     monkeypatch.setenv(_triton.INTERPRET_ENV, "0")
