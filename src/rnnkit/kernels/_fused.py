@@ -181,9 +181,9 @@ class _Workspace:
     """Large buffers kept for reuse by later calls.
 
     A fresh multi-megabyte allocation is mapped anew by the allocator and page-faults on first
-    touch, every call (at batch 256 that costs more than the products). Buffers are NumPy arrays
-    wrapped by ``torch.from_numpy``: a tensor (or a view, or autograd's saved copy) keeps its
-    array referenced, so an array whose only reference is this pool is free again.
+    touch, every call (at batch 256 that costs more than the products). A view of a buffer (or a
+    tensor made from one by ``torch.from_numpy``) keeps it referenced, so an array whose only
+    reference is this pool is free again.
     """
 
     MIN_BYTES = 1 << 18
@@ -195,13 +195,12 @@ class _Workspace:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def empty(self, shape: tuple[int, ...], dtype: torch.dtype) -> Tensor:
-        np_dtype = np.dtype(np.float32 if dtype == torch.float32 else np.float64)
+    def empty(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         n = math.prod(shape)
-        nbytes = n * np_dtype.itemsize
+        nbytes = n * dtype.itemsize
         if nbytes < self.MIN_BYTES:
-            return torch.empty(shape, dtype=dtype)
-        key = (n, np_dtype.str)
+            return _empty(shape, dtype)
+        key = (n, dtype.str)
         with self._lock:
             arrays = self._arrays.setdefault(key, [])
             found = None
@@ -211,11 +210,11 @@ class _Workspace:
                     break
             if found is None:
                 if len(arrays) >= self.MAX_PER_SIZE or self._bytes + nbytes > self.MAX_BYTES:
-                    return torch.empty(shape, dtype=dtype)
-                found = np.empty(n, dtype=np_dtype)
+                    return _empty(shape, dtype)
+                found = _empty((n,), dtype)
                 arrays.append(found)
                 self._bytes += nbytes
-            return torch.from_numpy(found).view(shape)
+            return found.reshape(shape)
 
     def clear(self) -> None:
         with self._lock:
@@ -286,7 +285,51 @@ _GATES = GATES
 _U64 = np.uint64
 
 
+_NP_DTYPES: dict[torch.dtype, np.dtype] = {
+    torch.float32: np.dtype(np.float32),
+    torch.float64: np.dtype(np.float64),
+}
+_TORCH_DTYPES = {v: k for k, v in _NP_DTYPES.items()}
+
+
+def _empty(shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    """An uninitialised array aligned to 64 bytes (NumPy's own allocations are aligned to 16
+    only, and the kernels' vector loads from rows that straddle cache lines are slower)."""
+    return torch.empty(shape, dtype=_TORCH_DTYPES[dt]).numpy()
+
+
+def _zeros(shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
+    return torch.zeros(shape, dtype=_TORCH_DTYPES[dt]).numpy()
+
+
+#: Elements from which a strided copy runs on torch (vectorised, on the intra-op threads).
+_TORCH_COPY_FROM = 16384
+
+
+def _assign(dst: np.ndarray, src: Tensor) -> None:
+    """``dst[...] = src``: NumPy for small copies (less fixed cost), torch for large ones."""
+    if src.numel() >= _TORCH_COPY_FROM:
+        torch.from_numpy(dst).copy_(src.detach())
+    else:
+        dst[...] = src.detach().numpy()
+
+
+def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[a; b]`` (rows), aligned."""
+    out = _empty((a.shape[0] + b.shape[0], a.shape[1]), a.dtype)
+    out[: a.shape[0]] = a
+    out[a.shape[0] :] = b
+    return out
+
+
+def _copy(a: np.ndarray, dt: np.dtype) -> np.ndarray:
+    out = _empty(a.shape, dt)
+    out[...] = a
+    return out
+
+
 def _np(t: Tensor) -> np.ndarray:
+    """The tensor's data as an array (no copy where it is already contiguous)."""
     return t.detach().contiguous().numpy()
 
 
@@ -318,101 +361,106 @@ class _FusedRecurrence(torch.autograd.Function):
         dp: Tensor | None,
         rd: Tensor | None,
     ) -> tuple[Tensor, ...]:
+        # Small tensor ops cost microseconds each in torch and a fraction of one in NumPy: the
+        # buffers are NumPy arrays, wrapped as tensors only where they leave this function.
         batch, time, features = x.shape
         units = h0.shape[1]
         gates = kernel.shape[1]
-        dtype = x.dtype
+        dt = _NP_DTYPES[x.dtype]
         store = spec.store
         ts = time if store else 1
-        np_dtype = np.float32 if dtype == torch.float32 else np.float64
+        buf = _WORKSPACE.empty
 
-        def buf(*shape: int) -> Tensor:
-            return _WORKSPACE.empty(shape, dtype)
-
-        xd = (x if dp is None else x * dp.unsqueeze(1)).detach()
         ncol = units + features + 2
-        xh = buf(time, batch, ncol)  # [1 | h_in | x | 1] per (time, batch) row
+        xh = buf((time, batch, ncol), dt)  # [1 | h_in | x | 1] per (time, batch) row
         if store:
             xh[:, :, 0] = 1.0
             xh[:, :, ncol - 1] = 1.0
-        xh[:, :, units + 1 : units + 1 + features] = xd.transpose(0, 1)
-        xh_n = xh.numpy()
+        xd = x if dp is None else x * dp.unsqueeze(1)
+        _assign(xh[:, :, units + 1 : units + 1 + features], xd.transpose(0, 1))
         ho, f_u = _U64(1), _U64(features)
-        w_d, u_d = kernel.detach(), rec.detach()
-        bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=np_dtype)
-        h_t = h0.detach().clone().contiguous()
-        hs = h_t.numpy()
-        p_t = torch.zeros(batch, units, dtype=dtype)
-        seq_t = buf(time, batch, units) if spec.return_sequences else buf(1, 1, 1)
-        mask_n = mask.t().contiguous().numpy() if mask is not None else np.ones((1, 1), np.bool_)
-        rd_n = _np(rd) if rd is not None else np.ones((batch, units), dtype=np_dtype)
+        w_n, u_n = _np(kernel), _np(rec)
+        bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=dt)
+        hs = _copy(_np(h0), dt)  # the running state
+        ps = _zeros((batch, units), dt)  # the last output
+        seq = buf((time, batch, units), dt) if spec.return_sequences else np.empty((1, 1, 1), dt)
+        if mask is not None:
+            mask_n = np.ascontiguousarray(_np(mask).T)
+        else:
+            mask_n = np.ones((1, 1), np.bool_)
+        rd_n = _np(rd) if rd is not None else np.ones((batch, units), dtype=dt)
         common = (
             mask_n,
             mask is not None,
             rd_n,
             spec.go_backwards,
             spec.zero_output,
-            seq_t.numpy(),
+            seq,
             spec.return_sequences,
             spec.act,
             spec.ract,
         )
         # the previous states of GRU: h_in itself unless recurrent dropout changed it
-        shp, po = (buf(ts, batch, units), _U64(0)) if rd is not None else (xh, ho)
-        work = batch * time * gates * (units + features)
-        head: tuple[Any, ...] = (xh_n, ho, f_u)
+        shp, po = (buf((ts, batch, units), dt), _U64(0)) if rd is not None else (xh, ho)
+        chunks = _row_chunks(batch, batch * time * gates * (units + features))
+        head: tuple[Any, ...] = (xh, ho, f_u)
         args: tuple[Any, ...]
-        c_t: Tensor | None = None
-        saved: dict[str, Tensor] = {}
+        cs: np.ndarray | None = None
+        saved: dict[str, np.ndarray] = {}
         if spec.cell == "lstm":
             assert c0 is not None
-            c_t = c0.detach().clone().contiguous()
-            sg, stc, scp = buf(ts, batch, gates), buf(ts, batch, units), buf(ts, batch, units)
-            uw = torch.cat([u_d, w_d], 0).numpy()  # (units + features, 4 units)
-            args = head + (uw, bin_n, hs, c_t.numpy(), p_t.numpy())
-            args += (sg.numpy(), stc.numpy(), scp.numpy()) + common
-            _run_rows(_nb.lstm_forward, args, _row_chunks(batch, work))
+            cs = _copy(_np(c0), dt)
+            sg = buf((ts, batch, gates), dt)
+            stc, scp = buf((ts, batch, units), dt), buf((ts, batch, units), dt)
+            uw = _concat(u_n, w_n)  # (units + features, 4 units)
+            args = head + (uw, bin_n, hs, cs, ps, sg, stc, scp) + common
+            _run_rows(_nb.lstm_forward, args, chunks)
             saved = {"sg": sg, "stc": stc, "scp": scp}
         elif spec.cell == "gru" and spec.reset_after:
-            sg = buf(ts, batch, 4 * units)
-            brec_n = _np(brec) if brec is not None else np.zeros(gates, dtype=np_dtype)
-            xw = np.empty((1, batch, gates), dtype=np_dtype)
-            args = head + (_np(u_d), _np(w_d), bin_n, brec_n, hs, p_t.numpy())
-            args += (sg.numpy(), shp.numpy(), po, xw) + common
-            _run_rows(_nb.gru_forward, args, _row_chunks(batch, work))
+            sg = buf((ts, batch, 4 * units), dt)
+            brec_n = _np(brec) if brec is not None else np.zeros(gates, dtype=dt)
+            xw = _empty((1, batch, gates), dt)
+            args = head + (u_n, w_n, bin_n, brec_n, hs, ps, sg, shp, po, xw) + common
+            _run_rows(_nb.gru_forward, args, chunks)
             saved = {"sg": sg, "shp": shp}
         elif spec.cell == "gru":
-            sg, srh = buf(ts, batch, gates), buf(ts, batch, units)
-            uwzr = torch.cat([u_d[:, : 2 * units], w_d[:, : 2 * units]], 0).numpy()
-            uh, wh = _np(u_d[:, 2 * units :]), _np(w_d[:, 2 * units :])
-            args = head + (uwzr, uh, wh, bin_n, hs, p_t.numpy())
-            args += (sg.numpy(), shp.numpy(), po, srh.numpy()) + common
-            _run_rows(_nb.gru_v1_forward, args, _row_chunks(batch, work))
+            sg, srh = buf((ts, batch, gates), dt), buf((ts, batch, units), dt)
+            uwzr = _concat(u_n[:, : 2 * units], w_n[:, : 2 * units])
+            uh, wh = _copy(u_n[:, 2 * units :], dt), _copy(w_n[:, 2 * units :], dt)
+            args = head + (uwzr, uh, wh, bin_n, hs, ps, sg, shp, po, srh) + common
+            _run_rows(_nb.gru_v1_forward, args, chunks)
             saved = {"sg": sg, "shp": shp, "srh": srh}
         elif spec.cell == "simple_rnn":
-            sg = buf(ts, batch, units)
-            uw = torch.cat([u_d, w_d], 0).numpy()
-            args = head + (uw, bin_n, hs, p_t.numpy(), sg.numpy()) + common
-            _run_rows(_nb.simple_forward, args, _row_chunks(batch, work))
+            sg = buf((ts, batch, units), dt)
+            uw = _concat(u_n, w_n)
+            args = head + (uw, bin_n, hs, ps, sg) + common
+            _run_rows(_nb.simple_forward, args, chunks)
             saved = {"sg": sg}
         else:  # indrnn
-            sg = buf(ts, batch, units)
-            args = head + (_np(w_d), bin_n, _np(u_d), hs, p_t.numpy(), sg.numpy()) + common
-            _run_rows(_nb.indrnn_forward, args, _row_chunks(batch, work))
+            sg = buf((ts, batch, units), dt)
+            args = head + (w_n, bin_n, u_n, hs, ps, sg) + common
+            _run_rows(_nb.indrnn_forward, args, chunks)
             saved = {"sg": sg}
 
         if store:
+            # The kernel and recurrent kernel go through save_for_backward (autograd then
+            # refuses a backward pass after they were changed in place); the internal buffers,
+            # which nobody else sees, stay arrays on ctx.
             ctx.spec = spec
-            ctx.saved_names = tuple(saved)
+            ctx.saved = saved
+            ctx.xh = xh
             ctx.mask_n = mask_n
             ctx.has_mask = mask is not None
             ctx.rd_n = rd_n
             ctx.shape = (batch, time, features)
-            ctx.save_for_backward(xh, kernel, dp, rec, *saved.values())
-        out = seq_t.transpose(0, 1) if spec.return_sequences else p_t  # (batch, time, units)
-        if c_t is not None:
-            return out, h_t, c_t
-        return out, h_t
+            ctx.save_for_backward(kernel, dp, rec)
+        if spec.return_sequences:
+            out = torch.from_numpy(seq).transpose(0, 1)  # (batch, time, units)
+        else:
+            out = torch.from_numpy(ps)
+        if cs is not None:
+            return out, torch.from_numpy(hs), torch.from_numpy(cs)
+        return out, torch.from_numpy(hs)
 
     @staticmethod
     @once_differentiable
@@ -427,104 +475,97 @@ class _FusedRecurrence(torch.autograd.Function):
 def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
     """The backward pass of :class:`_FusedRecurrence` (with the denormal flags set)."""
     spec: _Spec = ctx.spec
-    xh, kernel, dp, rec, *stored = ctx.saved_tensors
-    saved = dict(zip(ctx.saved_names, stored, strict=True))
+    kernel, dp, rec = ctx.saved_tensors
+    saved: dict[str, np.ndarray] = ctx.saved
+    xh: np.ndarray = ctx.xh
     batch, time, features = ctx.shape
     sg = saved["sg"]
     units = dh.shape[1]
-    dtype = sg.dtype
-    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    dt = sg.dtype
     codes = (spec.act, spec.ract)
     gates = _GATES[spec.cell] * units
     flat = time * batch
     ncol = xh.shape[2]
-    xh2 = xh.view(flat, ncol)  # [1 | h_in | x | 1]
-    h_cols = slice(1, units + 1)
+    xh2 = torch.from_numpy(xh.reshape(flat, ncol))  # [1 | h_in | x | 1]
     ho = _U64(1)
     shp = saved.get("shp")
     po = _U64(1) if shp is not None and shp.shape[2] == ncol else _U64(0)
 
-    dh_t = dh.detach().to(dtype).clone().contiguous()
+    dhs = _copy(_np(dh), dt)  # the state gradient, updated in place by the kernels
     if spec.return_sequences:
-        dseq_n = dout.detach().transpose(0, 1).contiguous().numpy()  # (time, batch, units)
-        dp_t = torch.zeros(batch, units, dtype=dtype)
+        dseq = _empty((time, batch, units), dt)
+        _assign(dseq, dout.transpose(0, 1))
+        dps = _zeros((batch, units), dt)
     else:
-        dseq_n = np.zeros((1, 1, 1), dtype=np_dtype)
-        dp_t = dout.detach().clone().contiguous()
-    dx = _WORKSPACE.empty((time, batch, gates), dtype)
-    t1 = np.empty((1, batch, units), dtype=np_dtype)
-    head: tuple[Any, ...] = (
-        ctx.mask_n,
-        ctx.has_mask,
-        ctx.rd_n,
-        spec.go_backwards,
-        spec.zero_output,
-    )
+        dseq = np.zeros((1, 1, 1), dtype=dt)
+        dps = _copy(_np(dout), dt)
+    dx = _WORKSPACE.empty((time, batch, gates), dt)
+    t1 = _empty((1, batch, units), dt)
+    head: tuple[Any, ...] = (ctx.mask_n, ctx.has_mask, ctx.rd_n, spec.go_backwards)
+    head += (spec.zero_output, dseq, spec.return_sequences)
     args: tuple[Any, ...]
-    head = head + (dseq_n, spec.return_sequences)
     chunks = _row_chunks(batch, batch * time * gates * units)
     rec_n = _np(rec)
     needs = ctx.needs_input_grad  # (spec, x, kernel, b_in, rec, brec, h0, c0, ...)
     d_kernel = d_bin = drec = dbrec = None
-    dc_t: Tensor | None = None
-    dx2 = dx.view(flat, gates)
+    dcs: np.ndarray | None = None
+    dx2 = torch.from_numpy(dx.reshape(flat, gates))
     if spec.cell in ("lstm", "simple_rnn"):
-        ut = np.ascontiguousarray(rec_n.T)
+        ut = _copy(rec_n.T, dt)
         if spec.cell == "lstm":
-            dc_t = rest[0].detach().clone().contiguous()
-            args = (ut, sg.numpy(), saved["stc"].numpy(), saved["scp"].numpy()) + head
-            args += (dh_t.numpy(), dc_t.numpy(), dp_t.numpy(), dx.numpy(), t1) + codes
+            dcs = _copy(_np(rest[0]), dt)
+            args = (ut, sg, saved["stc"], saved["scp"]) + head + (dhs, dcs, dps, dx, t1) + codes
             _run_rows(_nb.lstm_backward, args, chunks)
         else:
-            args = (ut, sg.numpy()) + head
-            args += (dh_t.numpy(), dp_t.numpy(), dx.numpy(), t1) + codes
+            args = (ut, sg) + head + (dhs, dps, dx, t1) + codes
             _run_rows(_nb.simple_backward, args, chunks)
         if needs[2] or needs[3] or needs[4]:
             m = xh2[:, 1:].T @ dx2  # (units + features + 1, gates): dU, dW, db
             drec, d_kernel, d_bin = m[:units], m[units : units + features], m[-1]
     elif spec.cell == "gru" and spec.reset_after:
         assert shp is not None
-        dr = _WORKSPACE.empty((time, batch, gates), dtype)
-        ut = np.ascontiguousarray(rec_n.T)
-        args = (ut, sg.numpy(), shp.numpy(), po) + head
-        args += (dh_t.numpy(), dp_t.numpy(), dx.numpy(), dr.numpy(), t1) + codes
+        dr = _WORKSPACE.empty((time, batch, gates), dt)
+        ut = _copy(rec_n.T, dt)
+        args = (ut, sg, shp, po) + head + (dhs, dps, dx, dr, t1) + codes
         _run_rows(_nb.gru_backward, args, chunks)
         if needs[4] or needs[5]:
-            m = xh2[:, : units + 1].T @ dr.view(flat, gates)  # d b_rec, dU
+            m = xh2[:, : units + 1].T @ torch.from_numpy(dr.reshape(flat, gates))  # d b_rec, dU
             dbrec, drec = m[0], m[1:]
         if needs[2] or needs[3]:
             m = xh2[:, units + 1 :].T @ dx2  # dW, d b_in
             d_kernel, d_bin = m[:features], m[features]
     elif spec.cell == "gru":
         assert shp is not None
-        uzr_t = np.ascontiguousarray(rec_n[:, : 2 * units].T)
-        uh_t = np.ascontiguousarray(rec_n[:, 2 * units :].T)
-        t2 = np.empty((1, batch, units), dtype=np_dtype)
-        args = (uzr_t, uh_t, sg.numpy(), shp.numpy(), po, xh.numpy(), ho) + head
-        args += (dh_t.numpy(), dp_t.numpy(), dx.numpy(), t1, t2) + codes
+        uzr_t = _copy(rec_n[:, : 2 * units].T, dt)
+        uh_t = _copy(rec_n[:, 2 * units :].T, dt)
+        t2 = _empty((1, batch, units), dt)
+        args = (uzr_t, uh_t, sg, shp, po, xh, ho) + head + (dhs, dps, dx, t1, t2) + codes
         _run_rows(_nb.gru_v1_backward, args, chunks)
         if needs[2] or needs[3] or needs[4]:
             m = xh2[:, 1:].T @ dx2
-            d_h = saved["srh"].view(flat, units).T @ dx2[:, 2 * units :]
+            srh = torch.from_numpy(saved["srh"].reshape(flat, units))
+            d_h = srh.T @ dx2[:, 2 * units :]
             drec = torch.cat([m[:units, : 2 * units], d_h], dim=1)
             d_kernel, d_bin = m[units : units + features], m[-1]
     else:
-        args = (rec_n, sg.numpy()) + head + (dh_t.numpy(), dp_t.numpy(), dx.numpy()) + codes
+        args = (rec_n, sg) + head + (dhs, dps, dx) + codes
         _run_rows(_nb.indrnn_backward, args, _row_chunks(batch, batch * time * units * 8))
         if needs[4]:
-            drec = (dx2 * xh2[:, h_cols]).sum(0)
+            drec = (dx2 * xh2[:, 1 : units + 1]).sum(0)
         if needs[2] or needs[3]:
             m = xh2[:, units + 1 :].T @ dx2
             d_kernel, d_bin = m[:features], m[features]
 
     d_x = None
     if needs[1]:
-        d_x_tb = _WORKSPACE.empty((time, batch, features), dtype)
+        d_x_tb = torch.from_numpy(_WORKSPACE.empty((time, batch, features), dt))
         torch.mm(dx2, kernel.detach().T, out=d_x_tb.view(flat, features))
         d_x = d_x_tb.transpose(0, 1)
         if dp is not None:
             d_x = d_x * dp.unsqueeze(1)
-    grads: tuple[Tensor | None, ...] = (d_x, d_kernel, d_bin, drec, dbrec, dh_t, dc_t)
+    dh0 = torch.from_numpy(dhs)
+    dc0 = torch.from_numpy(dcs) if dcs is not None else None
+    grads: tuple[Tensor | None, ...] = (d_x, d_kernel, d_bin, drec, dbrec, dh0, dc0)
     grads = tuple(g if need else None for g, need in zip(grads, needs[1:8], strict=True))
     return (None, *grads, None, None, None)
 

@@ -13,10 +13,10 @@ Engines:
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
-measured faster (:func:`_native_inference_wins`), else "fused", else "loop"; on CUDA "torch"
-(cuDNN) where it computes the call exactly, else "triton" (masks, recurrent dropout, IndRNN,
-GRU ``reset_after=False``, ...) where Triton is installed and supports it, else "loop". A forced
-engine (argument, else ``$RNNKIT_ENGINE``) that cannot run a call falls back to the "auto"
+measured faster (:func:`_native_inference_wins`: some LSTM calls), else "fused", else "loop"; on
+CUDA "torch" (cuDNN) where it computes the call exactly, else "triton" (masks, recurrent dropout,
+IndRNN, GRU ``reset_after=False``, ...) where Triton is installed and supports it, else "loop". A
+forced engine (argument, else ``$RNNKIT_ENGINE``) that cannot run a call falls back to the "auto"
 choice and the reason says so.
 """
 
@@ -37,15 +37,22 @@ FUSED_DTYPES = (torch.float32, torch.float64)
 
 
 def _native_inference_wins(cell: str, batch: int, units: int | None, threads: int = 1) -> bool:
-    """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (bench/RESULTS.md):
-    LSTM from small batches on; GRU at large batches or widths on one thread only (its op
-    barely uses a second thread, the fused kernels split the batch: 2x faster at batch 256 on 2
-    threads); SimpleRNN not in the range measured (up to batch 256)."""
+    """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (``python
+    bench/engine_sweep.py``, batch 8-256, units 32-256, table in bench/RESULTS.md).
+
+    LSTM: on one thread from batch 8; on more threads (the fused kernels split the batch over
+    them, oneDNN's small per-step products barely use a second one) only for wide layers (units
+    >= 256 from batch 32) and narrow ones (units < 64 from batch 64). GRU: never in that range.
+    SimpleRNN: not below batch 512.
+    """
     if cell == "lstm":
-        return batch >= 8
-    if cell == "gru":
-        wide = batch >= 128 or (units is not None and units >= 128 and batch >= 32)
-        return threads == 1 and wide
+        if threads == 1:
+            return batch >= 8
+        if units is not None and units >= 256:
+            return batch >= 32
+        if units is not None and units >= 64:
+            return False
+        return batch >= 64
     if cell == "simple_rnn":
         return batch >= 512
     return False

@@ -119,6 +119,8 @@ class RNN(Layer):
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             requested=self.engine,
+            reset_after=getattr(cell, "reset_after", True),
+            units=self.units,
         )
 
     def reset_states(self) -> None:
