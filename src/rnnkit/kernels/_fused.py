@@ -119,6 +119,13 @@ def _row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
 
 
 _ENTRY_POINTS: dict[tuple, Any] = {}
+_FORWARD_KERNELS = (
+    _nb.lstm_forward,
+    _nb.gru_forward,
+    _nb.gru_v1_forward,
+    _nb.simple_forward,
+    _nb.indrnn_forward,
+)
 
 
 def _entry_point(kernel: Any, args: tuple) -> Any:
@@ -132,6 +139,8 @@ def _entry_point(kernel: Any, args: tuple) -> Any:
     entry = _ENTRY_POINTS.get(key)
     if entry is None:
         sig = tuple(numba.typeof(a) for a in args[:-2])
+        if kernel in _FORWARD_KERNELS:  # X (argument 1) comes with any strides
+            sig = (sig[0], sig[1].copy(layout="A"), *sig[2:])
         sig += (types.literal(args[-2]), types.literal(args[-1]), types.int64, types.int64)
         entry = kernel.compile(sig)
         _ENTRY_POINTS[key] = entry
@@ -372,12 +381,9 @@ class _FusedRecurrence(torch.autograd.Function):
         buf = _WORKSPACE.empty
 
         ncol = units + features + 2
-        xh = buf((time, batch, ncol), dt)  # [1 | h_in | x | 1] per (time, batch) row
-        if store:
-            xh[:, :, 0] = 1.0
-            xh[:, :, ncol - 1] = 1.0
+        xh = buf((ts, batch, ncol), dt)  # [1 | h_in | x | 1] rows, filled by the kernels
         xd = x if dp is None else x * dp.unsqueeze(1)
-        _assign(xh[:, :, units + 1 : units + 1 + features], xd.transpose(0, 1))
+        x_n = xd.detach().numpy()  # (batch, time, features), any strides: the kernels read it
         ho, f_u = _U64(1), _U64(features)
         w_n, u_n = _np(kernel), _np(rec)
         bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=dt)
@@ -403,7 +409,7 @@ class _FusedRecurrence(torch.autograd.Function):
         # the previous states of GRU: h_in itself unless recurrent dropout changed it
         shp, po = (buf((ts, batch, units), dt), _U64(0)) if rd is not None else (xh, ho)
         chunks = _row_chunks(batch, batch * time * gates * (units + features))
-        head: tuple[Any, ...] = (xh, ho, f_u)
+        head: tuple[Any, ...] = (xh, x_n, ho, f_u)
         args: tuple[Any, ...]
         cs: np.ndarray | None = None
         saved: dict[str, np.ndarray] = {}

@@ -9,8 +9,10 @@ Conventions shared by every kernel:
 
 * Sequences are time-major, (time, batch, ...), so that the rows of one step are contiguous.
 * ``XH`` (time, batch, 1 + units + features + 1) holds [1 | h_in | x | 1] per step: the forward
-  kernels write the dropped previous outputs h_in at column ``ho`` (x follows at ``ho + u``) and
-  compute the step's input and recurrent products from that one row; ``bin`` is the input bias.
+  kernels copy the step's inputs from ``X`` (batch, time, features; any strides) and write the
+  dropped previous outputs h_in at column ``ho`` (x follows at ``ho + u``), then compute the step's
+  input and recurrent products from that one row; ``bin`` is the input bias. In inference XH is
+  one step's scratch, (1, batch, ...).
   ``tx`` is the time index a processing step ``s`` reads (``T - 1 - s`` with ``go_backwards``).
 * Per-step storage for the backward pass is indexed by ``tx`` (its time axis has length 1 when
   nothing is stored, in inference); the output sequence is indexed by ``s`` (Keras keeps the
@@ -554,6 +556,21 @@ def _final_output(H, P, has_mask, lo, hi):
 
 
 @njit(**_JIT, inline="always")
+def _load_x(XH, X, xo, xs, tx, ones, lo, hi):
+    """XH[xs, b, xo:xo + F] = X[b, tx] for b in lo:hi (hot in cache for the step's product), and
+    the ones columns 0 and -1 of the bias gradient when ``ones`` (the rows are kept)."""
+    F = U64(X.shape[2])
+    last = U64(XH.shape[2]) - U64(1)
+    one = XH.dtype.type(1.0)
+    for b in range(lo, hi):
+        for k in range(F):
+            XH[xs, b, xo + k] = X[b, tx, k]
+        if ones:
+            XH[xs, b, 0] = one
+            XH[xs, b, last] = one
+
+
+@njit(**_JIT, inline="always")
 def _drop_h(H, rd, Shin, ho, ts, lo, hi):
     """Shin[ts, b, ho:ho + u] = H[b] * rd[b]: the previous output entering the recurrent product."""
     u = U64(H.shape[1])
@@ -564,7 +581,7 @@ def _drop_h(H, rd, Shin, ho, ts, lo, hi):
 
 @njit(**_JIT)
 def lstm_forward(
-    XH, ho, F, UW, bin, H, C, P, Sg, Stc, Scp,
+    XH, X, ho, F, UW, bin, H, C, P, Sg, Stc, Scp,
     mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
 ):  # fmt: skip
     """Per step one product ``[h_in | x] @ [U; W]`` into Sg; the gates [i, f, c, o] after their
@@ -572,7 +589,8 @@ def lstm_forward(
     holds act(c'), Scp the previous cell state."""
     act = literally(act)
     ract = literally(ract)
-    T = XH.shape[0]
+    T = X.shape[1]
+    xfull = XH.shape[0] == T  # one XH row per step (kept for backward), or scratch
     u = U64(H.shape[1])
     u2 = u + u
     u3 = u2 + u
@@ -583,8 +601,10 @@ def lstm_forward(
     for s in range(T):
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
-        _drop_h(H, rd, XH, ho, tx, lo, hi)
-        _gemm(XH, tx, ho, u + F, UW, Sg, ts, z0, lo, hi)
+        xs = tx if xfull else 0
+        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
+        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -611,7 +631,7 @@ def lstm_forward(
 
 @njit(**_JIT)
 def gru_forward(
-    XH, ho, F, U, W, bin, brec, H, P, Sg, Shp, po, XW,
+    XH, X, ho, F, U, W, bin, brec, H, P, Sg, Shp, po, XW,
     mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
 ):  # fmt: skip
     """reset_after=True. h_in U lands in Sg[..., 0:3u] and x W in the scratch XW (1, B, 3u);
@@ -619,7 +639,8 @@ def gru_forward(
     state."""
     act = literally(act)
     ract = literally(ract)
-    T = XH.shape[0]
+    T = X.shape[1]
+    xfull = XH.shape[0] == T  # one XH row per step (kept for backward), or scratch
     u = U64(H.shape[1])
     u2 = u + u
     u3 = u2 + u
@@ -631,9 +652,11 @@ def gru_forward(
     for s in range(T):
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
-        _drop_h(H, rd, XH, ho, tx, lo, hi)
-        _gemm(XH, tx, ho, u, U, Sg, ts, z0, lo, hi)
-        _gemm(XH, tx, ho + u, F, W, XW, 0, z0, lo, hi)
+        xs = tx if xfull else 0
+        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
+        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _gemm(XH, xs, ho, u, U, Sg, ts, z0, lo, hi)
+        _gemm(XH, xs, ho + u, F, W, XW, 0, z0, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -656,7 +679,7 @@ def gru_forward(
 
 @njit(**_JIT)
 def gru_v1_forward(
-    XH, ho, F, UWzr, Uh, Wh, bin, H, P, Sg, Shp, po, Srh,
+    XH, X, ho, F, UWzr, Uh, Wh, bin, H, P, Sg, Shp, po, Srh,
     mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
 ):  # fmt: skip
     """reset_after=False. ``[h_in | x] @ [U_zr; W_zr]`` gives the z, r pre-activations and
@@ -664,7 +687,8 @@ def gru_v1_forward(
     r * h_in (zero where masked: it enters the recurrent kernel's gradient)."""
     act = literally(act)
     ract = literally(ract)
-    T = XH.shape[0]
+    T = X.shape[1]
+    xfull = XH.shape[0] == T  # one XH row per step (kept for backward), or scratch
     u = U64(H.shape[1])
     u2 = u + u
     z0 = U64(0)
@@ -676,9 +700,11 @@ def gru_v1_forward(
     for s in range(T):
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
-        _drop_h(H, rd, XH, ho, tx, lo, hi)
-        _gemm(XH, tx, ho, u + F, UWzr, Sg, ts, z0, lo, hi)
-        _gemm(XH, tx, ho + u, F, Wh, Sg, ts, u2, lo, hi)
+        xs = tx if xfull else 0
+        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
+        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _gemm(XH, xs, ho, u + F, UWzr, Sg, ts, z0, lo, hi)
+        _gemm(XH, xs, ho + u, F, Wh, Sg, ts, u2, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -687,7 +713,7 @@ def gru_v1_forward(
                     r = _act(Sg[ts, b, u + j] + bin[u + j], ract)
                     Sg[ts, b, j] = z
                     Sg[ts, b, u + j] = r
-                    Srh[ts, b, j] = r * XH[tx, b, ho + j]
+                    Srh[ts, b, j] = r * XH[xs, b, ho + j]
             else:
                 for j in range(u):
                     Srh[ts, b, j] = zero
@@ -709,12 +735,13 @@ def gru_v1_forward(
 
 @njit(**_JIT)
 def simple_forward(
-    XH, ho, F, UW, bin, H, P, Sg,
+    XH, X, ho, F, UW, bin, H, P, Sg,
     mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
 ):  # fmt: skip
     """Per step ``act([h_in | x] @ [U; W] + b)`` into Sg (the outputs: (T, B, u) or scratch)."""
     act = literally(act)
-    T = XH.shape[0]
+    T = X.shape[1]
+    xfull = XH.shape[0] == T  # one XH row per step (kept for backward), or scratch
     u = U64(H.shape[1])
     z0 = U64(0)
     store = Sg.shape[0] == T
@@ -723,8 +750,10 @@ def simple_forward(
     for s in range(T):
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
-        _drop_h(H, rd, XH, ho, tx, lo, hi)
-        _gemm(XH, tx, ho, u + F, UW, Sg, ts, z0, lo, hi)
+        xs = tx if xfull else 0
+        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
+        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -739,12 +768,13 @@ def simple_forward(
 
 @njit(**_JIT)
 def indrnn_forward(
-    XH, ho, F, W, bin, w, H, P, Sg,
+    XH, X, ho, F, W, bin, w, H, P, Sg,
     mask, has_mask, rd, go_back, zo, seq, ret_seq, act, ract, lo, hi,
 ):  # fmt: skip
     """h' = act(x W + b + w * (h * rd)); Sg holds the outputs ((T, B, u) or scratch)."""
     act = literally(act)
-    T = XH.shape[0]
+    T = X.shape[1]
+    xfull = XH.shape[0] == T  # one XH row per step (kept for backward), or scratch
     u = U64(H.shape[1])
     z0 = U64(0)
     store = Sg.shape[0] == T
@@ -753,13 +783,15 @@ def indrnn_forward(
     for s in range(T):
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
-        _drop_h(H, rd, XH, ho, tx, lo, hi)
-        _gemm(XH, tx, ho + u, F, W, Sg, ts, z0, lo, hi)
+        xs = tx if xfull else 0
+        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
+        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _gemm(XH, xs, ho + u, F, W, Sg, ts, z0, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
                 for j in range(u):
-                    y = _act(Sg[ts, b, j] + bin[j] + w[j] * XH[tx, b, ho + j], act)
+                    y = _act(Sg[ts, b, j] + bin[j] + w[j] * XH[xs, b, ho + j], act)
                     Sg[ts, b, j] = y
                     H[b, j] = y
             _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
