@@ -323,6 +323,23 @@ def _assign(dst: np.ndarray, src: Tensor) -> None:
         dst[...] = src.detach().numpy()
 
 
+_NO_MASK = np.ones((1, 1), np.bool_)  # the kernels' mask argument where there is none
+_DUMMY = {dt: np.empty((1, 1, 1), dt) for dt in _NP_DTYPES.values()}  # no output sequence
+_ONES: dict[tuple[int, int, np.dtype], np.ndarray] = {}
+
+
+def _ones(batch: int, units: int, dt: np.dtype) -> np.ndarray:
+    """A (batch, units) array of ones (the recurrent dropout mask where there is none; the
+    kernels only read it, so one array per shape serves every call)."""
+    key = (batch, units, dt)
+    ones = _ONES.get(key)
+    if ones is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        ones = _ONES[key] = np.ones((batch, units), dt)
+    return ones
+
+
 def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``[a; b]`` (rows), aligned."""
     out = _empty((a.shape[0] + b.shape[0], a.shape[1]), a.dtype)
@@ -387,14 +404,13 @@ class _FusedRecurrence(torch.autograd.Function):
         ho, f_u = _U64(1), _U64(features)
         w_n, u_n = _np(kernel), _np(rec)
         bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=dt)
-        hs = _copy(_np(h0), dt)  # the running state
-        ps = _zeros((batch, units), dt)  # the last output
-        seq = buf((time, batch, units), dt) if spec.return_sequences else np.empty((1, 1, 1), dt)
-        if mask is not None:
-            mask_n = np.ascontiguousarray(_np(mask).T)
-        else:
-            mask_n = np.ones((1, 1), np.bool_)
-        rd_n = _np(rd) if rd is not None else np.ones((batch, units), dtype=dt)
+        # the running state, the last output (and the cell state): one allocation, returned
+        states = _zeros((3 if spec.cell == "lstm" else 2, batch, units), dt)
+        hs, ps = states[0], states[1]
+        hs[...] = _np(h0)
+        seq = buf((time, batch, units), dt) if spec.return_sequences else _DUMMY[dt]
+        mask_n = np.ascontiguousarray(_np(mask).T) if mask is not None else _NO_MASK
+        rd_n = _np(rd) if rd is not None else _ones(batch, units, dt)
         common = (
             mask_n,
             mask is not None,
@@ -415,7 +431,8 @@ class _FusedRecurrence(torch.autograd.Function):
         saved: dict[str, np.ndarray] = {}
         if spec.cell == "lstm":
             assert c0 is not None
-            cs = _copy(_np(c0), dt)
+            cs = states[2]
+            cs[...] = _np(c0)
             sg = buf((ts, batch, gates), dt)
             stc, scp = buf((ts, batch, units), dt), buf((ts, batch, units), dt)
             uw = _concat(u_n, w_n)  # (units + features, 4 units)
@@ -497,14 +514,18 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
     shp = saved.get("shp")
     po = _U64(1) if shp is not None and shp.shape[2] == ncol else _U64(0)
 
-    dhs = _copy(_np(dh), dt)  # the state gradient, updated in place by the kernels
+    # the gradients of the state, the last output (and the cell state), updated in place by
+    # the kernels: one allocation
+    grads_n = _empty((3 if spec.cell == "lstm" else 2, batch, units), dt)
+    dhs, dps = grads_n[0], grads_n[1]
+    dhs[...] = _np(dh)
     if spec.return_sequences:
-        dseq = _empty((time, batch, units), dt)
+        dseq = _WORKSPACE.empty((time, batch, units), dt)
         _assign(dseq, dout.transpose(0, 1))
-        dps = _zeros((batch, units), dt)
+        dps[...] = 0.0
     else:
-        dseq = np.zeros((1, 1, 1), dtype=dt)
-        dps = _copy(_np(dout), dt)
+        dseq = _DUMMY[dt]
+        dps[...] = _np(dout)
     dx = _WORKSPACE.empty((time, batch, gates), dt)
     t1 = _empty((1, batch, units), dt)
     head: tuple[Any, ...] = (ctx.mask_n, ctx.has_mask, ctx.rd_n, spec.go_backwards)
@@ -519,7 +540,8 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
     if spec.cell in ("lstm", "simple_rnn"):
         ut = _copy(rec_n.T, dt)
         if spec.cell == "lstm":
-            dcs = _copy(_np(rest[0]), dt)
+            dcs = grads_n[2]
+            dcs[...] = _np(rest[0])
             args = (ut, sg, saved["stc"], saved["scp"]) + head + (dhs, dcs, dps, dx, t1) + codes
             _run_rows(_nb.lstm_backward, args, chunks)
         else:

@@ -22,6 +22,7 @@ choice and the reason says so.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import torch
@@ -73,11 +74,16 @@ def _fused_blocker(
 
 
 def _triton_blocker(
-    cell: str, activation: str, recurrent_activation: str, dtype: torch.dtype, device: str
+    cell: str,
+    activation: str,
+    recurrent_activation: str,
+    dtype: torch.dtype,
+    device: str,
+    interpret: bool,
 ) -> str | None:
     if device not in ("cuda", "cpu"):
         return f"the Triton kernels run on CUDA, the weights are on {device}"
-    if device == "cpu" and not _triton.interpreter_enabled():
+    if device == "cpu" and not interpret:
         return "the Triton kernels run on CUDA (on CPU only under TRITON_INTERPRET=1)"
     if dtype not in _triton.TRITON_DTYPES:
         return f"the Triton kernels run float32/float64, got {dtype}"
@@ -141,14 +147,53 @@ def plan_engine(
     (None: ``$RNNKIT_ENGINE``, else "auto"); ``reset_after`` (GRU) and ``units`` refine the
     choice where known.
     """
-    dev = torch.device(device).type
-    activation = activation or "linear"
     if requested is not None:
         source, name = "engine argument", requested
     elif os.environ.get(ENGINE_ENV):
         source, name = f"${ENGINE_ENV}", os.environ[ENGINE_ENV]
     else:
         source, name = "", "auto"
+    dev = torch.device(device).type
+    return _plan(
+        cell,
+        activation or "linear",
+        recurrent_activation,
+        dtype,
+        dev,
+        training,
+        batch,
+        has_mask,
+        recurrent_dropout > 0,
+        name,
+        source,
+        reset_after,
+        units,
+        torch.get_num_threads(),
+        # read here, not in the cached part: the Triton engine runs on CPU under this variable
+        (dev != "cpu" or name == "triton") and _triton.interpreter_enabled(),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(
+    cell: str,
+    activation: str,
+    recurrent_activation: str,
+    dtype: torch.dtype,
+    dev: str,
+    training: bool,
+    batch: int,
+    has_mask: bool,
+    recurrent_dropout: bool,
+    name: str,
+    source: str,
+    reset_after: bool,
+    units: int | None,
+    threads: int,
+    triton_interpret: bool,
+) -> EngineChoice:
+    """:func:`plan_engine` once the engine asked for is known (a pure function: cached, as every
+    layer call asks)."""
     if name not in ENGINES:
         raise ValueError(f"expected an engine in {ENGINES} ({source or 'default'}), got {name!r}")
     fused_no = _fused_blocker(cell, activation, recurrent_activation, dtype, dev)
@@ -165,7 +210,9 @@ def plan_engine(
     # Triton is imported (once) only where it could run the call: CUDA, or forced.
     triton_no: str | None = "not considered on CPU"
     if dev != "cpu" or name == "triton":
-        triton_no = _triton_blocker(cell, activation, recurrent_activation, dtype, dev)
+        triton_no = _triton_blocker(
+            cell, activation, recurrent_activation, dtype, dev, triton_interpret
+        )
     prefix = ""
     if name == "loop":
         return EngineChoice("loop", f"forced by the {source}")
@@ -190,7 +237,7 @@ def plan_engine(
             "loop", prefix + f"reference loop on {dev}: {native_no}, and {triton_no}"
         )
     if fused_no is None:
-        native_wins = _native_inference_wins(cell, batch, units, torch.get_num_threads())
+        native_wins = _native_inference_wins(cell, batch, units, threads)
         if not training and native_no is None and dtype == torch.float32 and native_wins:
             return EngineChoice(
                 "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"
