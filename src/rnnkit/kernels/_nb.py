@@ -594,6 +594,7 @@ def lstm_forward(
     u = U64(H.shape[1])
     u2 = u + u
     u3 = u2 + u
+    u4 = u3 + u
     z0 = U64(0)
     store = Sg.shape[0] == T
     _prefer_wide_vectors()
@@ -608,22 +609,23 @@ def lstm_forward(
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
+                # The gate activations in place, one loop per activation, then the state update
+                # reading them: a loop that reads a row at several offsets and writes it at
+                # others fails LLVM's runtime overlap checks and runs scalar (10x slower).
+                for j in range(u2):  # i, f
+                    Sg[ts, b, j] = _act(Sg[ts, b, j] + bin[j], ract)
+                for j in range(u2, u3):  # g
+                    Sg[ts, b, j] = _act(Sg[ts, b, j] + bin[j], act)
+                for j in range(u3, u4):  # o
+                    Sg[ts, b, j] = _act(Sg[ts, b, j] + bin[j], ract)
                 for j in range(u):
-                    i = _act(Sg[ts, b, j] + bin[j], ract)
-                    f = _act(Sg[ts, b, u + j] + bin[u + j], ract)
-                    g = _act(Sg[ts, b, u2 + j] + bin[u2 + j], act)
-                    o = _act(Sg[ts, b, u3 + j] + bin[u3 + j], ract)
                     c_old = C[b, j]
-                    cn = f * c_old + i * g
+                    cn = Sg[ts, b, u + j] * c_old + Sg[ts, b, j] * Sg[ts, b, u2 + j]
                     tc = _act(cn, act)
-                    Sg[ts, b, j] = i
-                    Sg[ts, b, u + j] = f
-                    Sg[ts, b, u2 + j] = g
-                    Sg[ts, b, u3 + j] = o
                     Scp[ts, b, j] = c_old
                     Stc[ts, b, j] = tc
                     C[b, j] = cn
-                    H[b, j] = o * tc
+                    H[b, j] = Sg[ts, b, u3 + j] * tc
             _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
     _final_output(H, P, has_mask, lo, hi)
     _restore_mxcsr(old)
