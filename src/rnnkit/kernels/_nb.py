@@ -646,6 +646,7 @@ def gru_forward(
     u = U64(H.shape[1])
     u2 = u + u
     u3 = u2 + u
+    u4 = u3 + u
     z0 = U64(0)
     store = Sg.shape[0] == T
     _prefer_wide_vectors()
@@ -662,17 +663,19 @@ def gru_forward(
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
+                for j in range(u2):  # z, r in place (see lstm_forward)
+                    Sg[ts, b, j] = _act(Sg[ts, b, j] + XW[0, b, j] + bin[j] + brec[j], ract)
+                # one view per gate block: LLVM checks views for overlap separately
+                gz, gr = Sg[ts, b, :u], Sg[ts, b, u:u2]
+                ghh, grh = Sg[ts, b, u2:u3], Sg[ts, b, u3:u4]
                 for j in range(u):
-                    z = _act(Sg[ts, b, j] + XW[0, b, j] + bin[j] + brec[j], ract)
-                    r = _act(Sg[ts, b, u + j] + XW[0, b, u + j] + bin[u + j] + brec[u + j], ract)
-                    rh = Sg[ts, b, u2 + j] + brec[u2 + j]
-                    hh = _act(XW[0, b, u2 + j] + bin[u2 + j] + r * rh, act)
+                    rh = ghh[j] + brec[u2 + j]
+                    hh = _act(XW[0, b, u2 + j] + bin[u2 + j] + gr[j] * rh, act)
                     h = H[b, j]
+                    z = gz[j]
                     Shp[ts, b, po + j] = h
-                    Sg[ts, b, j] = z
-                    Sg[ts, b, u + j] = r
-                    Sg[ts, b, u2 + j] = hh
-                    Sg[ts, b, u3 + j] = rh
+                    ghh[j] = hh
+                    grh[j] = rh
                     H[b, j] = z * h + (one - z) * hh
             _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
     _final_output(H, P, has_mask, lo, hi)
@@ -710,12 +713,10 @@ def gru_v1_forward(
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
+                for j in range(u2):  # z, r in place (see lstm_forward)
+                    Sg[ts, b, j] = _act(Sg[ts, b, j] + bin[j], ract)
                 for j in range(u):
-                    z = _act(Sg[ts, b, j] + bin[j], ract)
-                    r = _act(Sg[ts, b, u + j] + bin[u + j], ract)
-                    Sg[ts, b, j] = z
-                    Sg[ts, b, u + j] = r
-                    Srh[ts, b, j] = r * XH[xs, b, ho + j]
+                    Srh[ts, b, j] = Sg[ts, b, u + j] * XH[xs, b, ho + j]
             else:
                 for j in range(u):
                     Srh[ts, b, j] = zero
@@ -723,13 +724,13 @@ def gru_v1_forward(
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
+                gz, ghh = Sg[ts, b, :u], Sg[ts, b, u2:]  # one view per block (see gru_forward)
                 for j in range(u):
-                    hh = _act(Sg[ts, b, u2 + j] + bin[u2 + j], act)
-                    z = Sg[ts, b, j]
+                    hh = _act(ghh[j] + bin[u2 + j], act)
                     h = H[b, j]
                     Shp[ts, b, po + j] = h
-                    Sg[ts, b, u2 + j] = hh
-                    H[b, j] = z * h + (one - z) * hh
+                    ghh[j] = hh
+                    H[b, j] = gz[j] * h + (one - gz[j]) * hh
             _after_row(H, P, seq, b, s, valid, has_mask, zo, ret_seq)
     _final_output(H, P, has_mask, lo, hi)
     _restore_mxcsr(old)
