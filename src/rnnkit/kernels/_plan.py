@@ -41,19 +41,14 @@ def _native_inference_wins(cell: str, batch: int, units: int | None, threads: in
     """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (``python
     bench/engine_sweep.py``, batch 8-256, units 32-256, table in bench/RESULTS.md).
 
-    LSTM: on one thread from batch 8; on more threads (the fused kernels split the batch over
-    them, oneDNN's small per-step products barely use a second one) only for wide layers (units
-    >= 256 from batch 32) and narrow ones (units < 64 from batch 64). GRU: never in that range.
-    SimpleRNN: not below batch 512.
+    LSTM: wide layers (units >= 256) always; on one thread also from batch 64 (on more, the fused
+    kernels split the batch over the threads while oneDNN's small per-step products barely use a
+    second one). GRU: never in that range. SimpleRNN: not below batch 512.
     """
     if cell == "lstm":
-        if threads == 1:
-            return batch >= 8
         if units is not None and units >= 256:
-            return batch >= 32
-        if units is not None and units >= 64:
-            return False
-        return batch >= 64
+            return True
+        return threads == 1 and batch >= 64
     if cell == "simple_rnn":
         return batch >= 512
     return False
