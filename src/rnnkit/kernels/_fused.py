@@ -195,7 +195,7 @@ class _Workspace:
     reference is this pool is free again.
     """
 
-    MIN_BYTES = 1 << 18
+    MIN_BYTES = 1 << 17  # glibc serves larger allocations by mmap: fresh pages every call
     MAX_PER_SIZE = 8
     MAX_BYTES = 2 << 30
 
@@ -307,10 +307,6 @@ def _empty(shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
     return torch.empty(shape, dtype=_TORCH_DTYPES[dt]).numpy()
 
 
-def _zeros(shape: tuple[int, ...], dt: np.dtype) -> np.ndarray:
-    return torch.zeros(shape, dtype=_TORCH_DTYPES[dt]).numpy()
-
-
 #: Elements from which a strided copy runs on torch (vectorised, on the intra-op threads).
 _TORCH_COPY_FROM = 16384
 
@@ -341,15 +337,15 @@ def _ones(batch: int, units: int, dt: np.dtype) -> np.ndarray:
 
 
 def _concat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[a; b]`` (rows), aligned."""
-    out = _empty((a.shape[0] + b.shape[0], a.shape[1]), a.dtype)
+    """``[a; b]`` (rows), aligned, in a pooled buffer (for the duration of one call)."""
+    out = _WORKSPACE.empty((a.shape[0] + b.shape[0], a.shape[1]), a.dtype)
     out[: a.shape[0]] = a
     out[a.shape[0] :] = b
     return out
 
 
 def _copy(a: np.ndarray, dt: np.dtype) -> np.ndarray:
-    out = _empty(a.shape, dt)
+    out = _WORKSPACE.empty(a.shape, dt)
     out[...] = a
     return out
 
@@ -405,9 +401,10 @@ class _FusedRecurrence(torch.autograd.Function):
         w_n, u_n = _np(kernel), _np(rec)
         bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=dt)
         # the running state, the last output (and the cell state): one allocation, returned
-        states = _zeros((3 if spec.cell == "lstm" else 2, batch, units), dt)
+        states = _empty((3 if spec.cell == "lstm" else 2, batch, units), dt)
         hs, ps = states[0], states[1]
         hs[...] = _np(h0)
+        ps[...] = 0.0
         seq = buf((time, batch, units), dt) if spec.return_sequences else _DUMMY[dt]
         mask_n = np.ascontiguousarray(_np(mask).T) if mask is not None else _NO_MASK
         rd_n = _np(rd) if rd is not None else _ones(batch, units, dt)
@@ -442,7 +439,7 @@ class _FusedRecurrence(torch.autograd.Function):
         elif spec.cell == "gru" and spec.reset_after:
             sg = buf((ts, batch, 4 * units), dt)
             brec_n = _np(brec) if brec is not None else np.zeros(gates, dtype=dt)
-            xw = _empty((1, batch, gates), dt)
+            xw = buf((1, batch, gates), dt)
             args = head + (u_n, w_n, bin_n, brec_n, hs, ps, sg, shp, po, xw) + common
             _run_rows(_nb.gru_forward, args, chunks)
             saved = {"sg": sg, "shp": shp}
@@ -527,7 +524,7 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
         dseq = _DUMMY[dt]
         dps[...] = _np(dout)
     dx = _WORKSPACE.empty((time, batch, gates), dt)
-    t1 = _empty((1, batch, units), dt)
+    t1 = _WORKSPACE.empty((1, batch, units), dt)
     head: tuple[Any, ...] = (ctx.mask_n, ctx.has_mask, ctx.rd_n, spec.go_backwards)
     head += (spec.zero_output, dseq, spec.return_sequences)
     args: tuple[Any, ...]
@@ -566,7 +563,7 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
         assert shp is not None
         uzr_t = _copy(rec_n[:, : 2 * units].T, dt)
         uh_t = _copy(rec_n[:, 2 * units :].T, dt)
-        t2 = _empty((1, batch, units), dt)
+        t2 = _WORKSPACE.empty((1, batch, units), dt)
         args = (uzr_t, uh_t, sg, shp, po, xh, ho) + head + (dhs, dps, dx, t1, t2) + codes
         _run_rows(_nb.gru_v1_backward, args, chunks)
         if needs[2] or needs[3] or needs[4]:
