@@ -863,31 +863,33 @@ def lstm_backward(
     old = _flush_denormals_on()
     for s in range(T - 1, -1, -1):
         tx = T - 1 - s if go_back else s
-        for b in range(lo, hi):
-            valid = mask[tx, b] if has_mask else True
-            if not valid:
-                _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
-                continue
-            _gather_grad(DH, DP, dseq, has_dseq, b, s)
-            for j in range(u):
-                dh = DH[b, j]
-                i = Sg[tx, b, j]
-                f = Sg[tx, b, u + j]
-                c = Sg[tx, b, u2 + j]
-                o = Sg[tx, b, u3 + j]
-                t = Stc[tx, b, j]
-                dc = DC[b, j] + dh * o * _dact(t, act)
-                DX[tx, b, j] = dc * c * _dact(i, ract)
-                DX[tx, b, u + j] = dc * Scp[tx, b, j] * _dact(f, ract)
-                DX[tx, b, u2 + j] = dc * i * _dact(c, act)
-                DX[tx, b, u3 + j] = dh * t * _dact(o, ract)
-                DC[b, j] = dc * f
-        _gemm(DX, tx, z0, G, UT, T1, 0, z0, lo, hi)
-        for b in range(lo, hi):
-            valid = mask[tx, b] if has_mask else True
-            if valid:
+        for b0 in range(lo, hi, ROW_BLOCK):  # see lstm_forward
+            b1 = min(b0 + ROW_BLOCK, hi)
+            for b in range(b0, b1):
+                valid = mask[tx, b] if has_mask else True
+                if not valid:
+                    _skip_row(DP, DX, dseq, has_dseq, zo, b, s, tx)
+                    continue
+                _gather_grad(DH, DP, dseq, has_dseq, b, s)
                 for j in range(u):
-                    DH[b, j] = T1[0, b, j] * rd[b, j]
+                    dh = DH[b, j]
+                    i = Sg[tx, b, j]
+                    f = Sg[tx, b, u + j]
+                    c = Sg[tx, b, u2 + j]
+                    o = Sg[tx, b, u3 + j]
+                    t = Stc[tx, b, j]
+                    dc = DC[b, j] + dh * o * _dact(t, act)
+                    DX[tx, b, j] = dc * c * _dact(i, ract)
+                    DX[tx, b, u + j] = dc * Scp[tx, b, j] * _dact(f, ract)
+                    DX[tx, b, u2 + j] = dc * i * _dact(c, act)
+                    DX[tx, b, u3 + j] = dh * t * _dact(o, ract)
+                    DC[b, j] = dc * f
+            _gemm(DX, tx, z0, G, UT, T1, 0, z0, b0, b1)
+            for b in range(b0, b1):
+                valid = mask[tx, b] if has_mask else True
+                if valid:
+                    for j in range(u):
+                        DH[b, j] = T1[0, b, j] * rd[b, j]
     _restore_mxcsr(old)
 
 
