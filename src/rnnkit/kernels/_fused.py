@@ -517,8 +517,12 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
     dhs, dps = grads_n[0], grads_n[1]
     dhs[...] = _np(dh)
     if spec.return_sequences:
-        dseq = _WORKSPACE.empty((time, batch, units), dt)
-        _assign(dseq, dout.transpose(0, 1))
+        dout_tb = dout.detach().transpose(0, 1)  # (time, batch, units): the kernels only read it
+        if dout_tb.is_contiguous() and dout_tb.dtype == _TORCH_DTYPES[dt]:
+            dseq = dout_tb.numpy()  # a stacked layer's input gradient is already time-major
+        else:
+            dseq = _WORKSPACE.empty((time, batch, units), dt)
+            _assign(dseq, dout_tb)
         dps[...] = 0.0
     else:
         dseq = _DUMMY[dt]
