@@ -50,6 +50,11 @@ def _worker(framework: str, names: list[str], warmup: int, reps: int) -> None:
 
         torch.set_num_threads(int(threads))
     by_name = {w.name: w for w in WORKLOADS}
+    if names:  # a fresh process's first workload also pays for thread pools, allocator and JIT
+        try:  # start-up (the first rows of a round came out 1.5x slow): one untimed pass first
+            run(framework, by_name[names[0]], warmup, 1)
+        except Exception:  # reported by the timed run below
+            pass
     for name in names:
         try:
             res = run(framework, by_name[name], warmup, reps)
