@@ -558,27 +558,23 @@ def _final_output(H, P, has_mask, lo, hi):
 
 
 @njit(**_JIT, inline="always")
-def _load_x(XH, X, xo, xs, tx, ones, lo, hi):
-    """XH[xs, b, xo:xo + F] = X[b, tx] for b in lo:hi (hot in cache for the step's product), and
+def _fill_rows(XH, X, H, rd, ho, xs, tx, ones, lo, hi):
+    """The step's product rows XH[xs, b] for b in lo:hi: the previous output ``H[b] * rd[b]``
+    at ``ho``, the inputs ``X[b, tx]`` after it (copied here, hot in cache for the product), and
     the ones columns 0 and -1 of the bias gradient when ``ones`` (the rows are kept)."""
+    u = U64(H.shape[1])
     F = U64(X.shape[2])
+    xo = ho + u
     last = U64(XH.shape[2]) - U64(1)
     one = XH.dtype.type(1.0)
     for b in range(lo, hi):
+        for j in range(u):
+            XH[xs, b, ho + j] = H[b, j] * rd[b, j]
         for k in range(F):
             XH[xs, b, xo + k] = X[b, tx, k]
         if ones:
             XH[xs, b, 0] = one
             XH[xs, b, last] = one
-
-
-@njit(**_JIT, inline="always")
-def _drop_h(H, rd, Shin, ho, ts, lo, hi):
-    """Shin[ts, b, ho:ho + u] = H[b] * rd[b]: the previous output entering the recurrent product."""
-    u = U64(H.shape[1])
-    for b in range(lo, hi):
-        for j in range(u):
-            Shin[ts, b, ho + j] = H[b, j] * rd[b, j]
 
 
 @njit(**_JIT)
@@ -607,8 +603,7 @@ def lstm_forward(
         xs = tx if xfull else 0
         for b0 in range(lo, hi, ROW_BLOCK):  # a block's gates stay in cache from product to state
             b1 = min(b0 + ROW_BLOCK, hi)
-            _load_x(XH, X, ho + u, xs, tx, store, b0, b1)
-            _drop_h(H, rd, XH, ho, xs, b0, b1)
+            _fill_rows(XH, X, H, rd, ho, xs, tx, store, b0, b1)
             _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1)
             for b in range(b0, b1):
                 valid = mask[tx, b] if has_mask else True
@@ -660,8 +655,7 @@ def gru_forward(
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
         xs = tx if xfull else 0
-        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
-        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
         _gemm(XH, xs, ho, u, U, Sg, ts, z0, lo, hi)
         _gemm(XH, xs, ho + u, F, W, XW, 0, z0, lo, hi)
         for b in range(lo, hi):
@@ -710,8 +704,7 @@ def gru_v1_forward(
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
         xs = tx if xfull else 0
-        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
-        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
         _gemm(XH, xs, ho, u + F, UWzr, Sg, ts, z0, lo, hi)
         _gemm(XH, xs, ho + u, F, Wh, Sg, ts, u2, lo, hi)
         for b in range(lo, hi):
@@ -760,8 +753,7 @@ def simple_forward(
         xs = tx if xfull else 0
         for b0 in range(lo, hi, ROW_BLOCK):  # see lstm_forward
             b1 = min(b0 + ROW_BLOCK, hi)
-            _load_x(XH, X, ho + u, xs, tx, store, b0, b1)
-            _drop_h(H, rd, XH, ho, xs, b0, b1)
+            _fill_rows(XH, X, H, rd, ho, xs, tx, store, b0, b1)
             _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1)
             for b in range(b0, b1):
                 valid = mask[tx, b] if has_mask else True
@@ -793,8 +785,7 @@ def indrnn_forward(
         tx = T - 1 - s if go_back else s
         ts = tx if store else 0
         xs = tx if xfull else 0
-        _load_x(XH, X, ho + u, xs, tx, store, lo, hi)
-        _drop_h(H, rd, XH, ho, xs, lo, hi)
+        _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
         _gemm(XH, xs, ho + u, F, W, Sg, ts, z0, lo, hi)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True

@@ -98,7 +98,7 @@ def _native_blocker(
     dtype: torch.dtype,
     device: str,
     has_mask: bool,
-    recurrent_dropout: float,
+    recurrent_dropout: bool,
     reset_after: bool,
 ) -> str | None:
     if cell == "indrnn":
@@ -111,7 +111,7 @@ def _native_blocker(
         return "PyTorch's RNN op is fixed to tanh or relu"
     if has_mask:
         return "PyTorch's op takes no mask"
-    if recurrent_dropout > 0:
+    if recurrent_dropout:
         return "PyTorch's op has no recurrent dropout"
     if not dtype.is_floating_point:
         return f"expected a floating dtype, got {dtype}"
