@@ -196,10 +196,15 @@ def test_fused_rejects_bad_shapes(field: str, value: object) -> None:
         run_fused(call)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(("cell", "opts"), CELLS, ids=CELL_IDS)
 @pytest.mark.parametrize("pool", ["openmp", "threads"])
-def test_parallel_paths_agree(pool: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Torch's OpenMP pool and the fallback thread pool give the single-thread results."""
-    call = random_call("gru", batch=24, time=9, dtype=torch.float32, mask="post")
+def test_parallel_paths_agree(
+    pool: str, cell: str, opts: dict, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Torch's OpenMP pool (native region bodies) and the fallback thread pool give the
+    single-thread results, forward and backward, for every kernel."""
+    call = random_call(cell, batch=24, time=9, dtype=dtype, mask="post", **opts)
     want = forward_backward(call, "fused")
     monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)

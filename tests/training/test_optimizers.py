@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from rnnkit.training import Callback, fit, get_optimizer, optimizers, train_on_batch
+from rnnkit.training._optimizers import _keras_eps_step
 
 
 def _param(values: list[float]) -> nn.Parameter:
@@ -68,6 +69,37 @@ def test_adam_follows_keras_epsilon_placement() -> None:
         expected -= alpha * m / (math.sqrt(v) + 1e-7)
     assert float(w.detach()) == pytest.approx(expected, rel=1e-12)
     assert opt.param_groups[0]["eps"] == 1e-7  # restored after each step
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [optimizers.Adam(0.01), optimizers.Adam(0.01, amsgrad=True), optimizers.AdamW(0.01, 0.1)],
+    ids=["adam", "amsgrad", "adamw"],
+)
+def test_adam_direct_fused_step_equals_torch_step(spec: optimizers.Adam) -> None:
+    """From the second step on, KerasAdam calls torch's fused kernel itself; the other copy goes
+    through ``torch.optim.Adam(W).step`` every step: the updates must be identical."""
+    torch.manual_seed(0)
+    shapes = [(3, 4), (4,), (2, 2)]
+    a = [nn.Parameter(torch.randn(s)) for s in shapes]
+    b = [nn.Parameter(p.detach().clone()) for p in a]
+    fast, slow = spec.build(a), spec.build(b)
+    torch_step = (
+        torch.optim.AdamW if isinstance(slow, optimizers.KerasAdamW) else torch.optim.Adam
+    ).step
+    for step in range(5):
+        for i, (pa, pb) in enumerate(zip(a, b, strict=True)):
+            skip = step == 3 and i == 1  # a parameter without a gradient keeps its state
+            g = None if skip else torch.randn(pa.shape)
+            pa.grad, pb.grad = g, None if g is None else g.clone()
+        fast.step()
+        _keras_eps_step(slow, lambda: torch_step(slow))
+        for pa, pb in zip(a, b, strict=True):
+            torch.testing.assert_close(pa.detach(), pb.detach(), rtol=0, atol=0)
+            sa, sb = fast.state[pa], slow.state[pb]
+            assert sa.keys() == sb.keys()
+            for key in sa:
+                torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0)
 
 
 def test_sgd_momentum_and_validation() -> None:

@@ -100,28 +100,31 @@ def check_shapes(call: RecurrentCall) -> None:
         raise ValueError(f"expected x of shape (batch, time, features), got {tuple(x.shape)}")
     batch, time, features = x.shape
     units = call.units
-    gates = GATES[call.cell]
-    expect: dict[str, tuple[Tensor | None, tuple[int, ...]]] = {
-        "kernel": (call.kernel, (features, gates * units)),
-        "recurrent_kernel": (
-            call.recurrent_kernel,
-            (units,) if call.cell == "indrnn" else (units, gates * units),
-        ),
-        "dropout_mask": (call.dropout_mask, (batch, features)),
-        "recurrent_dropout_mask": (call.recurrent_dropout_mask, (batch, units)),
-        "mask": (call.mask, (batch, time)),
-    }
-    if call.bias is not None:
-        gru2 = call.cell == "gru" and call.reset_after
-        expect["bias"] = (call.bias, (2, gates * units) if gru2 else (gates * units,))
+    gates = GATES[call.cell] * units
     n_states = 2 if call.cell == "lstm" else 1
     if len(call.states) != n_states:
         raise ValueError(f"expected {n_states} state tensors, got {len(call.states)}")
-    for i, s in enumerate(call.states):
-        expect[f"states[{i}]"] = (s, (batch, units))
-    for name, (t, shape) in expect.items():
-        if t is not None and tuple(t.shape) != shape:
+    gru2 = call.cell == "gru" and call.reset_after
+    expect: tuple[tuple[str, Tensor | None, tuple[int, ...]], ...] = (
+        ("kernel", call.kernel, (features, gates)),
+        (
+            "recurrent_kernel",
+            call.recurrent_kernel,
+            (units,) if call.cell == "indrnn" else (units, gates),
+        ),
+        ("bias", call.bias, (2, gates) if gru2 else (gates,)),
+        ("dropout_mask", call.dropout_mask, (batch, features)),
+        ("recurrent_dropout_mask", call.recurrent_dropout_mask, (batch, units)),
+        ("mask", call.mask, (batch, time)),
+    )
+    for name, t, shape in expect:
+        if t is not None and t.shape != shape:
             raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
+    for i, s in enumerate(call.states):
+        if s.shape != (batch, units):
+            raise ValueError(
+                f"expected states[{i}] of shape {(batch, units)}, got {tuple(s.shape)}"
+            )
 
 
 def as_bool_mask(mask: Tensor, batch: int, time: int) -> Tensor:

@@ -12,6 +12,7 @@ from a reused workspace; denormals are flushed during the backward pass.
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 import os
 import sys
@@ -28,6 +29,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _nb
 from ._api import GATES, RecurrentCall, RecurrentResult, check_shapes
+from ._launch import NativeLauncher
 from ._loop import input_bias
 
 FUSED_DTYPES = (torch.float32, torch.float64)
@@ -106,10 +108,12 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 def _row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
     """Split the batch rows into contiguous ranges (multiples of 8 or 4) for the threads."""
-    threads = max(1, torch.get_num_threads())
-    if work < _MIN_PARALLEL_WORK:
-        threads = 1
-    threads = max(1, min(threads, batch // _MIN_ROWS_PER_THREAD))
+    return _split_rows(batch, work >= _MIN_PARALLEL_WORK, torch.get_num_threads())
+
+
+@functools.lru_cache(maxsize=256)
+def _split_rows(batch: int, parallel: bool, threads: int) -> list[tuple[int, int]]:
+    threads = max(1, min(threads if parallel else 1, batch // _MIN_ROWS_PER_THREAD))
     if threads == 1:
         return [(0, batch)]
     align = 8 if batch >= 16 * threads else 4  # the product's register tiles take 8 rows
@@ -118,7 +122,7 @@ def _row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
-_ENTRY_POINTS: dict[tuple, Any] = {}
+_ENTRY_POINTS: dict[tuple, list[Any]] = {}
 _FORWARD_KERNELS = (
     _nb.lstm_forward,
     _nb.gru_forward,
@@ -128,23 +132,24 @@ _FORWARD_KERNELS = (
 )
 
 
-def _entry_point(kernel: Any, args: tuple) -> Any:
-    """The compiled specialisation of ``kernel`` for ``args``, callable without dispatch.
+def _specialisation(kernel: Any, args: tuple) -> list[Any]:
+    """``[entry point, signature, launcher]`` of the compiled specialisation of ``kernel`` for
+    ``args``: the entry point is callable without dispatch, the launcher (built on the first
+    parallel call) runs row chunks on several threads.
 
     The kernels take their activation codes (the last two arguments before the row range) as
     literals; resolving a literal specialisation through numba's dispatcher from Python costs
-    milliseconds per call, so the entry point is looked up once per (kernel, dtype, codes).
+    milliseconds per call, so it is looked up once per (kernel, dtype, codes).
     """
     key = (kernel, args[0].dtype.char, args[-2], args[-1])
-    entry = _ENTRY_POINTS.get(key)
-    if entry is None:
+    spec = _ENTRY_POINTS.get(key)
+    if spec is None:
         sig = tuple(numba.typeof(a) for a in args[:-2])
         if kernel in _FORWARD_KERNELS:  # X (argument 1) comes with any strides
             sig = (sig[0], sig[1].copy(layout="A"), *sig[2:])
         sig += (types.literal(args[-2]), types.literal(args[-1]), types.int64, types.int64)
-        entry = kernel.compile(sig)
-        _ENTRY_POINTS[key] = entry
-    return entry
+        spec = _ENTRY_POINTS[key] = [kernel.compile(sig), sig, None]
+    return spec
 
 
 def _gomp() -> Any:
@@ -157,30 +162,19 @@ def _gomp() -> Any:
 
 def _run_rows(kernel: Any, args: tuple, chunks: list[tuple[int, int]]) -> None:
     """Run ``kernel(*args, lo, hi)`` for every chunk, in parallel (the kernels release the GIL)."""
-    kernel = _entry_point(kernel, args)
+    spec = _specialisation(kernel, args)
     if len(chunks) == 1:
-        kernel(*args, *chunks[0])
+        spec[0](*args, *chunks[0])
         return
     if _gomp() is not None:
-        todo = iter(chunks)
-        errors: list[BaseException] = []
-
-        def body(_: Any) -> None:
-            _keep_thread_state()
-            try:
-                for lo, hi in todo:  # next() on a shared iterator is atomic under the GIL
-                    kernel(*args, lo, hi)
-            except BaseException as exc:  # re-raised on the calling thread below
-                errors.append(exc)
-
-        _gomp_parallel(_GOMP_FN(body), None, len(chunks), 0)
-        if errors:
-            raise errors[0]
+        if spec[2] is None:
+            spec[2] = NativeLauncher(kernel, spec[1], _gomp_parallel, _GOMP_FN)
+        spec[2](args, chunks)
         return
     pool = _executor(len(chunks) - 1)
-    futures = [pool.submit(kernel, *(*args, lo, hi)) for lo, hi in chunks[1:]]
+    futures = [pool.submit(spec[0], *(*args, lo, hi)) for lo, hi in chunks[1:]]
     try:
-        kernel(*args, *chunks[0])
+        spec[0](*args, *chunks[0])
     finally:
         for fut in futures:
             fut.result()
@@ -292,6 +286,7 @@ class _Spec(NamedTuple):
 
 _GATES = GATES
 _U64 = np.uint64
+_U0, _U1 = _U64(0), _U64(1)
 
 
 _NP_DTYPES: dict[torch.dtype, np.dtype] = {
@@ -397,7 +392,7 @@ class _FusedRecurrence(torch.autograd.Function):
         xh = buf((ts, batch, ncol), dt)  # [1 | h_in | x | 1] rows, filled by the kernels
         xd = x if dp is None else x * dp.unsqueeze(1)
         x_n = xd.detach().numpy()  # (batch, time, features), any strides: the kernels read it
-        ho, f_u = _U64(1), _U64(features)
+        ho, f_u = _U1, _U64(features)
         w_n, u_n = _np(kernel), _np(rec)
         bin_n = _np(b_in) if b_in is not None else np.zeros(gates, dtype=dt)
         # the running state, the last output (and the cell state): one allocation, returned
@@ -420,7 +415,7 @@ class _FusedRecurrence(torch.autograd.Function):
             spec.ract,
         )
         # the previous states of GRU: h_in itself unless recurrent dropout changed it
-        shp, po = (buf((ts, batch, units), dt), _U64(0)) if rd is not None else (xh, ho)
+        shp, po = (buf((ts, batch, units), dt), _U0) if rd is not None else (xh, ho)
         chunks = _row_chunks(batch, batch * time * gates * (units + features))
         head: tuple[Any, ...] = (xh, x_n, ho, f_u)
         args: tuple[Any, ...]
@@ -507,9 +502,9 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
     flat = time * batch
     ncol = xh.shape[2]
     xh2 = torch.from_numpy(xh.reshape(flat, ncol))  # [1 | h_in | x | 1]
-    ho = _U64(1)
+    ho = _U1
     shp = saved.get("shp")
-    po = _U64(1) if shp is not None and shp.shape[2] == ncol else _U64(0)
+    po = _U1 if shp is not None and shp.shape[2] == ncol else _U0
 
     # the gradients of the state, the last output (and the cell state), updated in place by
     # the kernels: one allocation
@@ -595,23 +590,22 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
     dh0 = torch.from_numpy(dhs)
     dc0 = torch.from_numpy(dcs) if dcs is not None else None
     grads: tuple[Tensor | None, ...] = (d_x, d_kernel, d_bin, drec, dbrec, dh0, dc0)
-    grads = tuple(g if need else None for g, need in zip(grads, needs[1:8], strict=True))
-    return (None, *grads, None, None, None)
+    return (None, *[g if need else None for g, need in zip(grads, needs[1:8])], None, None, None)
 
 
 def _check_shapes(call: RecurrentCall) -> None:
     """The numba kernels index without bounds checks: every shape is verified here first."""
     check_shapes(call)
     x = call.x
-    floats: dict[str, Tensor | None] = {
-        "x": x,
-        "kernel": call.kernel,
-        "recurrent_kernel": call.recurrent_kernel,
-    }
-    floats.update({"bias": call.bias, "dropout_mask": call.dropout_mask})
-    floats["recurrent_dropout_mask"] = call.recurrent_dropout_mask
-    for name, t in floats.items():
-        if t is not None and (t.dtype != x.dtype or t.device.type != "cpu"):
+    floats = (
+        ("kernel", call.kernel),
+        ("recurrent_kernel", call.recurrent_kernel),
+        ("bias", call.bias),
+        ("dropout_mask", call.dropout_mask),
+        ("recurrent_dropout_mask", call.recurrent_dropout_mask),
+    )
+    for name, t in (("x", x), *floats):
+        if t is not None and (t.dtype != x.dtype or not t.is_cpu):
             raise ValueError(
                 f"expected {name} as a CPU {x.dtype} tensor, got {t.device.type} {t.dtype}"
             )

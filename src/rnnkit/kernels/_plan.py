@@ -244,16 +244,17 @@ def _plan(
 
 def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineChoice:
     """Pick the engine for one call: the argument wins, then ``$RNNKIT_ENGINE``, then "auto"."""
-    tensors = [call.x, call.kernel, call.recurrent_kernel, call.bias, *call.states]
+    x = call.x
+    tensors = (x, call.kernel, call.recurrent_kernel, call.bias, *call.states)
     training = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     choice = plan_engine(
         call.cell,
         activation=call.activation,
         recurrent_activation=call.recurrent_activation,
-        dtype=call.x.dtype,
-        device=call.x.device,
+        dtype=x.dtype,
+        device=x.device,
         training=training,
-        batch=call.x.shape[0],
+        batch=x.shape[0],
         has_mask=call.mask is not None,
         dropout=0.0 if call.dropout_mask is None else 0.5,
         recurrent_dropout=0.0 if call.recurrent_dropout_mask is None else 0.5,
@@ -262,13 +263,12 @@ def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineCh
         units=call.units,
     )
     if choice.name != "loop":
-        extra = (call.dropout_mask, call.recurrent_dropout_mask)
-        floats = [t for t in (*tensors, *extra) if t is not None]
-        odd = [t for t in floats if t.dtype != call.x.dtype or t.device != call.x.device]
-        if odd:
-            return EngineChoice(
-                "loop",
-                f"reference loop: expected all tensors as {call.x.dtype} on {call.x.device}, "
-                f"got {odd[0].dtype} on {odd[0].device}",
-            )
+        dtype, device = x.dtype, x.device
+        for t in (*tensors, call.dropout_mask, call.recurrent_dropout_mask):
+            if t is not None and (t.dtype != dtype or t.device != device):
+                return EngineChoice(
+                    "loop",
+                    f"reference loop: expected all tensors as {dtype} on {device}, "
+                    f"got {t.dtype} on {t.device}",
+                )
     return choice

@@ -29,6 +29,8 @@ class RecurrentCell(Layer):
     kind: ClassVar[CellKind]
     gates: ClassVar[int]
     n_states: ClassVar[int] = 1
+    #: GRU's form (see :class:`GRUCell`); the engines read it for GRU only.
+    reset_after: bool = True
     kernel: Tensor
     recurrent_kernel: Tensor
     bias: Tensor | None

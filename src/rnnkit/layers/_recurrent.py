@@ -119,7 +119,7 @@ class RNN(Layer):
             dropout=self.dropout,
             recurrent_dropout=self.recurrent_dropout,
             requested=self.engine,
-            reset_after=getattr(cell, "reset_after", True),
+            reset_after=cell.reset_after,
             units=self.units,
         )
 
@@ -167,7 +167,9 @@ class RNN(Layer):
         batch, time, features = x.shape
         if time == 0:
             raise ValueError("expected at least one time step, got 0")
-        x = x.to(self.cell.kernel.dtype)
+        cell = self.cell
+        if x.dtype != cell.kernel.dtype:
+            x = x.to(cell.kernel.dtype)
         if mask is not None:
             mask = kernels.as_bool_mask(mask, batch, time)
         training = self.training if training is None else training
@@ -176,7 +178,6 @@ class RNN(Layer):
             dp = _dropout_mask((batch, features), self.dropout, x)
         if training and self.recurrent_dropout > 0:
             rec = _dropout_mask((batch, self.units), self.recurrent_dropout, x)
-        cell = self.cell
         call = kernels.RecurrentCall(
             cell=cell.kind,
             x=x,
@@ -192,10 +193,11 @@ class RNN(Layer):
             zero_output_for_mask=self.zero_output_for_mask,
             activation=cell.activation,
             recurrent_activation=cell.recurrent_activation_name,
-            reset_after=getattr(cell, "reset_after", True),
+            reset_after=cell.reset_after,
         )
         result = kernels.run_recurrent(call, partial(cell.step, rec_mask=rec), self.engine)
-        self.last_engine = result.engine
+        if self.last_engine != result.engine:
+            self.last_engine = result.engine
         if self.stateful:
             self._states = tuple(s.detach() for s in result.states)
         if self.return_state:

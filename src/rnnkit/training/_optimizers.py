@@ -104,6 +104,68 @@ def _fusable(params: list[Tensor]) -> bool:
     )
 
 
+def _fused_step(opt: torch.optim.Optimizer, decoupled: bool) -> bool:
+    """One fused Adam(W) step over every param group, straight on torch's fused kernel.
+
+    ``torch.optim.Adam.step`` spends more Python around its fused kernel (profiler records,
+    per-step grouping by device and dtype, state checks) than the kernel takes for a small
+    recurrent model. Once every parameter has its state (the first step goes through torch), a
+    step here is the kernel call alone, with the same state tensors and the same update.
+    Returns False (nothing done) where that does not hold: the caller then runs torch's step.
+    """
+    fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
+    calls = []
+    for group in opt.param_groups:
+        if not group.get("fused") or group.get("capturable") or group.get("differentiable"):
+            return False
+        lr = group["lr"]
+        if isinstance(lr, Tensor):
+            return False
+        params, grads, exp_avgs, exp_avg_sqs, maxes, steps = [], [], [], [], [], []
+        amsgrad = group["amsgrad"]
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            state = opt.state.get(p)
+            if not state or g.is_sparse or g.dtype != p.dtype or g.device != p.device:
+                return False
+            params.append(p)
+            grads.append(g)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if amsgrad:
+                maxes.append(state["max_exp_avg_sq"])
+            steps.append(state["step"])
+        if not params:
+            continue
+        if len({(p.device, p.dtype) for p in params}) != 1:
+            return False
+        calls.append((group, params, grads, exp_avgs, exp_avg_sqs, maxes, steps))
+    for group, params, grads, exp_avgs, exp_avg_sqs, maxes, steps in calls:
+        beta_1, beta_2 = group["betas"]
+        t = int(steps[0]) + 1
+        torch._foreach_add_(steps, 1)
+        fused(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            maxes,
+            steps,
+            amsgrad=group["amsgrad"],
+            lr=group["lr"],
+            beta1=beta_1,
+            beta2=beta_2,
+            weight_decay=group["weight_decay"],
+            eps=group.get("keras_epsilon", group["eps"]) / math.sqrt(1.0 - beta_2**t),
+            maximize=group["maximize"],
+            grad_scale=None,
+            found_inf=None,
+        )
+    return True
+
+
 class KerasAdam(torch.optim.Adam):
     """``torch.optim.Adam`` with Keras's epsilon placement (exactly Keras's Adam update)::
 
@@ -113,6 +175,8 @@ class KerasAdam(torch.optim.Adam):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        if closure is None and _fused_step(self, False):
+            return None
         return _keras_eps_step(self, lambda: super(KerasAdam, self).step(closure))
 
 
@@ -121,6 +185,8 @@ class KerasAdamW(torch.optim.AdamW):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        if closure is None and _fused_step(self, True):
+            return None
         return _keras_eps_step(self, lambda: super(KerasAdamW, self).step(closure))
 
 
