@@ -37,18 +37,15 @@ FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
 FUSED_DTYPES = (torch.float32, torch.float64)
 
 
-def _native_inference_wins(cell: str, batch: int, units: int | None, threads: int = 1) -> bool:
+def _native_inference_wins(cell: str, batch: int, units: int | None) -> bool:
     """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (``python
-    bench/engine_sweep.py``, batch 8-256, units 32-256, table in bench/RESULTS.md).
+    bench/engine_sweep.py``, batch 8-256, units 32-256, 1 and 2 threads; table in
+    bench/RESULTS.md).
 
-    LSTM: wide layers (units >= 256) always; on one thread also from batch 64 (on more, the fused
-    kernels split the batch over the threads while oneDNN's small per-step products barely use a
-    second one). GRU: never in that range. SimpleRNN: not below batch 512.
+    LSTM: wide layers (units >= 256). GRU: never in that range. SimpleRNN: not below batch 512.
     """
     if cell == "lstm":
-        if units is not None and units >= 256:
-            return True
-        return threads == 1 and batch >= 64
+        return units is not None and units >= 256
     if cell == "simple_rnn":
         return batch >= 512
     return False
@@ -163,7 +160,6 @@ def plan_engine(
         source,
         reset_after,
         units,
-        torch.get_num_threads(),
         # read here, not in the cached part: the Triton engine runs on CPU under this variable
         (dev != "cpu" or name == "triton") and _triton.interpreter_enabled(),
     )
@@ -184,7 +180,6 @@ def _plan(
     source: str,
     reset_after: bool,
     units: int | None,
-    threads: int,
     triton_interpret: bool,
 ) -> EngineChoice:
     """:func:`plan_engine` once the engine asked for is known (a pure function: cached, as every
@@ -232,7 +227,7 @@ def _plan(
             "loop", prefix + f"reference loop on {dev}: {native_no}, and {triton_no}"
         )
     if fused_no is None:
-        native_wins = _native_inference_wins(cell, batch, units, threads)
+        native_wins = _native_inference_wins(cell, batch, units)
         if not training and native_no is None and dtype == torch.float32 and native_wins:
             return EngineChoice(
                 "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"
