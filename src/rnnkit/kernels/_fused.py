@@ -12,6 +12,7 @@ from a reused workspace; denormals are flushed during the backward pass.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import math
 import os
@@ -122,7 +123,17 @@ def _split_rows(batch: int, parallel: bool, threads: int) -> list[tuple[int, int
     return [(bounds[i], bounds[i + 1]) for i in range(len(bounds) - 1)]
 
 
-_ENTRY_POINTS: dict[tuple, list[Any]] = {}
+@dataclasses.dataclass(slots=True)
+class _Compiled:
+    """One compiled kernel specialisation: its entry point (callable from Python without
+    dispatch), its numba signature, and its launcher over several threads (built on first use)."""
+
+    entry: Any
+    sig: tuple
+    launcher: NativeLauncher | None = None
+
+
+_COMPILED: dict[tuple, _Compiled] = {}
 _FORWARD_KERNELS = (
     _nb.lstm_forward,
     _nb.gru_forward,
@@ -132,23 +143,21 @@ _FORWARD_KERNELS = (
 )
 
 
-def _specialisation(kernel: Any, args: tuple) -> list[Any]:
-    """``[entry point, signature, launcher]`` of the compiled specialisation of ``kernel`` for
-    ``args``: the entry point is callable without dispatch, the launcher (built on the first
-    parallel call) runs row chunks on several threads.
+def _specialisation(kernel: Any, args: tuple) -> _Compiled:
+    """The compiled specialisation of ``kernel`` for ``args``.
 
     The kernels take their activation codes (the last two arguments before the row range) as
     literals; resolving a literal specialisation through numba's dispatcher from Python costs
     milliseconds per call, so it is looked up once per (kernel, dtype, codes).
     """
     key = (kernel, args[0].dtype.char, args[-2], args[-1])
-    spec = _ENTRY_POINTS.get(key)
+    spec = _COMPILED.get(key)
     if spec is None:
         sig = tuple(numba.typeof(a) for a in args[:-2])
         if kernel in _FORWARD_KERNELS:  # X (argument 1) comes with any strides
             sig = (sig[0], sig[1].copy(layout="A"), *sig[2:])
         sig += (types.literal(args[-2]), types.literal(args[-1]), types.int64, types.int64)
-        spec = _ENTRY_POINTS[key] = [kernel.compile(sig), sig, None]
+        spec = _COMPILED[key] = _Compiled(kernel.compile(sig), sig)
     return spec
 
 
@@ -164,17 +173,17 @@ def _run_rows(kernel: Any, args: tuple, chunks: list[tuple[int, int]]) -> None:
     """Run ``kernel(*args, lo, hi)`` for every chunk, in parallel (the kernels release the GIL)."""
     spec = _specialisation(kernel, args)
     if len(chunks) == 1:
-        spec[0](*args, *chunks[0])
+        spec.entry(*args, *chunks[0])
         return
     if _gomp() is not None:
-        if spec[2] is None:
-            spec[2] = NativeLauncher(kernel, spec[1], _gomp_parallel, _GOMP_FN)
-        spec[2](args, chunks)
+        if spec.launcher is None:
+            spec.launcher = NativeLauncher(kernel, spec.sig, _gomp_parallel, _GOMP_FN)
+        spec.launcher(args, chunks)
         return
     pool = _executor(len(chunks) - 1)
-    futures = [pool.submit(spec[0], *(*args, lo, hi)) for lo, hi in chunks[1:]]
+    futures = [pool.submit(spec.entry, *(*args, lo, hi)) for lo, hi in chunks[1:]]
     try:
-        spec[0](*args, *chunks[0])
+        spec.entry(*args, *chunks[0])
     finally:
         for fut in futures:
             fut.result()
