@@ -72,6 +72,23 @@ class RecurrentCall:
     def units(self) -> int:
         return self.states[0].shape[-1]
 
+    def needs_grad(self) -> bool:
+        """Whether autograd will want gradients from this call: grad mode is on and ``x``, a
+        weight or an initial state requires them."""
+        tensors = (self.x, self.kernel, self.recurrent_kernel, self.bias, *self.states)
+        return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+    def weights_and_dropout(self) -> tuple[tuple[str, Tensor | None], ...]:
+        """The floating-point tensors besides ``x`` and the states, by name (each must have
+        ``x``'s dtype)."""
+        return (
+            ("kernel", self.kernel),
+            ("recurrent_kernel", self.recurrent_kernel),
+            ("bias", self.bias),
+            ("dropout_mask", self.dropout_mask),
+            ("recurrent_dropout_mask", self.recurrent_dropout_mask),
+        )
+
 
 @dataclass(frozen=True)
 class RecurrentResult:

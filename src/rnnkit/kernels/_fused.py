@@ -606,14 +606,7 @@ def _check_shapes(call: RecurrentCall) -> None:
     """The numba kernels index without bounds checks: every shape is verified here first."""
     check_shapes(call)
     x = call.x
-    floats = (
-        ("kernel", call.kernel),
-        ("recurrent_kernel", call.recurrent_kernel),
-        ("bias", call.bias),
-        ("dropout_mask", call.dropout_mask),
-        ("recurrent_dropout_mask", call.recurrent_dropout_mask),
-    )
-    for name, t in (("x", x), *floats):
+    for name, t in (("x", x), *call.weights_and_dropout()):
         if t is not None and (t.dtype != x.dtype or not t.is_cpu):
             raise ValueError(
                 f"expected {name} as a CPU {x.dtype} tensor, got {t.device.type} {t.dtype}"
@@ -630,8 +623,7 @@ def run_fused(call: RecurrentCall) -> RecurrentResult:
             f"expected a recurrent_activation in {FUSED_ACTIVATIONS}, "
             f"got {call.recurrent_activation!r}"
         )
-    tensors = (call.x, call.kernel, call.recurrent_kernel, call.bias, *call.states)
-    store = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    store = call.needs_grad()
     spec = _Spec(
         store,
         call.cell,

@@ -89,27 +89,9 @@ ACTIVATION_CODES = {
 
 
 # --------------------------------------------------------------------------------------------
-# Intrinsics: float bit casts and the x86 denormal flags (FTZ | DAZ in MXCSR).
+# Intrinsics: the x86 denormal flags (FTZ | DAZ in MXCSR) and the vector width.
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
-
-
-@intrinsic
-def _i2f(typingctx, i):
-    """Reinterpret the low 32 bits of an integer as a float32."""
-    if not isinstance(i, types.Integer):
-        return None
-    sig = types.float32(i)
-
-    def codegen(context, builder, signature, args):
-        v = args[0]
-        if v.type.width > 32:
-            v = builder.trunc(v, ir.IntType(32))
-        elif v.type.width < 32:
-            v = builder.sext(v, ir.IntType(32))
-        return builder.bitcast(v, ir.FloatType())
-
-    return sig, codegen
 
 
 def _mxcsr_call(builder, name, ptr):

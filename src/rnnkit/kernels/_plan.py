@@ -240,15 +240,13 @@ def _plan(
 def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineChoice:
     """Pick the engine for one call: the argument wins, then ``$RNNKIT_ENGINE``, then "auto"."""
     x = call.x
-    tensors = (x, call.kernel, call.recurrent_kernel, call.bias, *call.states)
-    training = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
     choice = plan_engine(
         call.cell,
         activation=call.activation,
         recurrent_activation=call.recurrent_activation,
         dtype=x.dtype,
         device=x.device,
-        training=training,
+        training=call.needs_grad(),
         batch=x.shape[0],
         has_mask=call.mask is not None,
         dropout=0.0 if call.dropout_mask is None else 0.5,
@@ -259,7 +257,7 @@ def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineCh
     )
     if choice.name != "loop":
         dtype, device = x.dtype, x.device
-        for t in (*tensors, call.dropout_mask, call.recurrent_dropout_mask):
+        for t in (*call.states, *(t for _, t in call.weights_and_dropout())):
             if t is not None and (t.dtype != dtype or t.device != device):
                 return EngineChoice(
                     "loop",

@@ -83,13 +83,7 @@ def _check_call(call: RecurrentCall) -> None:
     for name, t in named.items():
         if t is not None and t.device != x.device:
             raise ValueError(f"expected {name} on {x.device}, got {t.device}")
-    for name, t in (
-        ("kernel", call.kernel),
-        ("recurrent_kernel", call.recurrent_kernel),
-        ("bias", call.bias),
-        ("dropout_mask", call.dropout_mask),
-        ("recurrent_dropout_mask", call.recurrent_dropout_mask),
-    ):
+    for name, t in call.weights_and_dropout():
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"expected {name} as {x.dtype}, got {t.dtype}")
     names = ["activation"] + (["recurrent_activation"] if call.cell in ("lstm", "gru") else [])
@@ -107,8 +101,7 @@ def run_triton(call: RecurrentCall) -> RecurrentResult:
     _check_call(call)
     act = ACTIVATION_CODES[call.activation or "linear"]
     ract = ACTIVATION_CODES.get(call.recurrent_activation, 2)
-    tensors = (call.x, call.kernel, call.recurrent_kernel, call.bias, *call.states)
-    store = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+    store = call.needs_grad()
     spec = _Spec(
         call.cell,
         bool(call.reset_after),

@@ -69,14 +69,17 @@ def _unit(name: str, value: float, *, closed_low: bool = True) -> float:
     return float(value)
 
 
-def _keras_eps_step(
-    opt: torch.optim.Optimizer, step: Callable[[], Any], betas_key: str = "betas"
-) -> Any:
+def _keras_eps(group: dict[str, Any], t: int) -> float:
+    """Keras's epsilon moved to torch's place for step ``t``: ``eps / sqrt(1 - beta_2^t)``."""
+    return group.get("keras_epsilon", group["eps"]) / math.sqrt(1.0 - group["betas"][1] ** t)
+
+
+def _keras_eps_step(opt: torch.optim.Optimizer, step: Callable[[], Any]) -> Any:
     """Run torch Adam's ``step`` with ``eps_t = eps / sqrt(1 - beta_2^t)`` per param group, which
     turns torch's ``sqrt(v_hat) + eps_t`` into Keras's ``(sqrt(v) + eps) / sqrt(1 - beta_2^t)``.
     ``t`` is the group's next step (params in a group step together unless some lack grads)."""
     for group in opt.param_groups:
-        keras_eps = group.setdefault("keras_epsilon", group["eps"])
+        group.setdefault("keras_epsilon", group["eps"])
         t = 1
         for p in group["params"]:
             if p.grad is not None:
@@ -84,8 +87,7 @@ def _keras_eps_step(
                 if state and "step" in state:
                     t = int(state["step"]) + 1
                 break
-        beta_2 = group[betas_key][1]
-        group["eps"] = keras_eps / math.sqrt(1.0 - beta_2**t)
+        group["eps"] = _keras_eps(group, t)
     try:
         return step()
     finally:
@@ -144,7 +146,7 @@ def _fused_step(opt: torch.optim.Optimizer, decoupled: bool) -> bool:
         calls.append((group, params, grads, exp_avgs, exp_avg_sqs, maxes, steps))
     for group, params, grads, exp_avgs, exp_avg_sqs, maxes, steps in calls:
         beta_1, beta_2 = group["betas"]
-        t = int(steps[0]) + 1
+        eps = _keras_eps(group, int(steps[0]) + 1)
         torch._foreach_add_(steps, 1)
         fused(
             params,
@@ -158,7 +160,7 @@ def _fused_step(opt: torch.optim.Optimizer, decoupled: bool) -> bool:
             beta1=beta_1,
             beta2=beta_2,
             weight_decay=group["weight_decay"],
-            eps=group.get("keras_epsilon", group["eps"]) / math.sqrt(1.0 - beta_2**t),
+            eps=eps,
             maximize=group["maximize"],
             grad_scale=None,
             found_inf=None,
