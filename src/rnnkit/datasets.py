@@ -1,16 +1,17 @@
 """Real datasets bundled with rnnkit (no network): a thin re-export of :mod:`rnnkit.data`.
 
-=====================  ==========================================================
-loader                 returns
-=====================  ==========================================================
-``load_activity()``    Dataset: X float32 (1149, 200, 3) accelerometer, 7 classes
-``load_electricity()`` DataFrame (84, 1) daily ``load_gwh`` (or half-hourly)
-``load_temperature()`` DataFrame (1461, 4) Seattle daily weather
-``load_digits()``      Dataset: X float32 (1797, 8, 8) in 0..1, 10 classes
-``load_shakespeare()`` str, 1,036,496 characters of eight plays
-``load_prices()``      DataFrame (7983, 5) MSFT daily OHLCV
-``load_sentiment()``   Dataset: 10,568 movie-review snippets, binary labels
-=====================  ==========================================================
+=======================  ========================================================
+loader                   returns
+=======================  ========================================================
+``load_activity()``      Dataset: X float32 (1149, 200, 3) accelerometer, 7 classes
+``load_electricity()``   DataFrame (84, 1) daily ``load_gwh`` (or half-hourly)
+``load_temperature()``   DataFrame (1461, 4) Seattle daily weather
+``load_digits()``        Dataset: X float32 (1797, 8, 8) in 0..1, 10 classes
+``load_shakespeare()``   str, 1,036,496 characters of eight plays
+``load_prices()``        DataFrame (7983, 5) MSFT daily OHLCV
+``load_sentiment()``     Dataset: 10,568 movie-review snippets, binary labels
+``load_basic_motions()`` Dataset: X float32 (80, 100, 6) UEA BasicMotions, 4 classes
+=======================  ========================================================
 
 Provenance, licences and checksums: DATASETS.md.
 
@@ -24,6 +25,7 @@ from __future__ import annotations
 from rnnkit.data._datasets import (
     Dataset,
     load_activity,
+    load_basic_motions,
     load_digits,
     load_electricity,
     load_prices,
@@ -35,6 +37,7 @@ from rnnkit.data._datasets import (
 __all__ = [
     "Dataset",
     "load_activity",
+    "load_basic_motions",
     "load_digits",
     "load_electricity",
     "load_prices",

@@ -20,11 +20,13 @@ from numpy.typing import NDArray
 
 from ._bundle import read_bundled
 from ._checks import check_int
+from ._ts import _labels_as_ids, parse_ts
 from ._windows import make_windows
 
 __all__ = [
     "Dataset",
     "load_activity",
+    "load_basic_motions",
     "load_digits",
     "load_electricity",
     "load_prices",
@@ -360,4 +362,33 @@ def load_sentiment() -> Dataset:
         is_test=ident[keep] % 5 == 0,
         extras={"rating": rating[keep], "id": ident[keep]},
         description="vaderSentiment 3.3.2 movie-review snippets (Hutto & Gilbert 2014), MIT",
+    )
+
+
+def load_basic_motions() -> Dataset:
+    """BasicMotions (UEA archive): 6-channel smartwatch motion, 4 classes, official split.
+
+    Source: sktime==1.2.0 ``sktime/datasets/data/BasicMotions/BasicMotions_{TRAIN,TEST}.ts``
+    (bundled as the ``.ts`` text, xz-compressed, read with :func:`rnnkit.data.read_ts`).
+    Four students wore a smartwatch while standing, walking, running and playing badminton:
+    3-D accelerometer and 3-D gyroscope, 10 Hz for 10 seconds. Licence: BSD-3-Clause
+    (sktime); UEA/UCR time-series classification archive (Bagnall et al. 2018).
+
+    Returns:
+        :class:`Dataset` with ``X`` float32 ``(80, 100, 6)``, ``y`` int64, ``classes``
+        ``("Standing", "Running", "Walking", "Badminton")`` (the header's order); the official
+        split: 40 training and 40 test cases, 10 of each class in each.
+
+    >>> ds = load_basic_motions()
+    >>> ds.X.shape, ds.classes, len(ds.y_train), np.bincount(ds.y_test).tolist()
+    ((80, 100, 6), ('Standing', 'Running', 'Walking', 'Badminton'), 40, [10, 10, 10, 10])
+    """
+    parts = [parse_ts(lzma.decompress(read_bundled(f"basic_motions_{s}.ts.xz")).decode("ascii"),
+                      f"BasicMotions_{s.upper()}.ts") for s in ("train", "test")]
+    ids = [_labels_as_ids(p) for p in parts]
+    X = np.stack([x for p in parts for x in p.X]).astype(np.float32)  # (80, 100, 6)
+    return Dataset(
+        X=X, y=np.concatenate([i for i, _ in ids]), classes=ids[0][1],
+        is_test=np.repeat([False, True], [len(p.X) for p in parts]),
+        description="UEA BasicMotions from sktime 1.2.0 (official split), BSD-3-Clause",
     )

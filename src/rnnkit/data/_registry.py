@@ -30,4 +30,12 @@ BUNDLED: dict[str, tuple[str, int]] = {
         "6c0dea7955d0e25c5c381b39baf7dd4ffdc168c357198002e3550e5d532e113d",
         432060,
     ),
+    "basic_motions_train.ts.xz": (
+        "04e5a8cc415439957cad9898972e79af030ce69f267c84e0c33ac472c34f6271",
+        73656,
+    ),
+    "basic_motions_test.ts.xz": (
+        "1b6ed915b259b03374cb37f572e17e6bac84fb43082f767e537827aa921d583a",
+        72884,
+    ),
 }

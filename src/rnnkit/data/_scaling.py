@@ -59,6 +59,16 @@ def _values(data: Any) -> tuple[NDArray[Any], list[str] | None]:
     return arr, None
 
 
+def _step_mask(mask: Any, arr: NDArray[Any]) -> NDArray[np.bool_]:
+    """``mask`` as bool ``(n, T)`` for ``arr`` of shape ``(n, T, F)``."""
+    m = np.asarray(mask)
+    if arr.ndim != 3 or m.shape != arr.shape[:2] or m.dtype.kind not in "bui":
+        raise ValueError(f"expected a boolean mask (samples, timesteps) for data (samples, "
+                         f"timesteps, features), got mask shape {m.shape} for data shape "
+                         f"{arr.shape}")
+    return m.astype(bool)
+
+
 def _float(arr: NDArray[Any]) -> NDArray[Any]:
     return arr if np.issubdtype(arr.dtype, np.floating) else arr.astype(np.float64)
 
@@ -90,16 +100,23 @@ class _Scaler(abc.ABC):
         """Whether :meth:`fit` (or :meth:`from_dict`) has set the parameters."""
         return self.n_features is not None
 
-    def fit(self: S, data: Any) -> S:
+    def fit(self: S, data: Any, mask: Any = None) -> S:
         """Fit per-feature parameters on ``data`` (the training part only).
 
         ``data`` has shape ``(T,)`` (one feature), ``(T, F)``, ``(n, T, F)`` (rows of all
         leading axes are pooled) or is a DataFrame/Series. NaN/Inf raise ``ValueError``.
+        For padded sequences pass ``mask`` (``(n, T)``, ``True`` on real steps): only the
+        real steps are fitted on, whatever the padding holds.
 
         >>> StandardScaler().fit(np.array([[1.0, 10.0], [3.0, 30.0]])).mean.tolist()
         [2.0, 20.0]
+        >>> padded = np.array([[[1.0], [3.0], [0.0]]])
+        >>> StandardScaler().fit(padded, mask=[[True, True, False]]).mean.tolist()
+        [2.0]
         """
         arr, names = _values(data)
+        if mask is not None:
+            arr = arr[_step_mask(mask, arr)]  # (real steps, F)
         if arr.ndim == 0 or arr.size == 0:
             raise ValueError(f"expected at least one value to fit on, got shape {arr.shape}")
         x = arr.reshape(-1, 1) if arr.ndim == 1 else arr.reshape(-1, arr.shape[-1])
@@ -142,17 +159,26 @@ class _Scaler(abc.ABC):
             return pd.Series(out, index=data.index, name=data.name)
         return out
 
-    def transform(self, data: Any) -> Any:
+    def transform(self, data: Any, mask: Any = None) -> Any:
         """Scale ``data`` (same shape and type back; ints become float64).
 
         The last axis must hold the fitted features, except for a one-feature scaler,
         which scales every element (so targets of shape ``(n,)`` or ``(n, horizon)`` work).
+        With ``mask`` (``(n, T)`` for ``(n, T, F)`` padded sequences) the padding steps come
+        back as zeros, never as scaled values.
 
         >>> s = MinMaxScaler().fit(np.array([0.0, 5.0, 10.0]))
         >>> s.transform(np.array([5.0, 20.0])).tolist()
         [0.5, 2.0]
+        >>> s.transform(np.array([[[5.0], [np.nan]]]), mask=[[True, False]]).tolist()
+        [[[0.5], [0.0]]]
         """
-        return self._apply(data, inverse=False)
+        if mask is None:
+            return self._apply(data, inverse=False)
+        arr, _ = _values(data)
+        keep = _step_mask(mask, arr)
+        filled = np.where(keep[..., None], arr, 0.0)  # (n, T, F): NaN padding gone
+        return np.where(keep[..., None], self._apply(filled, inverse=False), 0.0)
 
     def inverse_transform(self, data: Any) -> Any:
         """Map scaled values back to the original units (inverse of :meth:`transform`).
@@ -163,13 +189,13 @@ class _Scaler(abc.ABC):
         """
         return self._apply(data, inverse=True)
 
-    def fit_transform(self, data: Any) -> Any:
-        """``fit(data)`` then ``transform(data)``; only for the training part.
+    def fit_transform(self, data: Any, mask: Any = None) -> Any:
+        """``fit(data, mask)`` then ``transform(data, mask)``; only for the training part.
 
         >>> StandardScaler().fit_transform(np.array([1.0, 3.0])).tolist()
         [-1.0, 1.0]
         """
-        return self.fit(data).transform(data)
+        return self.fit(data, mask).transform(data, mask)
 
     def select(self: S, columns: str | int | Sequence[str] | Sequence[int]) -> S:
         """A scaler for a subset of the fitted features, e.g. to invert predicted targets.
