@@ -133,7 +133,7 @@ def test_predict_concatenates_batches_and_tuple_outputs() -> None:
     x, _ = regression_data(10)
     full = module.eval()(torch.from_numpy(x)).detach().numpy()
     module.train()
-    np.testing.assert_allclose(predict(module, x, batch_size=3), full, rtol=1e-6)
+    np.testing.assert_allclose(predict(module, x, batch_size=3), full, rtol=1e-6, atol=1e-6)  # batch size changes GEMM blocking
     assert module.training
 
     class Pair(nn.Module):
