@@ -55,8 +55,9 @@ def test_duplicated_timestamps(tmp_path: Path) -> None:
 def test_irregular_timestamps(tmp_path: Path) -> None:
     text = GOOD.replace("2022-11-29", "2022-12-02")
     with pytest.raises(ValueError, match=re.escape(
-            "expected regular timestamps every 1 day (the most common step), got "
-            "4 days between row 3 (2022-11-28 00:00:00) and row 4 (2022-12-02 00:00:00)")):
+            "expected regular timestamps every 'D', got 2022-12-02 00:00:00 at row 4 after "
+            "2022-11-28 00:00:00 where 2022-11-29 00:00:00 was due (1 irregular step(s)); "
+            "resample to a regular grid or pass the frequency explicitly, or pass freq=None")):
         read_csv(write(tmp_path, text), time_column="date")
     assert len(read_csv(write(tmp_path, text), time_column="date", freq=None)) == 5
     with pytest.raises(ValueError, match=re.escape(

@@ -13,6 +13,15 @@ Imports nothing else of rnnkit (only numpy, pandas and the standard library).
 * Text: :class:`CharVocab`, :func:`next_char_pairs`, :class:`WordTokenizer`.
 * Readers: :func:`read_csv`, :func:`validate_series`, :func:`read_npy`, :func:`read_npz`,
   :func:`validate_arrays`, :func:`read_ts` (UEA/UCR ``.ts``).
+* Panels (many series, one global model): :func:`make_panel` -> :class:`Panel` (flat
+  per-series arrays with past/future/static covariates, validated), :func:`window_index`
+  (windows as ``(series, start)`` index arrays, never crossing series) and :func:`gather`
+  (a batch's rows), :class:`PanelScaler` (per series, on its own training rows),
+  :func:`split_points`, :func:`rolling_origins`, :func:`future_covariates`,
+  :func:`horizon_times`.
+* Time index: :func:`infer_frequency` (month lengths, quarters, business days),
+  :func:`seasonal_period`, :func:`future_times`, :func:`calendar_features`,
+  :func:`default_calendar`.
 * Bundled real datasets: :class:`Dataset` and ``load_*`` (also as :mod:`rnnkit.datasets`).
 
 >>> import numpy as np
@@ -24,6 +33,13 @@ Imports nothing else of rnnkit (only numpy, pandas and the standard library).
 from __future__ import annotations
 
 from ._bundle import bundled_files
+from ._calendar import (
+    calendar_features,
+    default_calendar,
+    future_times,
+    infer_frequency,
+    seasonal_period,
+)
 from ._chars import UNK_CHAR, CharVocab, next_char_pairs
 from ._datasets import (
     Dataset,
@@ -36,6 +52,20 @@ from ._datasets import (
     load_shakespeare,
     load_temperature,
 )
+from ._panel import Panel
+from ._panel_future import future_covariates, horizon_times
+from ._panel_input import make_panel
+from ._panel_scaling import PanelScaler
+from ._panel_windows import (
+    Origins,
+    PanelSplit,
+    WindowBatch,
+    WindowIndex,
+    gather,
+    rolling_origins,
+    split_points,
+    window_index,
+)
 from ._ragged import Padded, length_buckets, to_padded
 from ._readers import read_csv, read_npy, read_npz, validate_arrays, validate_series
 from ._scaling import MinMaxScaler, StandardScaler, scaler_from_dict, scaler_from_json
@@ -46,18 +76,31 @@ from ._windows import make_windows, n_windows
 from ._words import WordTokenizer
 
 __all__ = [
-    "UNK_CHAR",
     "CharVocab",
     "Dataset",
     "MinMaxScaler",
+    "Origins",
     "Padded",
+    "Panel",
+    "PanelScaler",
+    "PanelSplit",
     "SeriesSplit",
     "StandardScaler",
     "TsData",
+    "UNK_CHAR",
+    "WindowBatch",
+    "WindowIndex",
     "WindowSplit",
     "WordTokenizer",
     "bundled_files",
+    "calendar_features",
     "chronological_split",
+    "default_calendar",
+    "future_covariates",
+    "future_times",
+    "gather",
+    "horizon_times",
+    "infer_frequency",
     "length_buckets",
     "lengths_from_mask",
     "load_activity",
@@ -68,6 +111,7 @@ __all__ = [
     "load_sentiment",
     "load_shakespeare",
     "load_temperature",
+    "make_panel",
     "make_windows",
     "mask_from_lengths",
     "mask_from_padded",
@@ -79,10 +123,14 @@ __all__ = [
     "read_npy",
     "read_npz",
     "read_ts",
+    "rolling_origins",
     "scaler_from_dict",
     "scaler_from_json",
+    "seasonal_period",
+    "split_points",
     "to_padded",
     "validate_arrays",
     "validate_series",
+    "window_index",
     "windowed_split",
 ]

@@ -20,6 +20,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from pandas.tseries.api import guess_datetime_format
 
+from ._calendar import infer_frequency
 from ._windows import n_windows
 
 __all__ = ["read_csv", "read_npy", "read_npz", "validate_arrays", "validate_series"]
@@ -31,13 +32,6 @@ def _where(index: pd.Index, i: int) -> str:
     if isinstance(index, pd.DatetimeIndex):
         return f"row {i} ({index[i]})"
     return f"row {i}"
-
-
-def _fmt_delta(delta: pd.Timedelta) -> str:
-    days, rest = divmod(delta, pd.Timedelta(days=1))
-    if rest == pd.Timedelta(0):
-        return f"{days} day" if days == 1 else f"{days} days"
-    return str(delta).replace("0 days ", "")
 
 
 def _time_format(raw: pd.Series) -> str | None:
@@ -153,23 +147,10 @@ def _check_time(df: pd.DataFrame, freq: str | None, sort: bool) -> pd.DataFrame:
     if freq is None or len(idx) < 2:
         return df
     if freq == "infer":
-        steps = np.diff(idx.values)  # (T - 1,) timedelta64 in the index's unit
-        values, counts = np.unique(steps, return_counts=True)
-        step = values[np.argmax(counts)]
-        odd = np.flatnonzero(steps != step)
-        if odd.size:
-            i = int(odd[0]) + 1
-            raise ValueError(
-                f"expected regular timestamps every {_fmt_delta(pd.Timedelta(step))} (the most "
-                f"common step), got {_fmt_delta(pd.Timedelta(steps[i - 1]))} between "
-                f"{_where(idx, i - 1)} and {_where(idx, i)} ({odd.size} irregular step(s)); "
-                "resample to a regular grid, e.g. df.resample(...).mean().interpolate(), "
-                "or pass freq=None to allow gaps"
-            )
-        delta = pd.Timedelta(step)
-        days, rest = divmod(delta, pd.Timedelta(days=1))
-        offset = pd.tseries.frequencies.to_offset(f"{days}D" if rest == pd.Timedelta(0)
-                                                  else delta)
+        try:
+            offset = infer_frequency(idx)
+        except ValueError as err:
+            raise ValueError(f"{err}, or pass freq=None to allow gaps") from None
     else:
         try:
             offset = pd.tseries.frequencies.to_offset(freq)
@@ -209,9 +190,10 @@ def validate_series(
             plain ordered rows, then the timestamp checks are skipped).
         time_column: column holding timestamps; it becomes the index.
         columns: keep only these value columns (default: all).
-        freq: expected spacing: ``"infer"`` (the most common step, which every step must
-            equal), a pandas frequency (``"D"``, ``"30min"``, ``"B"``), or ``None`` to allow
-            irregular timestamps. The returned index carries the frequency.
+        freq: expected spacing: ``"infer"`` (the step of a regular index, found by
+            :func:`rnnkit.data.infer_frequency`: fixed steps, month starts or ends, quarters,
+            years, business days), a pandas frequency (``"D"``, ``"30min"``, ``"B"``), or
+            ``None`` to allow irregular timestamps. The returned index carries the frequency.
         sort: sort unsorted timestamps instead of raising.
         window, horizon: if ``window`` is given, require at least one labelled window, i.e.
             ``window + horizon`` rows.
