@@ -99,56 +99,17 @@ def _out_dir(out: Path | None, kind: str) -> Path:
     return out
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
+def _echo_headline(metrics: dict[str, Any]) -> None:
+    from .tasks import headline_lines
 
-
-def _headline(metrics: dict[str, Any]) -> list[str]:
-    """The key figures of a metrics dict, as lines."""
-    kind = metrics.get("task")
-    lines = []
-    base = metrics.get("baselines", {})
-    if kind == "forecaster":
-        lines.append("held-out       " + "  ".join(f"{k}={_fmt(metrics.get(k))}"
-                                                    for k in ("mae", "rmse", "mape", "mase")))
-        for name in ("naive", "seasonal_naive"):
-            b = base.get(name, {})
-            lines.append(f"{name:<15}" + "  ".join(f"{k}={_fmt(b.get(k))}"
-                                                 for k in ("mae", "rmse", "mape", "mase")))
-        if "interval" in metrics:
-            iv = metrics["interval"]
-            lines.append(f"interval       coverage={_fmt(iv['coverage'])} "
-                         f"(nominal {_fmt(iv['nominal_coverage'])})")
-    elif kind == "classifier":
-        lines.append(f"held-out       accuracy={_fmt(metrics.get('accuracy'))}  "
-                     f"macro_f1={_fmt(metrics.get('macro_f1'))}")
-        for name, b in base.items():
-            lines.append(f"{name:<15}accuracy={_fmt(b.get('accuracy'))}  "
-                         f"macro_f1={_fmt(b.get('macro_f1'))}")
-    elif kind == "generator":
-        lines.append(f"held-out       bits_per_char={_fmt(metrics.get('bits_per_char'))}  "
-                     f"perplexity={_fmt(metrics.get('perplexity'))}")
-        uni = base.get("unigram", {})
-        lines.append(f"unigram        bits_per_char={_fmt(uni.get('bits_per_char'))}")
-    if metrics.get("train_seconds") is not None:
-        lines.append(f"training       {metrics['train_seconds']:.1f} s, "
-                     f"{metrics.get('epochs_run', '?')} epochs")
-    target = metrics.get("target")
-    if isinstance(target, dict):
-        verdict = "met" if target.get("met") else "NOT met"
-        note = " (quick run: not meaningful)" if target.get("quick") else ""
-        lines.append(f"target         {target.get('description')}: {verdict}{note}")
-    return lines
+    for line in headline_lines(metrics):
+        typer.echo(line)
 
 
 def _report(run: Any, verbose: int | str = 1) -> None:
-    model = getattr(run.task, "model_", None)
-    if verbose and model is not None:
-        model.summary(print_fn=typer.echo)
-    for line in _headline(run.metrics):
-        typer.echo(line)
+    if verbose:
+        run.task.model_.summary(print_fn=typer.echo)
+    _echo_headline(run.metrics)
     typer.echo(f"run folder     {run.folder}")
 
 
@@ -371,11 +332,9 @@ def generate(
     debug: Debug = False,
 ) -> None:
     """Stream text from a text-generation run, one character at a time."""
-    from .tasks import TextGenerator
+    from .tasks import TextGenerator, load_task
 
-    task = _load(run)
-    if not isinstance(task, TextGenerator):
-        raise ValueError(f"expected a text-generation run, got a {task._task_name} run")
+    task = load_task(run, TextGenerator)
     typer.echo(seed, nl=False)
     for ch in task.stream(seed, length, temperature=temperature, top_k=top_k,
                           random_state=random_state):
@@ -399,19 +358,7 @@ def evaluate(
     if as_json:
         typer.echo(to_json(metrics))
         return
-    for line in _headline(metrics):
-        typer.echo(line)
-
-
-def _csv_rows(header: list[str], rows: list[list[Any]]) -> str:
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buf.getvalue()
+    _echo_headline(metrics)
 
 
 @app.command()
@@ -429,53 +376,9 @@ def predict(
     debug: Debug = False,
 ) -> None:
     """Predict with a run on new data (CSV output)."""
-    import numpy as np
+    from .tasks import PredictRequest
 
-    from .data import read_npy
-    from .tasks import (
-        Forecaster,
-        SequenceClassifier,
-        TextGenerator,
-        future_index,
-        read_series_csv,
-    )
-
-    task = _load(run)
-    if isinstance(task, Forecaster):
-        series = read_series_csv(file)
-        point, quants = task.predict_at(series, [len(series) - 1])
-        header = ["step", f"forecast_{task.target_}"]
-        if quants is not None:
-            header += [f"q{q:g}" for q in (task.quantiles or ())]
-        stamps = future_index(series.index, task.horizon)
-        rows = []
-        for h in range(task.horizon):
-            row = [stamps[h] if stamps is not None else h + 1, float(point[0, h])]
-            if quants is not None:
-                row += [float(v) for v in quants[0, h]]
-            rows.append(row)
-        text = _csv_rows(header, rows)
-    elif isinstance(task, SequenceClassifier):
-        if task.mode_ == "text":
-            X: Any = [line for line in file.read_text(encoding="utf-8").splitlines()
-                      if line.strip()]
-        elif file.suffix == ".npy":
-            X = read_npy(file)
-        else:
-            with np.load(file, allow_pickle=False) as z:
-                if "X" not in z.files:
-                    raise ValueError(f"expected an array 'X' in {os.fspath(file)!r}, "
-                                     f"got {z.files}")
-                X = z["X"]
-        proba = task.predict_proba(X)
-        labels = task.classes_[np.argmax(proba, axis=1)]
-        header = ["index", "label", *[f"p_{c}" for c in task.classes_.tolist()]]
-        rows = [[i, str(lab), *[f"{p:.6g}" for p in proba[i]]] for i, lab in enumerate(labels)]
-        text = _csv_rows(header, rows)
-    else:
-        assert isinstance(task, TextGenerator)
-        seed = file.read_text(encoding="utf-8")
-        text = seed + task.generate(seed, length, random_state=0) + "\n"
+    text = _load(run).predict_file(PredictRequest(file, length=length))
     if output is not None:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")
@@ -496,8 +399,7 @@ def summary(run: RunDir, debug: Debug = False) -> None:
     task.model_.summary(print_fn=typer.echo)
     metrics_path = Path(run) / "metrics.json"
     if metrics_path.is_file():
-        for line in _headline(read_metrics(run)):
-            typer.echo(line)
+        _echo_headline(read_metrics(run))
 
 
 @app.command()

@@ -25,11 +25,22 @@ Diagnostics: :func:`gradient_norms` and :func:`gate_activations`.
 'gru'
 """
 
-from ._base import NotFittedError, Task, TimeLimit, build_layer, clone, load_task, to_json
+from ._base import (
+    InspectBatch,
+    NotFittedError,
+    PredictRequest,
+    Task,
+    build_layer,
+    clone,
+    load_task,
+    task_class,
+    to_json,
+)
 from ._baselines import majority_class, naive_forecast, seasonal_naive_forecast
 from ._classifier import SequenceClassifier
-from ._config import load_config, read_labelled_npz, read_series_csv, train_from_config
+from ._config import load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
+from ._files import read_labelled_npz, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
 from ._generator import StatefulRunner, TextGenerator, sample_from_logits
 from ._inspect import gate_activations, gradient_norms, run_gates
@@ -46,6 +57,7 @@ from ._metrics import (
 from ._runs import (
     Run,
     evaluate_run,
+    headline_lines,
     inspect_run,
     load_heldout,
     machine_info,
@@ -53,10 +65,12 @@ from ._runs import (
     read_metrics,
     run_classification,
     run_forecast,
+    run_task,
     run_text,
     split_classification,
 )
 from ._scale import distributed_rank, launch_distributed
+from ._training import TimeLimit, TrainingConfig, TrainingResult, train_model
 
 __all__ = [
     "distributed_rank",
@@ -65,13 +79,17 @@ __all__ = [
     "Backtest",
     "Demo",
     "Forecaster",
+    "InspectBatch",
     "NotFittedError",
+    "PredictRequest",
     "Run",
     "SequenceClassifier",
     "StatefulRunner",
     "Task",
     "TextGenerator",
     "TimeLimit",
+    "TrainingConfig",
+    "TrainingResult",
     "build_layer",
     "classification_report",
     "clone",
@@ -82,6 +100,7 @@ __all__ = [
     "future_index",
     "gate_activations",
     "gradient_norms",
+    "headline_lines",
     "infer_seasonal_period",
     "inspect_run",
     "load_config",
@@ -103,10 +122,13 @@ __all__ = [
     "run_demo",
     "run_forecast",
     "run_gates",
+    "run_task",
     "run_text",
     "sample_from_logits",
     "seasonal_naive_forecast",
     "split_classification",
+    "task_class",
     "to_json",
     "train_from_config",
+    "train_model",
 ]

@@ -5,10 +5,15 @@ scikit-learn conventions: ``__init__`` only stores its arguments (no validation,
 ``get_params`` / ``set_params`` read and write the constructor arguments, so
 :func:`clone` (``type(t)(**t.get_params())``) gives an unfitted copy.
 
-Training: every task builds an rnnkit ``Sequential`` and trains it with ``model.fit`` (Adam,
-gradient-norm clipping ``clipnorm=1.0`` by default, early stopping on a validation part
-with the best weights restored, an optional wall-clock budget ``max_time``), passing
-``verbose`` through to the progress output.
+Training: every task builds an rnnkit ``Sequential`` and trains it with
+:func:`rnnkit.tasks.train_model` from its training arguments, declared once in
+:class:`rnnkit.tasks.TrainingConfig` (Adam, gradient-norm clipping ``clipnorm=1.0`` by
+default, early stopping on a validation part with the best weights restored, an optional
+wall-clock budget ``max_time``, ``verbose`` passed through to the progress output).
+
+The protocol: the run machinery (``_runs.py``) and the CLI only call :class:`Task`'s
+methods (held-out metrics, arrays and plots, a batch for ``inspect``, ``predict_file``,
+``headline``); they never test which task they hold.
 
 Saving: :meth:`Task.save` writes ``model.rnnkit`` (the network: JSON config + safetensors)
 and ``task.json`` (the task's class, parameters and learned state: scalers, vocabularies,
@@ -19,111 +24,73 @@ back. Nothing is pickled.
 from __future__ import annotations
 
 import abc
+import copy
 import inspect
 import json
 import math
 import os
-import random
 import sys
-import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, overload
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from ..layers import Layer, layer_class
 from ..model import Sequential, load_model
-from ..training import Callback, EarlyStopping, History, optimizers
+from ._training import TrainingConfig, TrainingResult, train_model
 
-__all__ = ["NotFittedError", "Task", "TimeLimit", "clone", "load_task"]
+__all__ = ["InspectBatch", "NotFittedError", "PredictRequest", "Task", "clone", "load_task",
+           "task_class"]
 
 T = TypeVar("T", bound="Task")
 TASK_FILE = "task.json"
 MODEL_FILE = "model.rnnkit"
 _FORMAT_VERSION = 1
+_TASKS: dict[str, type[Task]] = {}
 
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when a task is used before ``fit`` (as scikit-learn's ``NotFittedError``)."""
 
 
-class TimeLimit(Callback):
-    """Stop training once ``seconds`` of wall-clock time have passed (checked per batch).
-
-    The batch that is running when the budget runs out finishes; the epoch's validation
-    pass still runs, so early stopping can restore the best weights seen so far.
-    """
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__()
-        self.seconds = float(seconds)
-        self.start = 0.0
-        self.stopped = False
-
-    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
-        self.start = time.perf_counter()
-        self.stopped = False
-
-    def on_train_batch_begin(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
-        if time.perf_counter() - self.start > self.seconds:
-            self.stopped = True
-            self.stop()
-
-
 def rnnkit_version() -> str:
     """The installed rnnkit version (from the package metadata, else the package)."""
-    from importlib import metadata
-
     try:
         return metadata.version("rnnkit")
     except metadata.PackageNotFoundError:  # running from a source tree
         return str(getattr(sys.modules.get("rnnkit"), "__version__", "unknown"))
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and PyTorch's generators (as ``rnnkit.set_seed``)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+@dataclass(frozen=True)
+class PredictRequest:
+    """What ``rnnkit predict RUN FILE`` asks of a run: the file to predict from and the
+    options (each task reads those that concern it)."""
+
+    file: Path
+    length: int = 200
+    future_covariates: Path | None = None
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"expected {name} to be an int, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"expected {name} >= {minimum}, got {value}")
-    return int(value)
+@dataclass(frozen=True)
+class InspectBatch:
+    """A batch of held-out data as network inputs ``x``, targets ``y`` and a per-sample
+    loss ``loss(y_true, y_pred) -> (batch,)``, for :func:`rnnkit.tasks.gradient_norms`."""
+
+    x: Any
+    y: Any
+    loss: Callable[[Tensor, Tensor], Tensor]
 
 
-def _check_float(name: str, value: Any, low: float, high: float, *, closed_high: bool = False,
-                 allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise TypeError(f"expected {name} to be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
-    ok = low <= v <= high if closed_high else low <= v < high
-    if not ok or not math.isfinite(v):
-        bracket = "]" if closed_high else ")"
-        raise ValueError(f"expected {name} in [{low}, {high}{bracket}, got {value!r}")
-    return v
-
-
-def _check_choice(name: str, value: Any, choices: Sequence[str]) -> str:
-    if not isinstance(value, str) or value.lower() not in choices:
-        raise ValueError(f"expected {name} in {list(choices)}, got {value!r}")
-    return value.lower()
-
-
-def _check_units(value: Any) -> tuple[int, ...]:
-    units = (value,) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) \
-        else value
-    if not isinstance(units, (list, tuple)) or not units:
-        raise ValueError(f"expected units as a positive int or a non-empty list of them, "
-                         f"got {value!r}")
-    return tuple(_check_int("units item", u, 1) for u in units)
+def fmt(value: Any) -> str:
+    """A figure for a headline: floats with 4 significant digits."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def _json_default(obj: Any) -> Any:
@@ -179,44 +146,73 @@ def build_layer(spec: Mapping[str, Any]) -> Layer:
 
 
 class Task(abc.ABC):
-    """Base class of the tasks (scikit-learn style). Subclasses define ``__init__``,
-    ``fit``, ``_get_state`` and ``_set_state``."""
+    """Base class of the tasks (scikit-learn style) and the protocol the run machinery and
+    the CLI use: they call these methods and never ask which task they hold.
 
-    _task_name: ClassVar[str] = "task"
-    # constructor arguments every task has (set by the subclasses' __init__)
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    clipnorm: float | None
-    validation: float
-    patience: int | None
-    max_time: float | None
-    random_state: int | None
-    verbose: int | str
+    A subclass sets ``task_name`` (registered for :func:`load_task`) and
+    ``training_defaults``, stores its own arguments in ``__init__`` and hands the training
+    arguments (:class:`TrainingConfig`'s fields) to :meth:`_store_training`; it implements
+    ``fit``, the held-out protocol (:meth:`heldout_metrics`, :meth:`heldout_arrays`,
+    :meth:`heldout_from_arrays`, :meth:`write_plots`, :meth:`inspect_batch`),
+    :meth:`predict_file`, :meth:`headline`, and ``_get_state``/``_set_state``."""
+
+    task_name: ClassVar[str] = "task"
+    training_defaults: ClassVar[TrainingConfig] = TrainingConfig()
+    #: parameters that are tuples (JSON stores lists; they come back as tuples)
+    tuple_params: ClassVar[tuple[str, ...]] = ()
     # learned state
     model_: Sequential
     history_: dict[str, list[float]]
     train_seconds_: float
     stopped_by_time_: bool
-    #: parameters that are tuples (JSON stores lists; they come back as tuples)
-    _tuple_params: ClassVar[tuple[str, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "task_name" in cls.__dict__:  # a task of its own (subclasses of it keep its name)
+            _TASKS[cls.task_name] = cls
 
     # -- scikit-learn conventions -----------------------------------------------------------
+    def _store_training(self, training: Mapping[str, Any]) -> None:
+        """Store the training arguments given to ``__init__`` (the others keep the task's
+        defaults); an unknown name is a ``TypeError``, as for any keyword argument."""
+        names = TrainingConfig.names()
+        unknown = sorted(set(training) - set(names))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword arguments "
+                            f"{unknown}; expected its own arguments or {list(names)}")
+        for name in names:
+            setattr(self, name, training.get(name, getattr(self.training_defaults, name)))
+
+    def training_config(self) -> TrainingConfig:
+        """The training arguments as a :class:`TrainingConfig` (not validated)."""
+        return TrainingConfig(**{n: getattr(self, n) for n in TrainingConfig.names()})
+
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def _own_param_names(cls) -> list[str]:
         sig = inspect.signature(cls.__init__)
         return [
             p.name for p in sig.parameters.values()
             if p.name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
         ]
 
+    @classmethod
+    def param_names(cls) -> list[str]:
+        """The constructor arguments: the task's own, then the training arguments."""
+        return [*cls._own_param_names(), *TrainingConfig.names()]
+
+    @classmethod
+    def _default(cls, name: str) -> Any:
+        if name in TrainingConfig.names():
+            return getattr(cls.training_defaults, name)
+        return inspect.signature(cls.__init__).parameters[name].default
+
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments as a dict (``deep`` is accepted for scikit-learn)."""
-        return {name: getattr(self, name) for name in self._param_names()}
+        return {name: getattr(self, name) for name in self.param_names()}
 
     def set_params(self: T, **params: Any) -> T:
         """Set constructor arguments by name; returns ``self``. Unknown names raise."""
-        valid = self._param_names()
+        valid = self.param_names()
         for key, value in params.items():
             if key not in valid:
                 raise ValueError(
@@ -226,10 +222,9 @@ class Task(abc.ABC):
         return self
 
     def __repr__(self) -> str:
-        sig = inspect.signature(type(self).__init__)
         parts = []
-        for name in self._param_names():
-            default = sig.parameters[name].default
+        for name in self.param_names():
+            default = self._default(name)
             value = getattr(self, name)
             if default is inspect.Parameter.empty or not _same(value, default):
                 parts.append(f"{name}={value!r}")
@@ -248,75 +243,56 @@ class Task(abc.ABC):
             )
 
     # -- training ---------------------------------------------------------------------------
-    def _seed(self) -> None:
-        seed = getattr(self, "random_state", None)
-        if seed is not None:
-            seed_everything(_check_int("random_state", seed, 0))
+    def _train(self, model: Sequential, loss: Any, x: Any, y: Any,
+               validation_data: tuple[Any, Any] | None, **kwargs: Any) -> None:
+        """Train the task's network with its training arguments (:func:`train_model`) and
+        keep ``history_``, ``train_seconds_`` and ``stopped_by_time_``."""
+        result: TrainingResult = train_model(model, loss, x, y, validation_data,
+                                             self.training_config(), **kwargs)
+        self.history_ = result.history
+        self.train_seconds_ = result.seconds
+        self.stopped_by_time_ = result.stopped_by_time
 
-    def _check_training_params(self) -> None:
-        _check_int("epochs", self.epochs, 0)
-        _check_int("batch_size", self.batch_size, 1)
-        _check_float("learning_rate", self.learning_rate, 0.0, math.inf)
-        if self.learning_rate <= 0:
-            raise ValueError(f"expected learning_rate > 0, got {self.learning_rate}")
-        if self.clipnorm is not None:
-            _check_float("clipnorm", self.clipnorm, 0.0, math.inf)
-            if self.clipnorm <= 0:
-                raise ValueError(f"expected clipnorm > 0 or None, got {self.clipnorm}")
-        _check_float("validation", self.validation, 0.0, 1.0)
-        if self.patience is not None:
-            _check_int("patience", self.patience, 0)
-        if self.max_time is not None:
-            _check_float("max_time", self.max_time, 0.0, math.inf)
-        if self.verbose not in (0, 1, 2, "auto") or isinstance(self.verbose, bool):
-            raise ValueError(f"expected verbose in (0, 1, 2, 'auto'), got {self.verbose!r}")
+    # -- the protocol of runs and the CLI ---------------------------------------------------
+    @abc.abstractmethod
+    def heldout_metrics(self, heldout: Any) -> dict[str, Any]:
+        """The figures of ``metrics.json`` on held-out data (in the form
+        :meth:`heldout_from_arrays` returns), beside the baselines under ``baselines``."""
 
-    def _train(
-        self,
-        model: Sequential,
-        loss: Any,
-        x: Any,
-        y: Any,
-        validation_data: tuple[Any, Any] | None,
-        metrics: Sequence[Any] = (),
-        name: str = "model",
-        callbacks: Sequence[Callback] = (),
-    ) -> dict[str, list[float]]:
-        """Compile (Adam, ``clipnorm``) and fit with early stopping / time budget (and the
-        task's own ``callbacks`` first).
+    @abc.abstractmethod
+    def heldout_arrays(self, heldout: Any) -> dict[str, np.ndarray]:
+        """The held-out data as plain arrays for ``heldout.npz`` (no object arrays)."""
 
-        With ``checkpoint_dir`` set, every epoch is checkpointed under ``checkpoint_dir/name`` and
-        a rerun resumes from the last complete checkpoint (bit-identical on CPU)."""
-        model.compile(optimizers.Adam(self.learning_rate), loss, list(metrics),
-                      clipnorm=self.clipnorm)
-        callbacks = list(callbacks)
-        if validation_data is not None and self.patience is not None:
-            callbacks.append(EarlyStopping(patience=self.patience, restore_best_weights=True))
-        limit = TimeLimit(self.max_time) if self.max_time is not None else None
-        if limit is not None:
-            callbacks.append(limit)
-        resume: dict[str, Any] = {}
-        root = getattr(self, "checkpoint_dir", None)
-        if root is not None:
-            resume = {"checkpoint_dir": Path(root) / name, "resume": "auto"}
-        start = time.perf_counter()
-        history: History = model.fit(
-            x, y, batch_size=self.batch_size, epochs=self.epochs, verbose=self.verbose,
-            validation_data=validation_data, callbacks=callbacks, distributed="auto",
-            **resume,
-        )
-        self.train_seconds_ = time.perf_counter() - start
-        self.stopped_by_time_ = bool(limit is not None and limit.stopped)
-        return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    @abc.abstractmethod
+    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> Any:
+        """The held-out data back from :meth:`heldout_arrays`' arrays."""
+
+    @abc.abstractmethod
+    def write_plots(self, folder: Path, heldout: Any, metrics: Mapping[str, Any]
+                    ) -> list[Path]:
+        """Write the task's report files on held-out data into ``folder``; returns them."""
+
+    @abc.abstractmethod
+    def inspect_batch(self, heldout: Any, samples: int) -> InspectBatch:
+        """Up to ``samples`` held-out examples as network inputs, targets and loss."""
+
+    @abc.abstractmethod
+    def predict_file(self, request: PredictRequest) -> str:
+        """What ``rnnkit predict`` writes for ``request`` (CSV, or text)."""
+
+    @classmethod
+    @abc.abstractmethod
+    def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        """The key figures of this task's ``metrics.json`` (and its baselines), as lines."""
 
     # -- saving -----------------------------------------------------------------------------
     @abc.abstractmethod
     def _get_state(self) -> dict[str, Any]:
-        """Implemented by each subclass."""
+        """The learned state, JSON-ready (without the training history: the base saves it)."""
 
     @abc.abstractmethod
     def _set_state(self, state: dict[str, Any]) -> None:
-        """Implemented by each subclass."""
+        """Restore what :meth:`_get_state` returned."""
 
     def _extra_models(self) -> dict[str, Sequential]:
         """Further networks saved beside ``model.rnnkit`` (file stem -> model)."""
@@ -335,15 +311,28 @@ class Task(abc.ABC):
         self.model_.save(out / MODEL_FILE)
         for stem, model in self._extra_models().items():
             model.save(out / f"{stem}.rnnkit")
+        state = {
+            **self._get_state(),
+            "history": getattr(self, "history_", {}),
+            "train_seconds": getattr(self, "train_seconds_", None),
+            "stopped_by_time": getattr(self, "stopped_by_time_", False),
+        }
         doc = {
             "format_version": _FORMAT_VERSION,
-            "task": self._task_name,
+            "task": self.task_name,
             "rnnkit_version": rnnkit_version(),
             "params": {k: None if callable(v) else v for k, v in self.get_params().items()},
-            "state": self._get_state(),
+            "state": state,
         }
         (out / TASK_FILE).write_text(to_json(doc) + "\n", encoding="utf-8")
         return out
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self._set_state(state)
+        self.history_ = _history_dict(state.get("history"))
+        if state.get("train_seconds") is not None:
+            self.train_seconds_ = float(state["train_seconds"])
+        self.stopped_by_time_ = bool(state.get("stopped_by_time", False))
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -362,21 +351,24 @@ def clone(task: T) -> T:
     """
     if not isinstance(task, Task):
         raise TypeError(f"expected an rnnkit task, got {type(task).__name__}")
-    import copy
-
     return type(task)(**copy.deepcopy(task.get_params()))
 
 
-def _task_classes() -> dict[str, type[Task]]:
-    from ._classifier import SequenceClassifier
-    from ._forecaster import Forecaster
-    from ._generator import TextGenerator
+def task_class(name: Any) -> type[Task]:
+    """The task class saved under ``name`` (``"forecaster"``, ``"classifier"``,
+    ``"generator"``)."""
+    if name not in _TASKS:
+        raise ValueError(f"expected a task in {sorted(_TASKS)}, got {name!r}")
+    return _TASKS[name]
 
-    return {c._task_name: c for c in (Forecaster, SequenceClassifier, TextGenerator)}
 
-
-def load_task(folder: str | os.PathLike[str]) -> Task:
-    """Load a task saved with :meth:`Task.save` (or a run folder): JSON + safetensors only."""
+@overload
+def load_task(folder: str | os.PathLike[str]) -> Task: ...
+@overload
+def load_task(folder: str | os.PathLike[str], expect: type[T]) -> T: ...
+def load_task(folder: str | os.PathLike[str], expect: type[Task] = Task) -> Task:
+    """Load a task saved with :meth:`Task.save` (or a run folder): JSON + safetensors only.
+    With ``expect``, a run of another task is a ``ValueError`` naming both."""
     root = Path(folder)
     path = root / TASK_FILE
     if not path.is_file():
@@ -385,20 +377,22 @@ def load_task(folder: str | os.PathLike[str]) -> Task:
             "(no task.json there)"
         )
     doc = json.loads(path.read_text(encoding="utf-8"))
-    classes = _task_classes()
-    if not isinstance(doc, dict) or doc.get("task") not in classes:
-        raise ValueError(f"expected 'task' in {sorted(classes)} in {path}, "
+    if not isinstance(doc, dict) or doc.get("task") not in _TASKS:
+        raise ValueError(f"expected 'task' in {sorted(_TASKS)} in {path}, "
                          f"got {doc.get('task') if isinstance(doc, dict) else doc!r}")
     if doc.get("format_version") != _FORMAT_VERSION:
         raise ValueError(f"expected format_version {_FORMAT_VERSION} in {path}, "
                          f"got {doc.get('format_version')!r}")
-    cls = classes[doc["task"]]
+    cls = _TASKS[doc["task"]]
+    if not issubclass(cls, expect):
+        raise ValueError(f"expected a {expect.task_name} run, got a {cls.task_name} run in "
+                         f"{os.fspath(root)!r}")
     params = dict(doc.get("params", {}))
-    for name in cls._tuple_params:
+    for name in cls.tuple_params:
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     task = cls(**params)
-    task._set_state(doc.get("state", {}))
+    task._restore(doc.get("state", {}))
     model = load_model(root / MODEL_FILE)
     if not isinstance(model, Sequential):
         raise ValueError(f"expected a Sequential model in {root / MODEL_FILE}, got "

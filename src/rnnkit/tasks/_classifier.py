@@ -20,13 +20,15 @@ times the learning rate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
+from torch import Tensor
 
 from ..data import StandardScaler, WordTokenizer, scaler_from_dict, validate_arrays
 from ..layers import (
@@ -40,24 +42,19 @@ from ..layers import (
 )
 from ..model import Sequential
 from ..training import Callback
-from ._base import (
-    Task,
-    _check_choice,
-    _check_float,
-    _check_int,
-    _check_units,
-    _history_dict,
-    _load_extra,
-    _predict,
-    build_layer,
-)
+from ._base import InspectBatch, PredictRequest, Task, _load_extra, _predict, build_layer, fmt
 from ._baselines import majority_class
+from ._checks import check_choice, check_float, check_int, check_units
+from ._files import csv_text, read_sequences
 from ._forecaster import RNN_CELLS
 from ._metrics import classification_report
+from ._report import plot_confusion_matrix
+from ._training import TrainingConfig, train_model
 
 __all__ = ["SequenceClassifier"]
 
 _MODES = ("features", "text", "tokens")
+_LOSS = "sparse_categorical_crossentropy"
 
 
 def _is_text(X: Any) -> bool:
@@ -128,9 +125,10 @@ class SequenceClassifier(Task):
             scaler's statistics stay unaugmented. A callable is not saved: ``task.json``
             stores ``null`` (set it again before refitting a loaded task).
         baseline: also train the non-recurrent baseline during ``fit``.
-        epochs, batch_size, learning_rate, clipnorm, validation, patience, max_time,
-        random_state, verbose: training, as in :class:`Forecaster`; the validation part is
-        a seeded random ``validation`` fraction of the training samples.
+        **training: :class:`TrainingConfig`'s arguments (``epochs=30``, ``batch_size=32``,
+            ``learning_rate=1e-3``, ``clipnorm=1.0``, ``validation=0.1`` (a seeded random
+            fraction of the training samples), ``patience=5``, ``max_time``,
+            ``checkpoint_dir``, ``random_state=0``, ``verbose=0``).
 
     Learned attributes: ``model_``, ``classes_``, ``mode_``, ``scaler_``, ``tokenizer_``,
     ``input_shape_``, ``majority_``, ``baseline_model_``, ``history_``.
@@ -141,8 +139,10 @@ class SequenceClassifier(Task):
     (3,)
     """
 
-    _task_name = "classifier"
-    _tuple_params = ("units", "dense")
+    task_name = "classifier"
+    tuple_params = ("units", "dense")
+    training_defaults = TrainingConfig(epochs=30, batch_size=32, learning_rate=1e-3,
+                                       validation=0.1, patience=5)
 
     def __init__(
         self,
@@ -159,16 +159,7 @@ class SequenceClassifier(Task):
         scale: bool = True,
         augment: Augment | None = None,
         baseline: bool = True,
-        epochs: int = 30,
-        batch_size: int = 32,
-        learning_rate: float = 1e-3,
-        clipnorm: float | None = 1.0,
-        validation: float = 0.1,
-        patience: int | None = 5,
-        max_time: float | None = None,
-        checkpoint_dir: str | None = None,
-        random_state: int | None = 0,
-        verbose: int | str = 0,
+        **training: Any,
     ) -> None:
         self.cell = cell
         self.units = units
@@ -182,31 +173,22 @@ class SequenceClassifier(Task):
         self.scale = scale
         self.augment = augment
         self.baseline = baseline
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.clipnorm = clipnorm
-        self.validation = validation
-        self.patience = patience
-        self.max_time = max_time
-        self.checkpoint_dir = checkpoint_dir
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_training(training)
 
     # -- inputs -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        self._check_training_params()
-        _check_choice("cell", self.cell, tuple(RNN_CELLS))
+        self.training_config().check()
+        check_choice("cell", self.cell, tuple(RNN_CELLS))
         if self.layers is None:
-            _check_units(self.units)
+            check_units(self.units)
         for d in self.dense:
-            _check_int("dense item", d, 1)
-        _check_float("dropout", self.dropout, 0.0, 1.0)
-        _check_int("embedding_dim", self.embedding_dim, 1)
+            check_int("dense item", d, 1)
+        check_float("dropout", self.dropout, 0.0, 1.0)
+        check_int("embedding_dim", self.embedding_dim, 1)
         if self.max_vocab is not None:
-            _check_int("max_vocab", self.max_vocab, 2)
+            check_int("max_vocab", self.max_vocab, 2)
         if self.maxlen is not None:
-            _check_int("maxlen", self.maxlen, 1)
+            check_int("maxlen", self.maxlen, 1)
         if self.augment is not None and not callable(self.augment):
             raise TypeError(f"expected augment to be a callable augment(X, rng) or None, got "
                             f"{type(self.augment).__name__}")
@@ -281,7 +263,7 @@ class SequenceClassifier(Task):
         if self.layers is not None:
             hidden = [build_layer(spec) for spec in self.layers]
         else:
-            units = _check_units(self.units)
+            units = check_units(self.units)
             rnn = RNN_CELLS[self.cell.lower()]
             hidden = []
             for i, u in enumerate(units):
@@ -325,45 +307,34 @@ class SequenceClassifier(Task):
             raise ValueError(f"expected at least 2 classes, got {self.classes_.tolist()}")
         ids = self._encode_labels(labels)
         x = self._prepare(X, fitting=True)
-        rng = np.random.default_rng(self.random_state)
+        config = self.training_config()
+        rng = np.random.default_rng(config.random_state)
         order = rng.permutation(len(ids))
-        n_val = int(np.floor(float(self.validation) * len(ids)))
+        n_val = int(np.floor(float(config.validation) * len(ids)))
         tr, va = order[n_val:], order[:n_val]
         val = (x[va], ids[va]) if n_val else None
-        hook = None
+        hooks: tuple[Callback, ...] = ()
+        x_tr: Any = x[tr]
         if self.augment is not None:
             if self.mode_ != "features":
                 raise ValueError(f"expected numeric sequences with augment, got {self.mode_}")
             raw = np.asarray(validate_arrays(X)[0], dtype=np.float32)[tr]
-            hook = _EpochAugment(self.augment, raw, self.scaler_, self.random_state)
-        x_tr = x[tr] if hook is None else hook.data
-        self._seed()
+            hook = _EpochAugment(self.augment, raw, self.scaler_, config.random_state)
+            hooks, x_tr = (hook,), hook.data
+        config.seed()
         model = self._build()
-        self.history_ = self._train_hooked(hook, model, x_tr, ids[tr], val, metrics=["accuracy"])
-        model.eval()
+        self._train(model, _LOSS, x_tr, ids[tr], val, metrics=["accuracy"], callbacks=hooks)
         self.model_ = model
         self.majority_ = majority_class(ids[tr])
         self.baseline_model_: Sequential | None = None
         if self.baseline:
-            seconds = getattr(self, "train_seconds_", 0.0)
+            # a linear model tolerates (and needs) larger steps: ten times the rate
+            base_config = dataclasses.replace(config, learning_rate=config.learning_rate * 10)
             base = self._build_baseline()
-            lr = self.learning_rate
-            self.learning_rate = lr * 10  # a linear model tolerates (and needs) larger steps
-            try:
-                self._train_hooked(hook, base, x_tr, ids[tr], val, name="baseline")
-            finally:
-                self.learning_rate = lr
-            base.eval()
+            train_model(base, _LOSS, x_tr, ids[tr], val, base_config, name="baseline",
+                        callbacks=hooks)
             self.baseline_model_ = base
-            self.train_seconds_ = seconds
         return self
-
-    def _train_hooked(self, hook: _EpochAugment | None, model: Sequential, x: Any, y: Any,
-                      val: Any, **kwargs: Any) -> dict[str, list[float]]:
-        """:meth:`_train` with the augmentation ``hook`` (if any) among the callbacks."""
-        hooks = () if hook is None else (hook,)
-        return self._train(model, "sparse_categorical_crossentropy", x, y, val,
-                           callbacks=hooks, **kwargs)
 
     # -- prediction ---------------------------------------------------------------------------
     def predict_proba(self, X: Any) -> NDArray[np.float64]:
@@ -405,6 +376,60 @@ class SequenceClassifier(Task):
         out["n_samples"] = int(len(true))
         return out
 
+    # -- the run protocol (held-out data: sequences and labels) ------------------------------
+    def heldout_metrics(self, heldout: tuple[Any, Any]) -> dict[str, Any]:
+        X, y = heldout
+        return self.evaluate(X, y)
+
+    def heldout_arrays(self, heldout: tuple[Any, Any]) -> dict[str, np.ndarray]:
+        X, y = heldout
+        x_arr = np.array([str(t) for t in X]) if self.mode_ == "text" else np.asarray(X)
+        return {"X": x_arr, "y": np.asarray(y)}
+
+    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
+        X = arrays["X"]
+        return ([str(t) for t in X] if self.mode_ == "text" else X), arrays["y"]
+
+    def write_plots(self, folder: Path, heldout: tuple[Any, Any],
+                    metrics: Mapping[str, Any]) -> list[Path]:
+        path = plot_confusion_matrix(metrics["confusion_matrix"], metrics["labels"],
+                                     folder / "confusion_matrix.png",
+                                     title=f"Confusion matrix (held-out), accuracy "
+                                           f"{metrics['accuracy']:.3f}")
+        return [path]
+
+    def inspect_batch(self, heldout: tuple[Any, Any], samples: int) -> InspectBatch:
+        """The first held-out sequences, with the cross-entropy of their class."""
+        X, y = heldout
+        n = max(1, int(samples))
+        x = self._prepare(X[:n], fitting=False)
+        ids = self._encode_labels(y[:n])
+
+        def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
+            p = y_pred.gather(1, y_true.long().reshape(-1, 1)).squeeze(1)
+            return -torch.log(p.clamp_min(1e-12))
+
+        return InspectBatch(x, ids, cross_entropy)
+
+    def predict_file(self, request: PredictRequest) -> str:
+        """CSV of the predicted label and the class probabilities of each sequence in
+        ``request.file`` (texts: one per line of a .txt; else X of an .npz or an .npy)."""
+        self._require_fitted()
+        proba = self.predict_proba(read_sequences(request.file, self.mode_ == "text"))
+        labels = self.classes_[np.argmax(proba, axis=1)]
+        header = ["index", "label", *[f"p_{c}" for c in self.classes_.tolist()]]
+        rows = [[i, str(lab), *[f"{p:.6g}" for p in proba[i]]] for i, lab in enumerate(labels)]
+        return csv_text(header, rows)
+
+    @classmethod
+    def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        lines = [f"held-out       accuracy={fmt(metrics.get('accuracy'))}  "
+                 f"macro_f1={fmt(metrics.get('macro_f1'))}"]
+        for name, b in metrics.get("baselines", {}).items():
+            lines.append(f"{name:<15}accuracy={fmt(b.get('accuracy'))}  "
+                         f"macro_f1={fmt(b.get('macro_f1'))}")
+        return lines
+
     # -- state --------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, Any]:
         return {
@@ -416,14 +441,12 @@ class SequenceClassifier(Task):
             "tokenizer": self.tokenizer_.to_dict() if self.mode_ == "text" else None,
             "vocab_size": getattr(self, "vocab_size_", None),
             "majority": self.majority_,
-            "history": self.history_,
-            "train_seconds": getattr(self, "train_seconds_", None),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         dtype = np.dtype(state.get("classes_dtype", None) or None)
         self.classes_ = np.asarray(state["classes"], dtype=dtype)
-        self.mode_ = _check_choice("mode", state["mode"], _MODES)
+        self.mode_ = check_choice("mode", state["mode"], _MODES)
         self.input_shape_ = [int(v) for v in state["input_shape"]]
         scaler = None if state.get("scaler") is None else scaler_from_dict(state["scaler"])
         if scaler is not None and not isinstance(scaler, StandardScaler):
@@ -434,10 +457,7 @@ class SequenceClassifier(Task):
         if state.get("vocab_size") is not None:
             self.vocab_size_ = int(state["vocab_size"])
         self.majority_ = int(state["majority"])
-        self.history_ = _history_dict(state.get("history"))
         self.baseline_model_ = None
-        if state.get("train_seconds") is not None:
-            self.train_seconds_ = float(state["train_seconds"])
 
     def _extra_models(self) -> dict[str, Sequential]:
         base = getattr(self, "baseline_model_", None)

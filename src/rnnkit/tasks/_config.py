@@ -44,12 +44,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..data import read_csv, validate_arrays
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
+from ._files import read_labelled_npz, read_series_csv
 from ._forecaster import Forecaster
 from ._generator import TextGenerator
 from ._runs import (
@@ -69,7 +67,7 @@ def _toml() -> Any:
     return tomllib
 
 
-__all__ = ["TASKS", "load_config", "read_labelled_npz", "read_series_csv", "train_from_config"]
+__all__ = ["TASKS", "load_config", "train_from_config"]
 
 TASKS: dict[str, type[Task]] = {
     "classifier": SequenceClassifier,
@@ -114,59 +112,11 @@ def build_task(kind: str, params: Mapping[str, Any]) -> Task:
     if params.get("clipnorm") is False:  # TOML has no null
         params["clipnorm"] = None
     task.set_params(**params)
-    for name in cls._tuple_params:
+    for name in cls.tuple_params:
         value = getattr(task, name)
         if isinstance(value, list):
             setattr(task, name, tuple(value))
     return task
-
-
-def read_labelled_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """``X (samples, timesteps, features)`` and labels ``y`` of any plain dtype (numbers,
-    strings, bools) from an ``.npz`` (read with ``allow_pickle=False``)."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
-                             "(object) array; rnnkit never unpickles files") from None
-        raise
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"expected an .npz archive with X and y in {os.fspath(path)!r}, "
-                         "got a single .npy array")
-    with archive:
-        if "X" not in archive.files or "y" not in archive.files:
-            raise ValueError(f"expected arrays 'X' and 'y' in {os.fspath(path)!r}, got "
-                             f"{archive.files}; save with np.savez(path, X=X, y=y)")
-        try:
-            X, y = archive["X"], archive["y"]
-        except ValueError as err:
-            if "allow_pickle" in str(err):
-                raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
-                                 "(object) array; save strings as a fixed-width str array, "
-                                 "e.g. y.astype(str)") from None
-            raise
-    x, _ = validate_arrays(X)
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"expected y of shape ({len(x)},) (one label per sample), got "
-                         f"{y.shape}")
-    return x, y
-
-
-def read_series_csv(path: str | os.PathLike[str], time_column: str | None = None,
-                    freq: str | None = None) -> Any:
-    """A CSV time series; the time column is ``time_column`` or, by default, the first
-    column when it holds dates (a DatetimeIndex then)."""
-    import pandas as pd
-
-    if time_column is None:
-        head = pd.read_csv(path, nrows=50)
-        first = head.columns[0] if len(head.columns) else None
-        if first is not None and not pd.api.types.is_numeric_dtype(head[first]):
-            parsed = pd.to_datetime(head[first], errors="coerce", format="mixed")
-            if parsed.notna().all():
-                time_column = str(first)
-    return read_csv(path, time_column=time_column, freq=freq)
 
 
 def _resolve(base: Path, value: Any) -> Path:
@@ -219,8 +169,8 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
             if test_path is not None:
                 xte, yte = read_labelled_npz(_resolve(base, test_path))
             else:
-                xtr, ytr, xte, yte = split_classification(xtr, ytr, float(test or 0.2),
-                                                          task.random_state)
+                xtr, ytr, xte, yte = split_classification(
+                    xtr, ytr, float(test or 0.2), task.training_config().random_state)
         return run_classification(task, xtr, ytr, xte, yte, out=out_dir, config=meta,
                                   data=source)
     if kind == "forecaster":

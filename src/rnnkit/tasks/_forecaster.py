@@ -24,8 +24,9 @@ with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_q`` (direct strategy 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,19 +39,13 @@ from torch import Tensor
 from ..data import MinMaxScaler, StandardScaler, scaler_from_dict, validate_series, windowed_split
 from ..layers import GRU, LSTM, Conv1D, Dense, IndRNN, Input, SimpleRNN
 from ..model import Sequential
-from ._base import (
-    Task,
-    _check_choice,
-    _check_float,
-    _check_int,
-    _check_units,
-    _history_dict,
-    _predict,
-    build_layer,
-    clone,
-)
+from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, clone, fmt
 from ._baselines import naive_forecast, seasonal_naive_forecast
+from ._checks import check_choice, check_float, check_int, check_units
+from ._files import csv_text, read_series_csv
 from ._metrics import forecast_metrics, mase_scale
+from ._report import plot_forecast
+from ._training import TrainingConfig
 
 __all__ = ["Backtest", "Forecaster", "future_index", "infer_seasonal_period"]
 
@@ -111,7 +106,7 @@ def future_index(index: Any, horizon: int) -> list[str] | None:
     return [str(index[-1] + (h + 1) * step) for h in range(horizon)]
 
 
-def _to_frame(series: Any) -> pd.DataFrame:
+def series_frame(series: Any) -> pd.DataFrame:
     """A validated numeric DataFrame (string column names) from an array/Series/DataFrame."""
     if isinstance(series, pd.Series):
         frame = series.to_frame(name=str(series.name) if series.name is not None else "y")
@@ -197,13 +192,10 @@ class Forecaster(Task):
         dropout: input dropout of the recurrent layers.
         filters, kernel_size: the CNN-LSTM's convolution.
         loss: ``"mse"`` or ``"mae"`` for the point forecast.
-        epochs, batch_size, learning_rate: Adam training.
-        clipnorm: gradient-norm clipping (default 1.0; ``None`` turns it off).
-        validation: last fraction of the series for early stopping (0: none).
-        patience: early-stopping patience in epochs (best weights restored); ``None``: off.
-        max_time: wall-clock training budget in seconds (``None``: none).
-        random_state: seed of weights and shuffling (``None``: not seeded).
-        verbose: progress output of ``fit`` (0, 1, 2), as Keras.
+        **training: :class:`TrainingConfig`'s arguments (``epochs=100``, ``batch_size=32``,
+            ``learning_rate=1e-3``, ``clipnorm=1.0``, ``validation=0.15`` (the last
+            fraction of the series), ``patience=10``, ``max_time``, ``checkpoint_dir``,
+            ``random_state=0``, ``verbose=0``).
 
     Learned attributes: ``model_``, ``scaler_``, ``target_``, ``inputs_`` (input columns,
     target first), ``seasonal_period_``, ``mase_scale_``, ``history_``, ``last_window_``.
@@ -214,8 +206,10 @@ class Forecaster(Task):
     (2,)
     """
 
-    _task_name = "forecaster"
-    _tuple_params = ("units", "quantiles", "covariates")
+    task_name = "forecaster"
+    tuple_params = ("units", "quantiles", "covariates")
+    training_defaults = TrainingConfig(epochs=100, batch_size=32, learning_rate=1e-3,
+                                       validation=0.15, patience=10)
 
     def __init__(
         self,
@@ -236,16 +230,7 @@ class Forecaster(Task):
         filters: int = 64,
         kernel_size: int = 5,
         loss: str = "mse",
-        epochs: int = 100,
-        batch_size: int = 32,
-        learning_rate: float = 1e-3,
-        clipnorm: float | None = 1.0,
-        validation: float = 0.15,
-        patience: int | None = 10,
-        max_time: float | None = None,
-        checkpoint_dir: str | None = None,
-        random_state: int | None = 0,
-        verbose: int | str = 0,
+        **training: Any,
     ) -> None:
         self.cell = cell
         self.window = window
@@ -263,46 +248,37 @@ class Forecaster(Task):
         self.filters = filters
         self.kernel_size = kernel_size
         self.loss = loss
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.clipnorm = clipnorm
-        self.validation = validation
-        self.patience = patience
-        self.max_time = max_time
-        self.checkpoint_dir = checkpoint_dir
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_training(training)
 
     # -- validation ---------------------------------------------------------------------------
     def _check_params(self) -> None:
-        self._check_training_params()
-        _check_choice("cell", self.cell, CELLS)
-        _check_int("window", self.window, 1)
-        _check_int("horizon", self.horizon, 1)
-        _check_choice("strategy", self.strategy, ("direct", "recursive"))
+        self.training_config().check()
+        check_choice("cell", self.cell, CELLS)
+        check_int("window", self.window, 1)
+        check_int("horizon", self.horizon, 1)
+        check_choice("strategy", self.strategy, ("direct", "recursive"))
         if self.layers is None:
-            _check_units(self.units)
-        _check_float("dropout", self.dropout, 0.0, 1.0)
+            check_units(self.units)
+        check_float("dropout", self.dropout, 0.0, 1.0)
         if self.scaler is not None:
-            _check_choice("scaler", self.scaler, ("standard", "minmax"))
-        _check_choice("loss", self.loss, ("mse", "mae"))
+            check_choice("scaler", self.scaler, ("standard", "minmax"))
+        check_choice("loss", self.loss, ("mse", "mae"))
         if self.seasonal_period is not None:
-            _check_int("seasonal_period", self.seasonal_period, 1)
+            check_int("seasonal_period", self.seasonal_period, 1)
         if self.quantiles is not None:
             qs = list(self.quantiles)
             if not qs:
                 raise ValueError("expected quantiles as a non-empty list or None, got []")
             for q in qs:
-                _check_float("quantile", q, 0.0, 1.0)
+                check_float("quantile", q, 0.0, 1.0)
                 if q <= 0:
                     raise ValueError(f"expected quantiles in (0, 1), got {q}")
             if self.strategy == "recursive":
                 raise ValueError("expected strategy='direct' with quantiles (intervals are "
                                  "not propagated through the recursion), got 'recursive'")
         if self.cell == "cnn-lstm" and self.layers is None:
-            _check_int("filters", self.filters, 1)
-            _check_int("kernel_size", self.kernel_size, 1)
+            check_int("filters", self.filters, 1)
+            check_int("kernel_size", self.kernel_size, 1)
             if self.kernel_size > self.window:
                 raise ValueError(f"expected kernel_size <= window ({self.window}), "
                                  f"got {self.kernel_size}")
@@ -349,7 +325,7 @@ class Forecaster(Task):
     def _hidden_layers(self) -> list[Any]:
         if self.layers is not None:
             return [build_layer(spec) for spec in self.layers]
-        units = _check_units(self.units)
+        units = check_units(self.units)
         cell = self.cell.lower()
         out: list[Any] = []
         rnn = RNN_CELLS["lstm" if cell == "cnn-lstm" else cell]
@@ -371,7 +347,7 @@ class Forecaster(Task):
         """Train on a series: ``(T,)``/``(T, F)`` array, ``pandas.Series`` or ``DataFrame``
         (rows in time order; covariates as further columns). Returns ``self``."""
         self._check_params()
-        frame = _to_frame(series)
+        frame = series_frame(series)
         target, covs = self._resolve_columns(frame)
         inputs = [target, *covs]
         values = frame[inputs].to_numpy(np.float64)  # (T, F)
@@ -382,7 +358,8 @@ class Forecaster(Task):
         direct = self.strategy.lower() == "direct"
         split = windowed_split(
             values, self.window, self.horizon if direct else 1,
-            target=0 if direct else "all", val=float(self.validation), test=0.0,
+            target=0 if direct else "all", val=float(self.training_config().validation),
+            test=0.0,
             scaler=scaler, dtype="float32",
         )
         (x_tr, y_tr), (x_va, y_va) = split.train, split.val
@@ -394,17 +371,17 @@ class Forecaster(Task):
             cols = slice(0, 1) if direct else slice(0, n_feat)
             y_tr = y_tr - x_tr[:, -1, cols]
             y_va = y_va - x_va[:, -1, cols]
-        n_train_rows = len(values) - math.floor(float(self.validation) * len(values))
+        config = self.training_config()
+        n_train_rows = len(values) - math.floor(float(config.validation) * len(values))
 
-        self._seed()
+        config.seed()
         model = self._build(n_feat)
         if direct and self.quantiles is not None:
             loss: Any = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
         else:
             loss = self.loss.lower()
         val = (x_va, y_va) if len(x_va) else None
-        self.history_ = self._train(model, loss, x_tr, y_tr, val)
-        model.eval()
+        self._train(model, loss, x_tr, y_tr, val)
         self.model_ = model
         self.scaler_ = split.scaler
         self.target_ = target
@@ -426,7 +403,7 @@ class Forecaster(Task):
         return np.asarray(self.scaler_.select(0).inverse_transform(values), dtype=np.float64)
 
     def _input_values(self, series: Any) -> tuple[NDArray[np.float64], pd.DataFrame]:
-        frame = _to_frame(series)
+        frame = series_frame(series)
         if list(frame.columns) == [f"x{j}" for j in range(frame.shape[1])] and \
                 frame.shape[1] == len(self.inputs_) and frame.columns[0] not in self.inputs_:
             frame.columns = list(self.inputs_)  # a plain array in the fitted column order
@@ -535,8 +512,8 @@ class Forecaster(Task):
         if isinstance(test, (int, np.integer)) and not isinstance(test, bool) and test >= 1:
             n_test = int(test)
         else:
-            n_test = math.floor(float(_check_float("test", test, 0.0, 1.0) or 0.0) * n_rows)
-        step = _check_int("step", step, 1)
+            n_test = math.floor(float(check_float("test", test, 0.0, 1.0) or 0.0) * n_rows)
+        step = check_int("step", step, 1)
         first = n_rows - n_test - 1
         last = n_rows - 1 - self.horizon
         need = max(self.window, self.seasonal_period_) - 1
@@ -547,7 +524,7 @@ class Forecaster(Task):
             )
         origins = np.arange(first, last + 1, step, dtype=np.int64)
         if refit:
-            folds = _check_int("folds", folds, 1)
+            folds = check_int("folds", folds, 1)
             blocks = np.array_split(origins, min(folds, len(origins)))
             parts, qparts = [], []
             for block in blocks:
@@ -598,6 +575,91 @@ class Forecaster(Task):
         under ``baselines``): :meth:`backtest` without refitting."""
         return self.backtest(series, test=test).metrics
 
+    # -- the run protocol (held-out data: the series and its number of test rows) ------------
+    def heldout_metrics(self, heldout: tuple[pd.DataFrame, int]) -> dict[str, Any]:
+        series, n_test = heldout
+        return self.evaluate(series, test=n_test)
+
+    def heldout_arrays(self, heldout: tuple[pd.DataFrame, int]) -> dict[str, np.ndarray]:
+        frame, n_test = series_frame(heldout[0]), heldout[1]
+        arrays: dict[str, np.ndarray] = {
+            "values": frame.to_numpy(np.float64),
+            "columns": np.array([str(c) for c in frame.columns]),
+            "n_test": np.array(n_test),
+        }
+        if isinstance(frame.index, pd.DatetimeIndex):
+            arrays["index_ns"] = frame.index.as_unit("ns").asi8
+        return arrays
+
+    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, int]:
+        index = None
+        if "index_ns" in arrays:
+            index = pd.DatetimeIndex(pd.to_datetime(arrays["index_ns"], unit="ns"))
+        frame = pd.DataFrame(arrays["values"], columns=[str(c) for c in arrays["columns"]],
+                             index=index)
+        return frame, int(arrays["n_test"])
+
+    def write_plots(self, folder: Path, heldout: tuple[pd.DataFrame, int],
+                    metrics: Mapping[str, Any]) -> list[Path]:
+        series, n_test = heldout
+        data = metrics.get("data") or "held-out part"
+        path = plot_forecast(self.backtest(series, test=n_test), folder / "forecast.png",
+                             title=f"{self.cell.upper()} forecast vs actual ({data})")
+        return [path]
+
+    def inspect_batch(self, heldout: tuple[pd.DataFrame, int], samples: int) -> InspectBatch:
+        """Windows from the start of the test part, with the squared error of the scaled
+        forecast (per sample) as the loss."""
+        series, n_test = heldout
+        values, _ = self._input_values(series)
+        first = max(len(values) - n_test - 1, self.window - 1)
+        origins = np.arange(first, len(values) - self.horizon)[: max(1, int(samples))]
+        scaled = self._scale(values)
+        x = np.stack([scaled[t - self.window + 1 : t + 1] for t in origins]).astype(np.float32)
+        h = np.arange(1, self.horizon + 1)
+        direct = self.strategy.lower() == "direct"
+        y = scaled[origins[:, None] + h[None, :], 0] if direct else scaled[origins + 1]
+        if self.residual:
+            y = y - (x[:, -1, 0:1] if direct else x[:, -1, :])
+        width = y.shape[1]
+
+        def squared_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
+            return ((y_pred[:, :width] - y_true.to(y_pred.dtype)) ** 2).mean(dim=1)
+
+        return InspectBatch(x, y.astype(np.float32), squared_error)
+
+    def predict_file(self, request: PredictRequest) -> str:
+        """CSV of the ``horizon`` steps after the end of the series in ``request.file``:
+        ``step`` (the timestamp when the index is regular), the forecast and the quantiles."""
+        self._require_fitted()
+        series = read_series_csv(request.file)
+        point, quants = self.predict_at(series, [len(series) - 1])
+        header = ["step", f"forecast_{self.target_}"]
+        if quants is not None:
+            header += [f"q{q:g}" for q in (self.quantiles or ())]
+        stamps = future_index(series.index, self.horizon)
+        rows = []
+        for h in range(self.horizon):
+            row = [stamps[h] if stamps is not None else h + 1, float(point[0, h])]
+            if quants is not None:
+                row += [float(v) for v in quants[0, h]]
+            rows.append(row)
+        return csv_text(header, rows)
+
+    @classmethod
+    def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        keys = ("mae", "rmse", "mape", "mase")
+        lines = ["held-out       " + "  ".join(f"{k}={fmt(metrics.get(k))}" for k in keys)]
+        base = metrics.get("baselines", {})
+        for name in ("naive", "seasonal_naive"):
+            b = base.get(name, {})
+            lines.append(f"{name:<15}" + "  ".join(f"{k}={fmt(b.get(k))}" for k in keys))
+        if "interval" in metrics:
+            iv = metrics["interval"]
+            lines.append(f"interval       coverage={fmt(iv['coverage'])} "
+                         f"(nominal {fmt(iv['nominal_coverage'])})")
+        return lines
+
     # -- state --------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, Any]:
         return {
@@ -609,8 +671,6 @@ class Forecaster(Task):
             "mase_scale": self.mase_scale_,
             "last_window": self.last_window_,
             "n_train_windows": self.n_train_windows_,
-            "history": self.history_,
-            "train_seconds": getattr(self, "train_seconds_", None),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -623,6 +683,3 @@ class Forecaster(Task):
         self.mase_scale_ = float(state["mase_scale"])
         self.last_window_ = [list(map(float, row)) for row in state["last_window"]]
         self.n_train_windows_ = int(state.get("n_train_windows", 0))
-        self.history_ = _history_dict(state.get("history"))
-        if state.get("train_seconds") is not None:
-            self.train_seconds_ = float(state["train_seconds"])

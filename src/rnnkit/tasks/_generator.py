@@ -22,7 +22,8 @@ one stream with the states carried across chunks; ``perplexity = 2 ** bits_per_c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,16 +35,11 @@ from ..data import CharVocab, next_char_pairs
 from ..layers import RNN, Activation, Dense, Dropout, Embedding, Input
 from ..model import Sequential
 from ..training import losses
-from ._base import (
-    Task,
-    _check_choice,
-    _check_float,
-    _check_int,
-    _check_units,
-    _history_dict,
-    build_layer,
-)
+from ._base import InspectBatch, PredictRequest, Task, build_layer, fmt
+from ._checks import check_choice, check_float, check_int, check_units
 from ._forecaster import RNN_CELLS
+from ._report import plot_text_sample
+from ._training import TrainingConfig
 
 __all__ = ["StatefulRunner", "TextGenerator", "sample_from_logits"]
 
@@ -140,9 +136,10 @@ class TextGenerator(Task):
         embedding_dim: size of the character embedding.
         seq_length: characters per training sequence (backpropagation through time).
         dropout: dropout before the output head.
-        epochs, batch_size, learning_rate, clipnorm, validation, patience, max_time,
-        random_state, verbose: training, as in :class:`Forecaster` (``validation``: the last
-        fraction of the text).
+        **training: :class:`TrainingConfig`'s arguments (``epochs=10``, ``batch_size=128``,
+            ``learning_rate=2e-3``, ``clipnorm=1.0``, ``validation=0.1`` (the last fraction
+            of the text), ``patience=2``, ``max_time``, ``checkpoint_dir``,
+            ``random_state=0``, ``verbose=0``).
 
     Learned attributes: ``model_``, ``vocab_``, ``history_``.
 
@@ -151,8 +148,10 @@ class TextGenerator(Task):
     5
     """
 
-    _task_name = "generator"
-    _tuple_params = ("units",)
+    task_name = "generator"
+    tuple_params = ("units",)
+    training_defaults = TrainingConfig(epochs=10, batch_size=128, learning_rate=2e-3,
+                                       validation=0.1, patience=2)
 
     def __init__(
         self,
@@ -163,16 +162,7 @@ class TextGenerator(Task):
         embedding_dim: int = 64,
         seq_length: int = 100,
         dropout: float = 0.0,
-        epochs: int = 10,
-        batch_size: int = 128,
-        learning_rate: float = 2e-3,
-        clipnorm: float | None = 1.0,
-        validation: float = 0.1,
-        patience: int | None = 2,
-        max_time: float | None = None,
-        checkpoint_dir: str | None = None,
-        random_state: int | None = 0,
-        verbose: int | str = 0,
+        **training: Any,
     ) -> None:
         self.cell = cell
         self.units = units
@@ -180,25 +170,16 @@ class TextGenerator(Task):
         self.embedding_dim = embedding_dim
         self.seq_length = seq_length
         self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.clipnorm = clipnorm
-        self.validation = validation
-        self.patience = patience
-        self.max_time = max_time
-        self.checkpoint_dir = checkpoint_dir
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_training(training)
 
     def _check_params(self) -> None:
-        self._check_training_params()
-        _check_choice("cell", self.cell, tuple(RNN_CELLS))
+        self.training_config().check()
+        check_choice("cell", self.cell, tuple(RNN_CELLS))
         if self.layers is None:
-            _check_units(self.units)
-        _check_int("embedding_dim", self.embedding_dim, 1)
-        _check_int("seq_length", self.seq_length, 1)
-        _check_float("dropout", self.dropout, 0.0, 1.0)
+            check_units(self.units)
+        check_int("embedding_dim", self.embedding_dim, 1)
+        check_int("seq_length", self.seq_length, 1)
+        check_float("dropout", self.dropout, 0.0, 1.0)
 
     def _build(self) -> Sequential:
         vocab = len(self.vocab_)
@@ -206,7 +187,7 @@ class TextGenerator(Task):
             hidden = [build_layer(spec) for spec in self.layers]
         else:
             rnn = RNN_CELLS[self.cell.lower()]
-            hidden = [rnn(u, return_sequences=True) for u in _check_units(self.units)]
+            hidden = [rnn(u, return_sequences=True) for u in check_units(self.units)]
             if self.dropout:
                 hidden.append(Dropout(float(self.dropout)))
         return Sequential(
@@ -221,7 +202,8 @@ class TextGenerator(Task):
         self._check_params()
         if not isinstance(text, str):
             raise TypeError(f"expected the training text as a str, got {type(text).__name__}")
-        n_val = int(math.floor(float(self.validation) * len(text)))
+        config = self.training_config()
+        n_val = int(math.floor(float(config.validation) * len(text)))
         if len(text) - n_val < self.seq_length + 1:
             raise ValueError(f"expected at least seq_length + 1 = {self.seq_length + 1} training "
                              f"characters, got {len(text) - n_val}")
@@ -232,11 +214,10 @@ class TextGenerator(Task):
         if n_val > self.seq_length:
             x_va, y_va = next_char_pairs(ids[len(ids) - n_val :], self.seq_length)
             val = (np.array(x_va), np.array(y_va))
-        self._seed()
+        config.seed()
         model = self._build()
         loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-        self.history_ = self._train(model, loss, np.array(x_tr), np.array(y_tr), val)
-        model.eval()
+        self._train(model, loss, np.array(x_tr), np.array(y_tr), val)
         self.model_ = model
         return self
 
@@ -265,10 +246,10 @@ class TextGenerator(Task):
         recurrent states carried (see :class:`StatefulRunner`).
         """
         self._require_fitted()
-        length = _check_int("length", length, 0)
-        _check_float("temperature", temperature, 0.0, math.inf)
+        length = check_int("length", length, 0)
+        check_float("temperature", temperature, 0.0, math.inf)
         if top_k is not None:
-            top_k = _check_int("top_k", top_k, 1)
+            top_k = check_int("top_k", top_k, 1)
         ids = self._encode(seed, "seed")
         if ids.size == 0:
             raise ValueError("expected a non-empty seed text, got ''")
@@ -314,7 +295,7 @@ class TextGenerator(Task):
         ids = self._encode(text, "held-out text")
         if ids.size < 2:
             raise ValueError(f"expected at least 2 characters to score, got {ids.size}")
-        chunk = _check_int("chunk", chunk, 1)
+        chunk = check_int("chunk", chunk, 1)
         runner = StatefulRunner(self.model_)
         nll = 0.0
         inputs, targets = ids[:-1], ids[1:]
@@ -334,18 +315,61 @@ class TextGenerator(Task):
             "baselines": {"unigram": {"bits_per_char": unigram, "perplexity": 2.0 ** unigram}},
         }
 
+    # -- the run protocol (held-out data: the text) ------------------------------------------
+    def heldout_metrics(self, heldout: str) -> dict[str, Any]:
+        return self.evaluate(heldout)
+
+    def heldout_arrays(self, heldout: str) -> dict[str, np.ndarray]:
+        return {"text": np.array(heldout)}
+
+    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> str:
+        return str(arrays["text"])
+
+    def write_plots(self, folder: Path, heldout: str, metrics: Mapping[str, Any]
+                    ) -> list[Path]:
+        """``sample.txt`` and ``sample.png`` of the sample in ``metrics`` (if any)."""
+        sample = metrics.get("sample_settings")
+        if not isinstance(sample, Mapping):
+            return []
+        seed, text = str(sample["seed"]), str(metrics["sample"])
+        path = folder / "sample.txt"
+        path.write_text(text + "\n", encoding="utf-8")
+        png = plot_text_sample(seed, text[len(seed):], folder / "sample.png",
+                               title=f"Sample, temperature {sample['temperature']}")
+        return [path, png]
+
+    def inspect_batch(self, heldout: str, samples: int) -> InspectBatch:
+        """Held-out sequences with the cross-entropy of their last character (how far back
+        its gradient reaches)."""
+        ids = self._encode(heldout, "held-out text")
+        xs, ys = next_char_pairs(ids, self.seq_length)
+        n = max(1, int(samples))
+        x, y = np.array(xs[:n]), np.array(ys[:n])
+
+        def last_token_cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
+            logp = torch.log_softmax(y_pred[:, -1], dim=-1)  # (batch, vocab)
+            return -logp.gather(1, y_true[:, -1].long().unsqueeze(-1)).squeeze(-1)
+
+        return InspectBatch(x, y, last_token_cross_entropy)
+
+    def predict_file(self, request: PredictRequest) -> str:
+        """The seed text of ``request.file`` followed by ``request.length`` generated
+        characters (seeded: the same every time)."""
+        seed = request.file.read_text(encoding="utf-8")
+        return seed + self.generate(seed, request.length, random_state=0) + "\n"
+
+    @classmethod
+    def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        uni = metrics.get("baselines", {}).get("unigram", {})
+        return [f"held-out       bits_per_char={fmt(metrics.get('bits_per_char'))}  "
+                f"perplexity={fmt(metrics.get('perplexity'))}",
+                f"unigram        bits_per_char={fmt(uni.get('bits_per_char'))}"]
+
     # -- state --------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, Any]:
         return {
             "vocab": self.vocab_.to_dict(),
-            "history": self.history_,
-            "train_seconds": getattr(self, "train_seconds_", None),
-            "stopped_by_time": getattr(self, "stopped_by_time_", False),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.vocab_ = CharVocab.from_dict(state["vocab"])
-        self.history_ = _history_dict(state.get("history"))
-        if state.get("train_seconds") is not None:
-            self.train_seconds_ = float(state["train_seconds"])
-        self.stopped_by_time_ = bool(state.get("stopped_by_time", False))

@@ -41,28 +41,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 
-from ._base import Task, load_task, rnnkit_version, to_json
+from ._base import Task, load_task, rnnkit_version, task_class, to_json
 from ._classifier import SequenceClassifier
-from ._forecaster import Forecaster, _to_frame
+from ._forecaster import Forecaster, series_frame
 from ._generator import TextGenerator
-from ._report import (
-    plot_confusion_matrix,
-    plot_forecast,
-    plot_learning_curves,
-    plot_text_sample,
-)
+from ._inspect import gate_activations, gradient_norms
+from ._report import plot_gates, plot_gradient_norms, plot_learning_curves
 
 __all__ = [
     "Run",
     "evaluate_run",
+    "headline_lines",
+    "inspect_run",
     "load_heldout",
     "machine_info",
     "new_run_dir",
+    "read_metrics",
     "run_classification",
     "run_forecast",
+    "run_task",
     "run_text",
     "split_classification",
 ]
@@ -107,13 +106,7 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def _prepare_out(out: PathLike) -> Path:
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _common(task: Task) -> dict[str, Any]:
+def _training_figures(task: Task) -> dict[str, Any]:
     history = getattr(task, "history_", {}) or {}
     return {
         "train_seconds": getattr(task, "train_seconds_", None),
@@ -124,20 +117,34 @@ def _common(task: Task) -> dict[str, Any]:
     }
 
 
-def _write(folder: Path, task: Task, metrics: dict[str, Any], config: Mapping[str, Any]) -> None:
-    task.save(folder)
-    cfg = {"task": task._task_name, "params": task.get_params(), **dict(config)}
-    (folder / CONFIG_FILE).write_text(to_json(cfg) + "\n", encoding="utf-8")
-    (folder / METRICS_FILE).write_text(to_json(metrics) + "\n", encoding="utf-8")
-    history = getattr(task, "history_", None)
-    if history and history.get("loss"):
-        plot_learning_curves(history, folder / "learning_curves.png",
-                             title=f"Learning curves ({task._task_name})")
-
-
 def copy_config(source: PathLike, folder: PathLike) -> None:
     """Keep the TOML config a run came from (``config.toml``) in its folder."""
     shutil.copyfile(source, Path(folder) / "config.toml")
+
+
+def run_task(task: Task, heldout: Any, *, out: PathLike, data: str = "",
+             config: Mapping[str, Any] | None = None,
+             extra: Mapping[str, Any] | None = None) -> Run:
+    """Score a fitted ``task`` on ``heldout`` and write its run folder ``out``: the task,
+    ``config.json``, ``metrics.json`` (the held-out figures, ``extra``, the training
+    figures), ``heldout.npz`` and the plots. Every task goes through the same steps."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = {"task": task.task_name, "data": data, **task.heldout_metrics(heldout),
+               **dict(extra or {}), **_training_figures(task)}
+    task.save(folder)
+    cfg = {"task": task.task_name, "params": task.get_params(), "data": data,
+           **dict(config or {})}
+    (folder / CONFIG_FILE).write_text(to_json(cfg) + "\n", encoding="utf-8")
+    (folder / METRICS_FILE).write_text(to_json(metrics) + "\n", encoding="utf-8")
+    arrays = {"kind": np.array(task.task_name), **task.heldout_arrays(heldout)}
+    np.savez_compressed(folder / HELDOUT_FILE, **arrays)  # type: ignore[arg-type]
+    history = getattr(task, "history_", None)
+    if history and history.get("loss"):
+        plot_learning_curves(history, folder / "learning_curves.png",
+                             title=f"Learning curves ({task.task_name})")
+    task.write_plots(folder, heldout, metrics)
+    return Run(folder, task, metrics)
 
 
 # -- forecasting ------------------------------------------------------------------------------
@@ -157,40 +164,13 @@ def run_forecast(
     """Fit ``task`` on the series before its last ``test`` part, backtest that part
     (rolling origin, one forecast per step) against the naive and seasonal-naive
     forecasts, and write the report to ``out``."""
-    folder = _prepare_out(out)
-    frame = _to_frame(series)
+    frame = series_frame(series)
     n_test = _test_rows(len(frame), test)
     if n_test >= len(frame):
         raise ValueError(f"expected fewer test rows than the series' {len(frame)}, got {n_test}")
     task.fit(frame.iloc[: len(frame) - n_test])
-    bt = task.backtest(frame, test=n_test)
-    metrics = {"task": "forecaster", "data": data, **bt.metrics, **_common(task)}
-    _write(folder, task, metrics, {"data": data, "test": n_test, **dict(config or {})})
-    _save_series(folder, frame, n_test)
-    plot_forecast(bt, folder / "forecast.png",
-                  title=f"{task.cell.upper()} forecast vs actual ({data or 'held-out part'})")
-    return Run(folder, task, metrics)
-
-
-def _save_series(folder: Path, frame: pd.DataFrame, n_test: int) -> None:
-    arrays: dict[str, Any] = {
-        "kind": np.array("forecaster"),
-        "values": frame.to_numpy(np.float64),
-        "columns": np.array([str(c) for c in frame.columns]),
-        "n_test": np.array(n_test),
-    }
-    if isinstance(frame.index, pd.DatetimeIndex):
-        arrays["index_ns"] = frame.index.as_unit("ns").asi8
-    np.savez_compressed(folder / HELDOUT_FILE, **arrays)
-
-
-def _load_series(held: Mapping[str, Any]) -> pd.DataFrame:
-    index = None
-    if "index_ns" in held:
-        index = pd.DatetimeIndex(pd.to_datetime(held["index_ns"], unit="ns"))
-    return pd.DataFrame(held["values"], columns=[str(c) for c in held["columns"]], index=index)
-
-
+    return run_task(task, (frame, n_test), out=out, data=data,
+                    config={"test": n_test, **dict(config or {})})
 # -- classification ---------------------------------------------------------------------------
 def split_classification(
     X: Any, y: Any, test: float = 0.2, random_state: int | None = 0
@@ -225,20 +205,9 @@ def run_classification(
 ) -> Run:
     """Fit on the training part, score the test part (with the majority-class and
     non-recurrent baselines) and write the report to ``out``."""
-    folder = _prepare_out(out)
     task.fit(X_train, y_train)
-    scores = task.evaluate(X_test, y_test)
-    metrics = {"task": "classifier", "data": data, **scores,
-               "n_train": int(len(y_train)), **_common(task)}
-    _write(folder, task, metrics, {"data": data, **dict(config or {})})
-    x_arr = np.array([str(t) for t in X_test]) if task.mode_ == "text" else np.asarray(X_test)
-    np.savez_compressed(folder / HELDOUT_FILE, kind=np.array("classifier"), X=x_arr,
-                        y=np.asarray(y_test))
-    plot_confusion_matrix(scores["confusion_matrix"], scores["labels"],
-                          folder / "confusion_matrix.png",
-                          title=f"Confusion matrix (held-out), accuracy "
-                                f"{scores['accuracy']:.3f}")
-    return Run(folder, task, metrics)
+    return run_task(task, (X_test, y_test), out=out, data=data, config=config,
+                    extra={"n_train": int(len(y_train))})
 
 
 # -- text -------------------------------------------------------------------------------------
@@ -250,28 +219,20 @@ def run_text(
 ) -> Run:
     """Fit on all but the last ``test`` fraction of ``text``, score bits per character
     on that part, write a sample and the report to ``out``."""
-    folder = _prepare_out(out)
     if not isinstance(text, str):
         raise TypeError(f"expected the text as a str, got {type(text).__name__}")
     n_test = math.floor(float(test) * len(text))
     if not 0 < n_test < len(text):
         raise ValueError(f"expected test in (0, 1) leaving text on both sides, got {test!r}")
     task.fit(text[: len(text) - n_test])
-    held = text[len(text) - n_test :]
-    scores = task.evaluate(held)
     sample = task.generate(seed_text, sample_length, temperature=temperature, top_k=top_k,
                            random_state=random_state)
-    metrics = {"task": "generator", "data": data, **scores, "sample": seed_text + sample,
-               "sample_settings": {"seed": seed_text, "length": sample_length,
-                                   "temperature": temperature, "top_k": top_k,
-                                   "random_state": random_state},
-               **_common(task)}
-    _write(folder, task, metrics, {"data": data, "test_chars": n_test, **dict(config or {})})
-    np.savez_compressed(folder / HELDOUT_FILE, kind=np.array("generator"), text=np.array(held))
-    (folder / "sample.txt").write_text(seed_text + sample + "\n", encoding="utf-8")
-    plot_text_sample(seed_text, sample, folder / "sample.png",
-                     title=f"Sample, temperature {temperature}")
-    return Run(folder, task, metrics)
+    extra = {"sample": seed_text + sample,
+             "sample_settings": {"seed": seed_text, "length": sample_length,
+                                 "temperature": temperature, "top_k": top_k,
+                                 "random_state": random_state}}
+    return run_task(task, text[len(text) - n_test :], out=out, data=data, extra=extra,
+                    config={"test_chars": n_test, **dict(config or {})})
 
 
 # -- reloading --------------------------------------------------------------------------------
@@ -284,30 +245,26 @@ def load_heldout(folder: PathLike) -> dict[str, Any]:
         return {k: z[k] for k in z.files}
 
 
-def heldout_data(task: Task, held: Mapping[str, Any]) -> Any:
-    """The held-out data in the form the task's ``evaluate`` takes."""
-    if isinstance(task, Forecaster):
-        return _load_series(held), int(held["n_test"])
-    if isinstance(task, SequenceClassifier):
-        X = held["X"]
-        return ([str(t) for t in X] if task.mode_ == "text" else X), held["y"]
-    if isinstance(task, TextGenerator):
-        return str(held["text"])
-    raise TypeError(f"expected a task, got {type(task).__name__}")  # pragma: no cover
-
-
 def evaluate_run(folder: PathLike) -> dict[str, Any]:
     """Reload a run and recompute its held-out metrics (the same keys as ``metrics.json``)."""
     task = load_task(folder)
-    data = heldout_data(task, load_heldout(folder))
-    if isinstance(task, Forecaster):
-        series, n_test = data
-        return {"task": "forecaster", **task.evaluate(series, test=n_test)}
-    if isinstance(task, SequenceClassifier):
-        X, y = data
-        return {"task": "classifier", **task.evaluate(X, y)}
-    assert isinstance(task, TextGenerator)
-    return {"task": "generator", **task.evaluate(data)}
+    heldout = task.heldout_from_arrays(load_heldout(folder))
+    return {"task": task.task_name, **task.heldout_metrics(heldout)}
+
+
+def headline_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The key figures of a run's metrics, as lines: the task's own headline, then the
+    training time and the demo target (when present)."""
+    lines = task_class(metrics.get("task")).headline(metrics)
+    if metrics.get("train_seconds") is not None:
+        lines.append(f"training       {metrics['train_seconds']:.1f} s, "
+                     f"{metrics.get('epochs_run', '?')} epochs")
+    target = metrics.get("target")
+    if isinstance(target, dict):
+        verdict = "met" if target.get("met") else "NOT met"
+        note = " (quick run: not meaningful)" if target.get("quick") else ""
+        lines.append(f"target         {target.get('description')}: {verdict}{note}")
+    return lines
 
 
 def read_metrics(folder: PathLike) -> dict[str, Any]:
@@ -320,75 +277,18 @@ def read_metrics(folder: PathLike) -> dict[str, Any]:
 
 
 # -- diagnostics ------------------------------------------------------------------------------
-def task_batch(task: Task, held: Mapping[str, Any], samples: int = 32
-               ) -> tuple[Any, Any, Any]:
-    """A batch of a run's held-out data as network inputs, targets and a per-sample loss
-    ``loss(y_true, y_pred) -> (batch,)``, for :func:`rnnkit.tasks.gradient_norms`: the
-    cross-entropy of the class (classifier), the squared error of the forecast
-    (forecaster), the cross-entropy of the last character of each sequence (generator)."""
-    from torch import Tensor
-
-    samples = max(1, int(samples))
-    if isinstance(task, SequenceClassifier):
-        X, y = heldout_data(task, held)
-        X, y = X[:samples], y[:samples]
-        x = task._prepare(X, fitting=False)
-        ids = task._encode_labels(y)
-
-        def ce(y_true: Tensor, y_pred: Tensor) -> Tensor:
-            p = y_pred.gather(1, y_true.long().reshape(-1, 1)).squeeze(1)
-            return -torch.log(p.clamp_min(1e-12))
-
-        return x, ids, ce
-    if isinstance(task, Forecaster):
-        series, n_test = heldout_data(task, held)
-        values = series[task.inputs_].to_numpy(np.float64)
-        first = max(len(values) - n_test - 1, task.window - 1)
-        origins = np.arange(first, len(values) - task.horizon)[:samples]
-        scaled = task._scale(values)
-        x = np.stack([scaled[t - task.window + 1 : t + 1] for t in origins]).astype(np.float32)
-        h = np.arange(1, task.horizon + 1)
-        direct = task.strategy.lower() == "direct"
-        y = scaled[origins[:, None] + h[None, :], 0] if direct else scaled[origins + 1]
-        if task.residual:
-            y = y - (x[:, -1, 0:1] if direct else x[:, -1, :])
-        width = y.shape[1]
-
-        def se(y_true: Tensor, y_pred: Tensor) -> Tensor:
-            return ((y_pred[:, :width] - y_true.to(y_pred.dtype)) ** 2).mean(dim=1)
-
-        return x, y.astype(np.float32), se
-    if isinstance(task, TextGenerator):
-        from ..data import next_char_pairs
-
-        ids = task.vocab_.encode(heldout_data(task, held))
-        xs, ys = next_char_pairs(ids, task.seq_length)
-        x, y = np.array(xs[:samples]), np.array(ys[:samples])
-
-        def token_ce(y_true: Tensor, y_pred: Tensor) -> Tensor:
-            # the loss of the last prediction only: how far back its gradient reaches
-            logp = torch.log_softmax(y_pred[:, -1], dim=-1)  # (batch, vocab)
-            return -logp.gather(1, y_true[:, -1].long().unsqueeze(-1)).squeeze(-1)
-
-        return x, y, token_ce
-    raise TypeError(f"expected a task, got {type(task).__name__}")  # pragma: no cover
-
-
 def inspect_run(folder: PathLike, *, out: PathLike | None = None, samples: int = 32
                 ) -> dict[str, Any]:
     """Gradient norms per input step and mean gate activations for a batch of a run's
     held-out data; writes ``gradients.png``, ``gates.png`` and ``inspect.json`` to ``out``
     (default: the run folder) and returns the figures."""
-    from ._inspect import gate_activations, gradient_norms
-    from ._report import plot_gates, plot_gradient_norms
-
     task = load_task(folder)
-    x, y, loss = task_batch(task, load_heldout(folder), samples)
-    grads = gradient_norms(task.model_, x, y, loss)
-    gates = gate_activations(task.model_, x)
+    batch = task.inspect_batch(task.heldout_from_arrays(load_heldout(folder)), samples)
+    grads = gradient_norms(task.model_, batch.x, batch.y, batch.loss)
+    gates = gate_activations(task.model_, batch.x)
     target = Path(out) if out is not None else Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    result = {"gradient_norms": grads, "gates": gates, "samples": int(len(x))}
+    result = {"gradient_norms": grads, "gates": gates, "samples": int(len(batch.x))}
     (target / "inspect.json").write_text(to_json(result) + "\n", encoding="utf-8")
     plot_gradient_norms(grads, target / "gradients.png")
     plot_gates(gates, target / "gates.png")
