@@ -37,7 +37,7 @@ def test_mase_by_hand() -> None:
     assert math.isnan(mase([1.0], [2.0], 0.0))
     m = forecast_metrics([1.0, 3.0], [2.0, 2.0], scale=0.5)
     assert m == {"mae": 1.0, "rmse": 1.0, "mape": pytest.approx(100 * (1 + 1 / 3) / 2),
-                 "mase": 2.0}
+                 "smape": pytest.approx(100 * (2 / 3 + 2 / 5) / 2), "mase": 2.0}
 
 
 def test_naive_and_seasonal_naive_by_hand() -> None:

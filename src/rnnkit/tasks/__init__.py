@@ -36,7 +36,14 @@ from ._base import (
     task_class,
     to_json,
 )
-from ._baselines import majority_class, naive_forecast, seasonal_naive_forecast
+from ._baselines import (
+    STATISTICAL_METHODS,
+    majority_class,
+    naive_forecast,
+    panel_baselines,
+    seasonal_naive_forecast,
+    statistical_forecast,
+)
 from ._classifier import SequenceClassifier
 from ._config import load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
@@ -52,7 +59,9 @@ from ._metrics import (
     mape,
     mase,
     mase_scale,
+    panel_metrics,
     rmse,
+    smape,
 )
 from ._runs import (
     Run,
@@ -112,12 +121,17 @@ __all__ = [
     "mape",
     "mase",
     "mase_scale",
+    "panel_baselines",
+    "panel_metrics",
     "naive_forecast",
     "new_run_dir",
     "read_labelled_npz",
     "read_metrics",
     "read_series_csv",
     "rmse",
+    "smape",
+    "statistical_forecast",
+    "STATISTICAL_METHODS",
     "run_classification",
     "run_demo",
     "run_forecast",

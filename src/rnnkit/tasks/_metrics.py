@@ -6,9 +6,15 @@ pooled), and the training series ``s``:
 * ``mae  = mean |y - f|``
 * ``rmse = sqrt(mean (y - f)^2)``
 * ``mape = 100 * mean |y - f| / |y|`` (percent; ``nan`` when some ``y == 0``)
-* ``mase = mae / mean_t |s_t - s_{t-1}|``: the MAE scaled by the in-sample MAE of the
-  one-step naive forecast on the training series (Hyndman & Koehler, 2006), so
-  ``mase < 1`` beats that naive forecast's in-sample error.
+* ``smape = 100 * mean 2 |y - f| / (|y| + |f|)`` (percent, 0..200; a point where
+  ``y = f = 0`` counts 0)
+* ``mase = mae / mean_t |s_t - s_{t-m}|``: the MAE scaled by the in-sample MAE of the
+  naive (``m = 1``) or seasonal-naive (``m`` = the season) forecast on the training
+  series (Hyndman & Koehler, 2006), so ``mase < 1`` beats that forecast's in-sample error.
+
+Panels (:func:`panel_metrics`): every point of every series and horizon step, each error
+scaled by its own series' MASE scale, reported aggregated (all points pooled: ``mase`` is
+then the mean of the scaled errors), per horizon step and per series.
 
 Classification, for true labels ``y`` and predictions ``p`` over ``classes``:
 ``accuracy``; per class ``precision = TP / (TP + FP)``, ``recall = TP / (TP + FN)``,
@@ -36,7 +42,9 @@ __all__ = [
     "mape",
     "mase",
     "mase_scale",
+    "panel_metrics",
     "rmse",
+    "smape",
 ]
 
 
@@ -82,16 +90,33 @@ def mape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     return float(100.0 * np.mean(np.abs(t - p) / np.abs(t)))
 
 
-def mase_scale(train: ArrayLike) -> float:
-    """In-sample MAE of the one-step naive forecast: ``mean_t |s_t - s_{t-1}|``.
+def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Symmetric mean absolute percentage error in percent (0..200); ``0/0`` counts 0.
+
+    >>> smape([1.0, 0.0, 2.0], [3.0, 0.0, 2.0])
+    33.33333333333333
+    """
+    t, p = _pair(y_true, y_pred)
+    denom = np.abs(t) + np.abs(p)
+    ratio = np.divide(2.0 * np.abs(t - p), denom, out=np.zeros_like(denom), where=denom > 0)
+    return float(100.0 * np.mean(ratio))
+
+
+def mase_scale(train: ArrayLike, period: int = 1) -> float:
+    """In-sample MAE of the (seasonal) naive forecast: ``mean_t |s_t - s_{t-period}|``.
 
     >>> mase_scale([1.0, 3.0, 2.0, 2.0])
     1.0
+    >>> mase_scale([1.0, 5.0, 2.0, 6.0], period=2)
+    1.0
     """
     s = np.asarray(train, dtype=np.float64).reshape(-1)
-    if s.size < 2:
-        raise ValueError(f"expected a training series of at least 2 values, got {s.size}")
-    return float(np.mean(np.abs(np.diff(s))))
+    if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
+        raise ValueError(f"expected a period >= 1, got {period!r}")
+    if s.size < period + 1:
+        raise ValueError(f"expected a training series of at least {period + 1} values for "
+                         f"period {period}, got {s.size}")
+    return float(np.mean(np.abs(s[period:] - s[:-period])))
 
 
 def mase(y_true: ArrayLike, y_pred: ArrayLike, scale: float) -> float:
@@ -107,12 +132,64 @@ def mase(y_true: ArrayLike, y_pred: ArrayLike, scale: float) -> float:
 
 
 def forecast_metrics(y_true: ArrayLike, y_pred: ArrayLike, scale: float) -> dict[str, float]:
-    """``{"mae", "rmse", "mape", "mase"}`` of a forecast."""
+    """``{"mae", "rmse", "mape", "smape", "mase"}`` of a forecast."""
     return {
         "mae": mae(y_true, y_pred),
         "rmse": rmse(y_true, y_pred),
         "mape": mape(y_true, y_pred),
+        "smape": smape(y_true, y_pred),
         "mase": mase(y_true, y_pred, scale),
+    }
+
+
+def _pooled(actual: NDArray[np.float64], pred: NDArray[np.float64],
+            scale: NDArray[np.float64]) -> dict[str, float]:
+    """MAE, RMSE, sMAPE and MASE of points pooled; ``scale``: each point's MASE scale."""
+    err = np.abs(actual - pred)
+    scaled = np.divide(err, scale, out=np.full_like(err, math.nan), where=scale > 0)
+    return {"mae": float(err.mean()), "rmse": float(np.sqrt((err**2).mean())),
+            "smape": smape(actual, pred), "mase": float(scaled.mean())}
+
+
+def panel_metrics(actual: ArrayLike, forecast: ArrayLike, series: ArrayLike,
+                  scales: ArrayLike, ids: Sequence[Any] | None = None) -> dict[str, Any]:
+    """MAE, RMSE, sMAPE and MASE of forecasts over many series: aggregated, per horizon
+    step and per series.
+
+    Args:
+        actual, forecast: ``(n, horizon)``: row ``k`` is one forecast of series
+            ``series[k]`` (e.g. one backtest origin).
+        series: ``(n,)`` series numbers into ``scales``/``ids``.
+        scales: ``(n_series,)`` MASE scale of each series (:func:`mase_scale` of its
+            training rows; a series whose scale is 0 gets ``mase = nan``).
+        ids: names of the series in ``per_series`` (default: their numbers).
+
+    Returns:
+        ``{"aggregate": {...}, "per_step": [{...} for each step], "per_series": {id: {...}}}``
+        (only series that have rows appear).
+
+    >>> m = panel_metrics([[1.0, 2.0], [10.0, 10.0]], [[1.0, 3.0], [12.0, 10.0]],
+    ...                   series=[0, 1], scales=[1.0, 2.0], ids=["a", "b"])
+    >>> m["aggregate"]["mae"], m["aggregate"]["mase"], m["per_step"][0]["mae"]
+    (0.75, 0.5, 1.0)
+    >>> m["per_series"]["b"]["mase"]
+    0.5
+    """
+    t, p = _pair(actual, forecast)
+    if t.ndim != 2:
+        raise ValueError(f"expected actual and forecast of shape (n, horizon), got {t.shape}")
+    idx = np.asarray(series, dtype=np.int64).reshape(-1)
+    sc = np.asarray(scales, dtype=np.float64).reshape(-1)
+    if idx.shape != (t.shape[0],) or (idx.size and (idx.min() < 0 or idx.max() >= sc.size)):
+        raise ValueError(f"expected {t.shape[0]} series numbers in [0, {sc.size}), got "
+                         f"shape {idx.shape}")
+    names = list(range(sc.size)) if ids is None else list(ids)
+    point_scale = np.broadcast_to(sc[idx][:, None], t.shape)  # (n, horizon)
+    return {
+        "aggregate": _pooled(t, p, point_scale),
+        "per_step": [_pooled(t[:, h], p[:, h], point_scale[:, h]) for h in range(t.shape[1])],
+        "per_series": {str(names[i]): _pooled(t[idx == i], p[idx == i], point_scale[idx == i])
+                       for i in np.unique(idx).tolist()},
     }
 
 
