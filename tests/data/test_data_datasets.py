@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 
 import rnnkit.datasets
-from rnnkit.data import CharVocab, WordTokenizer, _bundle, bundled_files, make_windows
+from rnnkit.data import (
+    CharVocab,
+    WordTokenizer,
+    _bundle,
+    bundled_files,
+    make_panel,
+    make_windows,
+    seasonal_period,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_DIR = REPO / "src" / "rnnkit" / "data" / "_bundled"
@@ -175,3 +183,39 @@ def test_dataset_repr_and_validation() -> None:
         rnnkit.datasets.Dataset(np.zeros(3), np.zeros(2, dtype=np.int64), ("a",),
                                 np.zeros(2, dtype=bool))
     assert isinstance(rnnkit.datasets.load_temperature(), pd.DataFrame)
+
+
+def test_us_employment_is_a_panel_of_different_starts() -> None:
+    df = rnnkit.datasets.load_us_employment()
+    p = make_panel(df, "employed", id_column="series_id", time_column="month",
+                   static_covariates=["title"])
+    assert p.n_series == 148 and p.freq.freqstr == "MS" and seasonal_period(p.freq) == 12
+    starts = p.time[p.offsets[:-1]]
+    assert starts.min() == pd.Timestamp("1939-01-01") and starts.max() > pd.Timestamp("2000")
+    assert p.lengths.min() == 225 and p.lengths.max() == 969
+    assert str(p.times_of("CEU4245210001")[-1].date()) == "2017-12-01"  # discontinued
+    assert len(p.categories["title"]) == 148 and (p.target > 0).all()
+
+
+def test_aus_accommodation_quarterly_with_cpi() -> None:
+    df = rnnkit.datasets.load_aus_accommodation()
+    p = make_panel(df, "takings", id_column="state", time_column="quarter",
+                   past_covariates=["occupancy"], future_covariates=["cpi"])
+    assert p.n_series == 8 and (p.lengths == 74).all() and seasonal_period(p.freq) == 4
+    cpi = df.pivot(index="quarter", columns="state", values="cpi")
+    assert (cpi.nunique(axis=1) == 1).all()  # one CPI for the whole country
+
+
+def test_victoria_demand_with_known_future_covariates() -> None:
+    half = rnnkit.datasets.load_victoria_demand()
+    assert half.shape == (17520, 3) and half.index.freqstr == "30min"
+    assert set(np.unique(half["workday"])) == {0.0, 1.0}
+    daily = rnnkit.datasets.load_victoria_demand("D")
+    assert daily.shape == (365, 4) and daily.index.freqstr == "D"
+    np.testing.assert_allclose(daily["demand_gwh"].sum(), half["demand_gw"].sum() * 0.5)
+    weekend = daily.index.day_of_week >= 5
+    assert (daily["workday"][weekend] == 0).all() and daily["workday"][~weekend].mean() > 0.9
+    assert daily["demand_gwh"][daily["workday"] == 1].mean() > daily["demand_gwh"][
+        daily["workday"] == 0].mean()
+    with pytest.raises(ValueError, match="expected freq='30min' or 'D'"):
+        rnnkit.datasets.load_victoria_demand("h")

@@ -53,6 +53,7 @@ from ._datasets import (
     load_temperature,
 )
 from ._panel import Panel
+from ._panel_datasets import load_aus_accommodation, load_us_employment, load_victoria_demand
 from ._panel_future import future_covariates, horizon_times
 from ._panel_input import make_panel
 from ._panel_scaling import PanelScaler
@@ -104,6 +105,7 @@ __all__ = [
     "length_buckets",
     "lengths_from_mask",
     "load_activity",
+    "load_aus_accommodation",
     "load_basic_motions",
     "load_digits",
     "load_electricity",
@@ -111,6 +113,8 @@ __all__ = [
     "load_sentiment",
     "load_shakespeare",
     "load_temperature",
+    "load_us_employment",
+    "load_victoria_demand",
     "make_panel",
     "make_windows",
     "mask_from_lengths",

@@ -38,4 +38,16 @@ BUNDLED: dict[str, tuple[str, int]] = {
         "1b6ed915b259b03374cb37f572e17e6bac84fb43082f767e537827aa921d583a",
         72884,
     ),
+    "us_employment.csv.gz": (
+        "e5c3caedc506ec73bcb78aa575138f186e04e1bbefe42f908be8f570fa9d5827",
+        416986,
+    ),
+    "aus_accommodation.csv.gz": (
+        "668c75328c5c86cfc5f49e0d516e52f844724b7cc6f9e6355fa328ee9cd19849",
+        7867,
+    ),
+    "victoria_demand.csv.gz": (
+        "6c73487c5719e32e42c62c26cb300e792cf80c7b74e65f3371a7713f185aedde",
+        180850,
+    ),
 }
