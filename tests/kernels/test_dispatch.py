@@ -97,13 +97,13 @@ _CHILD = """
 import json, time
 import torch
 t0 = time.process_time()
-from rnnkit.kernels import RecurrentCall, run_fused, _fused
+from rnnkit.kernels import RecurrentCall, run_fused, _runtime
 t1 = time.process_time()
 x = torch.randn(8, 6, 3, requires_grad=True)
 call = RecurrentCall("lstm", x, torch.randn(3, 8), torch.randn(2, 8), torch.zeros(8),
                      (torch.zeros(8, 2), torch.zeros(8, 2)))
 run_fused(call).outputs.sum().backward()
-_fused._MIN_PARALLEL_WORK = 0  # the same call split over two threads (native region bodies)
+_runtime._MIN_PARALLEL_WORK = 0  # the same call split over two threads (native region bodies)
 torch.set_num_threads(2)
 run_fused(call).outputs.sum().backward()
 t2 = time.process_time()

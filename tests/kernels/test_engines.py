@@ -10,7 +10,8 @@ import torch
 
 from rnnkit.kernels import (
     RecurrentResult,
-    _fused,
+    _omp,
+    _runtime,
     run_fused,
     run_loop,
     run_recurrent,
@@ -60,7 +61,7 @@ def test_fused_float32_matches_float64_loop(
     cell: str, opts: dict, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """float32 against the float64 reference, the batch split over threads."""
-    monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(_runtime, "_MIN_PARALLEL_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 2)
     for mask, extra in [(None, {}), ("random", OPTIONS[2]), ("pre", OPTIONS[4])]:
         kw = dict(batch=37, time=30, features=5, units=16, mask=mask, **opts, **extra)
@@ -206,11 +207,11 @@ def test_parallel_paths_agree(
     single-thread results, forward and backward, for every kernel."""
     call = random_call(cell, batch=24, time=9, dtype=dtype, mask="post", **opts)
     want = forward_backward(call, "fused")
-    monkeypatch.setattr(_fused, "_MIN_PARALLEL_WORK", 0)
+    monkeypatch.setattr(_runtime, "_MIN_PARALLEL_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    if pool == "threads":
-        monkeypatch.setattr(_fused, "_gomp_checked", True)
-        monkeypatch.setattr(_fused, "_gomp_parallel", None)
+    if pool == "threads":  # the portable fallback: no private interface
+        monkeypatch.setenv(_omp.PORTABLE_ENV, "1")
+    assert (_omp.gomp_parallel() is None) == (pool == "threads" or _omp.portable())
     got = forward_backward(call, "fused")
     assert_close(got[0], want[0], 0.0)
     assert_close(got[1], want[1], 1e-6)

@@ -20,8 +20,6 @@ import numpy as np
 import torch
 
 from ..layers import (
-    GRU,
-    LSTM,
     Activation,
     Add,
     Bidirectional,
@@ -33,10 +31,8 @@ from ..layers import (
     Flatten,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
-    IndRNN,
     Masking,
     MaxPooling1D,
-    SimpleRNN,
     TimeDistributed,
 )
 from ..layers._recurrent import RNN
@@ -414,17 +410,10 @@ class GraphEmitter:
         """One recurrent layer: (outputs, final states) as ONNX names."""
         b = self.b
         cell = layer.cell
-        if not isinstance(layer, (SimpleRNN, LSTM, GRU, IndRNN)):
-            raise OnnxExportError(
-                f"expected SimpleRNN, LSTM, GRU or IndRNN for ONNX export, got "
-                f"{type(layer).__name__} ({layer.name!r})"
-            )
         u = cell.units
-        reset_after = bool(getattr(cell, "reset_after", True))
         xp = b.op("MatMul", [v.name, b.weight(cell.kernel, f"{layer.name}.kernel")])  # (b, t, g*u)
-        bias = cell.bias
-        if bias is not None:
-            b_in = bias[0] if isinstance(layer, GRU) and reset_after else bias
+        b_in = cell.spec.input_bias(cell.bias)
+        if b_in is not None:
             xp = b.op("Add", [xp, b.weight(b_in, f"{layer.name}.bias")])
         init = self._initial_states(layer, v.name)
         prev0 = self._zeros(v.name, u)
@@ -437,7 +426,13 @@ class GraphEmitter:
         st_in = [body.fresh("state_in") for _ in init]
         prev_in, xp_t = body.fresh("prev_in"), body.fresh("xp_t")
         keep = body.fresh("keep_t") if v.mask is not None else None
-        new_states, out = self._step(body, layer, xp_t, st_in, u, reset_after)
+        act, ract = cell.activation, cell.recurrent_activation_name
+        try:
+            new_states, out = cell.spec.onnx_step(
+                body, layer.name, (cell.recurrent_kernel, cell.bias), xp_t, st_in, u, act, ract
+            )
+        except NotImplementedError as e:
+            raise OnnxExportError(f"expected an ONNX step for {layer.name!r}, got: {e}") from e
         if keep is not None:
             new_states = [body.op("Where", [keep, n, s]) for n, s in zip(new_states, st_in)]
             fill = body.const(0.0) if layer.zero_output_for_mask else prev_in
@@ -481,56 +476,3 @@ class GraphEmitter:
             for src, dst in zip(finals, self._state_of[id(layer)].outputs):
                 b.nodes.append(h.make_node("Identity", [src], [dst]))
         return y, list(finals)
-
-    def _step(
-        self, b: Builder, layer: RNN, xp: str, states: list[str], u: int, reset_after: bool
-    ) -> tuple[list[str], str]:
-        """The cell's step inside the Scan body: (new states, output)."""
-        cell = layer.cell
-        act, ract = cell.activation, cell.recurrent_activation_name
-        h = states[0]
-        U = cell.recurrent_kernel
-        if isinstance(layer, SimpleRNN):
-            z = b.op(
-                "Add", [xp, b.op("MatMul", [h, b.weight(U, f"{layer.name}.recurrent_kernel")])]
-            )
-            out = b.activation(act, z)
-            return [out], out
-        if isinstance(layer, IndRNN):
-            z = b.op("Add", [xp, b.op("Mul", [h, b.weight(U, f"{layer.name}.recurrent_kernel")])])
-            out = b.activation(act, z)
-            return [out], out
-        if isinstance(layer, LSTM):
-            z = b.op(
-                "Add", [xp, b.op("MatMul", [h, b.weight(U, f"{layer.name}.recurrent_kernel")])]
-            )
-            zi, zf, zc, zo = b.split(z, [u] * 4)
-            c = b.op(
-                "Add",
-                [
-                    b.op("Mul", [b.activation(ract, zf), states[1]]),
-                    b.op("Mul", [b.activation(ract, zi), b.activation(act, zc)]),
-                ],
-            )
-            out = b.op("Mul", [b.activation(ract, zo), b.activation(act, c)])
-            return [out, c], out
-        # GRU, gates (z, r, h); h' = z h + (1 - z) hh
-        xz, xr, xh = b.split(xp, [u] * 3)
-        if reset_after:
-            rec = b.op("MatMul", [h, b.weight(U, f"{layer.name}.recurrent_kernel")])  # (b, 3u)
-            if cell.bias is not None:
-                rec = b.op("Add", [rec, b.weight(cell.bias[1], f"{layer.name}.recurrent_bias")])
-            rz, rr, rh = b.split(rec, [u] * 3)
-            zg = b.activation(ract, b.op("Add", [xz, rz]))
-            r = b.activation(ract, b.op("Add", [xr, rr]))
-            hh = b.activation(act, b.op("Add", [xh, b.op("Mul", [r, rh])]))
-        else:
-            rec = b.op("MatMul", [h, b.weight(U[:, : 2 * u], f"{layer.name}.recurrent_kernel_zr")])
-            rz, rr = b.split(rec, [u] * 2)
-            zg = b.activation(ract, b.op("Add", [xz, rz]))
-            r = b.activation(ract, b.op("Add", [xr, rr]))
-            uh = b.weight(U[:, 2 * u :], f"{layer.name}.recurrent_kernel_h")
-            hh = b.activation(act, b.op("Add", [xh, b.op("MatMul", [b.op("Mul", [r, h]), uh])]))
-        one_minus = b.op("Sub", [b.const(1.0), zg])
-        out = b.op("Add", [b.op("Mul", [zg, h]), b.op("Mul", [one_minus, hh])])
-        return [out], out

@@ -23,41 +23,24 @@ rnnkit is batch-first: inputs are (batch, time, features). For a torch module wi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from ..layers import GRU, LSTM, Bidirectional, Dropout, Input, Layer, SimpleRNN
+from ..kernels.cells import CellSpec, spec_for_torch
+from ..layers import Bidirectional, Dropout, Input, Layer
+from ..layers._base import layer_class
 from ..layers._recurrent import RNN
 from ..model import Sequential
 
 RecurrentLike = RNN | Bidirectional
-_GRU_PERM = (1, 0, 2)  # torch (r, z, n) <-> Keras (z, r, h); the swap is its own inverse
-
-
-def _blocks(t: Tensor, perm: Sequence[int]) -> Tensor:
-    """Reorder the gate blocks along axis 0 (torch rows are gates * units)."""
-    chunks = t.chunk(len(perm), dim=0)
-    return torch.cat([chunks[i] for i in perm], dim=0)
-
-
-def _kind(module: nn.Module) -> str:
-    if isinstance(module, nn.LSTM):
-        return "lstm"
-    if isinstance(module, nn.GRU):
-        return "gru"
-    if isinstance(module, nn.RNN):
-        return "rnn"
-    raise TypeError(
-        f"expected a torch.nn.RNN, nn.LSTM or nn.GRU module, got {type(module).__name__}"
-    )
 
 
 def _new_layer(
     module: nn.RNNBase,
-    kind: str,
+    spec: CellSpec,
     return_sequences: bool,
     return_state: bool,
     go_backwards: bool,
@@ -72,33 +55,24 @@ def _new_layer(
         dtype=dtype,
         name=name,
     )
-    u = module.hidden_size
-    if kind == "lstm":
-        return LSTM(u, unit_forget_bias=False, **kw)
-    if kind == "gru":
-        return GRU(u, reset_after=True, **kw)
-    return SimpleRNN(u, activation=str(cast(nn.RNN, module).nonlinearity), **kw)
+    kw.update(spec.torch_layer_kwargs(module))
+    cls: Any = layer_class(spec.keras_layer)
+    return cast(RNN, cls(module.hidden_size, **kw))
 
 
-def _copy_from_torch(layer: RNN, module: nn.RNNBase, kind: str, suffix: str) -> None:
+def _copy_from_torch(layer: RNN, module: nn.RNNBase, spec: CellSpec, suffix: str) -> None:
     w_ih = getattr(module, f"weight_ih_{suffix}").detach()
     w_hh = getattr(module, f"weight_hh_{suffix}").detach()
     cell = layer.cell
     with torch.no_grad():
-        if kind == "gru":
-            cell.kernel.copy_(_blocks(w_ih, _GRU_PERM).T)
-            cell.recurrent_kernel.copy_(_blocks(w_hh, _GRU_PERM).T)
-        else:
-            cell.kernel.copy_(w_ih.T)
-            cell.recurrent_kernel.copy_(w_hh.T)
+        kernel, rec = spec.from_torch_weights(w_ih, w_hh)
+        cell.kernel.copy_(kernel)
+        cell.recurrent_kernel.copy_(rec)
         bias = cell.bias
         if module.bias and bias is not None:
             b_ih = getattr(module, f"bias_ih_{suffix}").detach()
             b_hh = getattr(module, f"bias_hh_{suffix}").detach()
-            if kind == "gru":
-                bias.copy_(torch.stack([_blocks(b_ih, _GRU_PERM), _blocks(b_hh, _GRU_PERM)]))
-            else:
-                bias.copy_(b_ih + b_hh)
+            bias.copy_(spec.from_torch_bias(b_ih, b_hh))
 
 
 def from_torch(
@@ -128,7 +102,7 @@ def from_torch(
         ValueError: an LSTM with ``proj_size > 0`` (no Keras equivalent), or ``as_model`` with
             ``return_state``.
     """
-    kind = _kind(module)
+    spec = spec_for_torch(module)
     module = cast(nn.RNNBase, module)
     if getattr(module, "proj_size", 0):
         raise ValueError(
@@ -145,17 +119,17 @@ def from_torch(
     for k in range(module.num_layers):
         seqs = return_sequences or k < module.num_layers - 1
         features = module.input_size if k == 0 else module.hidden_size * dirs
-        fw = _new_layer(module, kind, seqs, return_state, False, None)
+        fw = _new_layer(module, spec, seqs, return_state, False, None)
         if module.bidirectional:
-            bw = _new_layer(module, kind, seqs, return_state, True, None)
+            bw = _new_layer(module, spec, seqs, return_state, True, None)
             layer: Layer = Bidirectional(fw, merge_mode="concat", backward_layer=bw)
             layer.ensure_built((None, None, features))
-            _copy_from_torch(fw, module, kind, f"l{k}")
-            _copy_from_torch(bw, module, kind, f"l{k}_reverse")
+            _copy_from_torch(fw, module, spec, f"l{k}")
+            _copy_from_torch(bw, module, spec, f"l{k}_reverse")
         else:
             layer = fw
             layer.ensure_built((None, None, features))
-            _copy_from_torch(fw, module, kind, f"l{k}")
+            _copy_from_torch(fw, module, spec, f"l{k}")
         if k and module.dropout > 0:
             layers.append(Dropout(module.dropout))
         layers.append(layer.to(device))
@@ -165,26 +139,18 @@ def from_torch(
 
 
 # -- rnnkit -> torch -----------------------------------------------------------------------------
-def _rnn_kind(layer: RNN, where: str) -> str:
+def _rnn_spec(layer: RNN, where: str) -> CellSpec:
     cell = layer.cell
-    if isinstance(layer, LSTM):
-        kind = "lstm"
-    elif isinstance(layer, GRU):
-        kind = "gru"
-        if not cell.reset_after:  # type: ignore[attr-defined]
-            raise ValueError(f"expected a GRU with reset_after=True for torch ({where}), got False")
-    elif isinstance(layer, SimpleRNN):
-        kind = "rnn"
-    else:
-        raise TypeError(
-            f"expected LSTM, GRU or SimpleRNN layers, got {type(layer).__name__} ({where})"
-        )
-    allowed = ("tanh", "relu") if kind == "rnn" else ("tanh",)
+    spec = cell.spec
+    if spec.torch_module is None:
+        missing = spec.torch_missing or f"torch has no {spec.name} module"
+        raise ValueError(f"expected a layer torch.nn can run ({where}): {missing}")
+    allowed = spec.torch_activations()
     if cell.activation not in allowed:
         raise ValueError(
             f"expected activation in {allowed} for torch ({where}), got {cell.activation!r}"
         )
-    if kind != "rnn" and cell.recurrent_activation_name != "sigmoid":
+    if spec.gated and cell.recurrent_activation_name != "sigmoid":
         raise ValueError(
             f"expected recurrent_activation 'sigmoid' for torch ({where}), "
             f"got {cell.recurrent_activation_name!r}"
@@ -198,7 +164,7 @@ def _rnn_kind(layer: RNN, where: str) -> str:
         raise ValueError(
             f"expected a built layer (call it once or give it an Input), got {where} unbuilt"
         )
-    return kind
+    return spec
 
 
 def _directions(item: Layer, i: int) -> tuple[RNN, RNN | None]:
@@ -267,7 +233,7 @@ def to_torch(
             f"for {len(stack)} layers"
         )
     first = stack[0][0]
-    kind = _rnn_kind(first, "layer 0")
+    spec = _rnn_spec(first, "layer 0")
     units, bias, bidir = first.units, first.cell.use_bias, stack[0][1] is not None
     act = first.cell.activation
     dtype, device = first.cell.kernel.dtype, first.cell.kernel.device
@@ -277,7 +243,7 @@ def to_torch(
                 continue
             where = f"layer {k} ({rnn.name})"
             if (
-                _rnn_kind(rnn, where) != kind
+                _rnn_spec(rnn, where) is not spec
                 or rnn.units != units
                 or rnn.cell.use_bias != bias
                 or rnn.cell.activation != act
@@ -298,11 +264,8 @@ def to_torch(
             raise ValueError(
                 f"expected layer {k} to take {expected} features, got {fw.cell.kernel.shape[0]}"
             )
-    cls: Callable[..., nn.RNNBase] = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[kind]
-    kw: dict[str, Any] = {}
-    if kind == "rnn":
-        kw["nonlinearity"] = act
-    module = cls(
+    module_cls: Any = spec.torch_module
+    module = module_cls(
         int(first.cell.kernel.shape[0]),
         units,
         num_layers=len(stack),
@@ -310,7 +273,7 @@ def to_torch(
         batch_first=batch_first,
         dropout=dropout or 0.0,
         bidirectional=bidir,
-        **kw,
+        **spec.torch_module_kwargs(act),
     ).to(device=device, dtype=dtype)
     with torch.no_grad():
         for k, (fw, bw) in enumerate(stack):
@@ -318,17 +281,13 @@ def to_torch(
                 if rnn is None:
                     continue
                 cell = rnn.cell
-                perm = _GRU_PERM if kind == "gru" else tuple(range(4 if kind == "lstm" else 1))
-                getattr(module, f"weight_ih_{suffix}").copy_(_blocks(cell.kernel.detach().T, perm))
-                getattr(module, f"weight_hh_{suffix}").copy_(
-                    _blocks(cell.recurrent_kernel.detach().T, perm)
+                w_ih, w_hh = spec.to_torch_weights(
+                    cell.kernel.detach(), cell.recurrent_kernel.detach()
                 )
+                getattr(module, f"weight_ih_{suffix}").copy_(w_ih)
+                getattr(module, f"weight_hh_{suffix}").copy_(w_hh)
                 if bias and cell.bias is not None:
-                    b = cell.bias.detach()
-                    if kind == "gru":
-                        b_ih, b_hh = _blocks(b[0], perm), _blocks(b[1], perm)
-                    else:
-                        b_ih, b_hh = b, torch.zeros_like(b)
+                    b_ih, b_hh = spec.to_torch_bias(cell.bias.detach())
                     getattr(module, f"bias_ih_{suffix}").copy_(b_ih)
                     getattr(module, f"bias_hh_{suffix}").copy_(b_hh)
     return module

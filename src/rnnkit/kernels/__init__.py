@@ -4,6 +4,7 @@
 without tensors, which engine a call would get and why (``summary()`` shows it).
 """
 
+from . import cells
 from ._api import CellKind, EngineChoice, RecurrentCall, RecurrentResult, StepFn, as_bool_mask
 from ._dispatch import ENGINE_ENV, ENGINES, plan_engine, run_recurrent, select_engine
 from ._fused import clear_workspace, run_fused
@@ -11,9 +12,12 @@ from ._loop import input_bias, project_inputs, run_loop
 from ._native import run_native
 from ._triton import available as triton_available
 from ._triton import run_triton
+from .cells import CellSpec, spec_for
 
 __all__ = [
+    "cells",
     "CellKind",
+    "CellSpec",
     "ENGINES",
     "ENGINE_ENV",
     "EngineChoice",
@@ -31,5 +35,6 @@ __all__ = [
     "run_recurrent",
     "run_triton",
     "select_engine",
+    "spec_for",
     "triton_available",
 ]

@@ -35,6 +35,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
+from .cells import CellSpec, spec_for
+
 CellKind = Literal["simple_rnn", "lstm", "gru", "indrnn"]
 
 #: One time step of a cell: ``step(xp_t, states) -> (output_t, new_states)`` where ``xp_t`` is the
@@ -67,6 +69,11 @@ class RecurrentCall:
     activation: str = "tanh"
     recurrent_activation: str = "sigmoid"
     reset_after: bool = True
+
+    @property
+    def spec(self) -> CellSpec:
+        """The cell kind's spec (GRU: of its ``reset_after`` form)."""
+        return spec_for(self.cell, self.reset_after)
 
     @property
     def units(self) -> int:
@@ -105,10 +112,6 @@ class EngineChoice:
     reason: str
 
 
-#: Gate blocks per cell kind in the kernels' weight layouts.
-GATES = {"lstm": 4, "gru": 3, "simple_rnn": 1, "indrnn": 1}
-
-
 def check_shapes(call: RecurrentCall) -> None:
     """Every tensor's shape against ``x`` (batch, time, features) and the units: the compiled
     engines index without bounds checks beyond these."""
@@ -117,19 +120,13 @@ def check_shapes(call: RecurrentCall) -> None:
         raise ValueError(f"expected x of shape (batch, time, features), got {tuple(x.shape)}")
     batch, time, features = x.shape
     units = call.units
-    gates = GATES[call.cell] * units
-    n_states = 2 if call.cell == "lstm" else 1
-    if len(call.states) != n_states:
-        raise ValueError(f"expected {n_states} state tensors, got {len(call.states)}")
-    gru2 = call.cell == "gru" and call.reset_after
+    spec = call.spec
+    if len(call.states) != spec.n_states:
+        raise ValueError(f"expected {spec.n_states} state tensors, got {len(call.states)}")
     expect: tuple[tuple[str, Tensor | None, tuple[int, ...]], ...] = (
-        ("kernel", call.kernel, (features, gates)),
-        (
-            "recurrent_kernel",
-            call.recurrent_kernel,
-            (units,) if call.cell == "indrnn" else (units, gates),
-        ),
-        ("bias", call.bias, (2, gates) if gru2 else (gates,)),
+        ("kernel", call.kernel, (features, spec.gates * units)),
+        ("recurrent_kernel", call.recurrent_kernel, spec.recurrent_shape(units)),
+        ("bias", call.bias, spec.bias_shape(units)),
         ("dropout_mask", call.dropout_mask, (batch, features)),
         ("recurrent_dropout_mask", call.recurrent_dropout_mask, (batch, units)),
         ("mask", call.mask, (batch, time)),

@@ -9,6 +9,12 @@ function (one per kernel signature) that takes the next row range and calls the 
 code. Nothing in the region touches Python.
 
 Buffer layout (int64): ``[kernel address, next chunk, status, chunks, args..., (lo, hi)...]``.
+
+This is the one module using numba's internals (``numba.core.cgutils``, the target context's
+argument packer and calling convention, ``CompileResult`` fields, the global compiler lock):
+they have no public equivalent. :data:`SUPPORTED` is True only for the numba versions this was
+checked on; elsewhere (or with ``RNNKIT_PORTABLE=1``, see ``_omp``) the runtime splits calls over
+a Python thread pool instead.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import njit, typeof, types
@@ -23,6 +30,17 @@ from numba.core import cgutils
 from numba.core.compiler_lock import global_compiler_lock
 from numba.core.registry import cpu_target
 from numba.extending import intrinsic
+
+#: numba releases whose internals this module was checked on (first, last: major, minor).
+CHECKED_NUMBA = ((0, 59), (0, 68))
+
+
+def _numba_version() -> tuple[int, int]:
+    major, minor = numba.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+SUPPORTED = CHECKED_NUMBA[0] <= _numba_version() <= CHECKED_NUMBA[1]
 
 _HEAD = 4  # kernel address, next chunk (atomic counter), status, number of chunks
 _I64 = ir.IntType(64)

@@ -14,11 +14,7 @@ from ._api import RecurrentCall, RecurrentResult, StepFn
 
 def input_bias(call: RecurrentCall) -> Tensor | None:
     """The part of the bias added to the input projection (GRU with reset_after: row 0)."""
-    if call.bias is None:
-        return None
-    if call.cell == "gru" and call.reset_after:
-        return call.bias[0]
-    return call.bias
+    return call.spec.input_bias(call.bias)
 
 
 def project_inputs(call: RecurrentCall) -> Tensor:

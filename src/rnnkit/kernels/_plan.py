@@ -13,7 +13,7 @@ Engines:
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
-measured faster (:func:`_native_inference_wins`: some LSTM calls), else "fused", else "loop"; on
+measured faster (``CellSpec.native_inference_wins``: some LSTM calls), else "fused", else "loop"; on
 CUDA "torch" (cuDNN) where it computes the call exactly, else "triton" (masks, recurrent dropout,
 IndRNN, GRU ``reset_after=False``, ...) where Triton is installed and supports it, else "loop". A
 forced engine (argument, else ``$RNNKIT_ENGINE``) that cannot run a call falls back to the "auto"
@@ -29,6 +29,7 @@ import torch
 
 from . import _triton
 from ._api import EngineChoice, RecurrentCall
+from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
 ENGINES = ("auto", "fused", "torch", "triton", "loop")
@@ -37,36 +38,24 @@ FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
 FUSED_DTYPES = (torch.float32, torch.float64)
 
 
-def _native_inference_wins(cell: str, batch: int, units: int | None) -> bool:
-    """Where PyTorch's oneDNN op beat the fused kernels at float32 inference (``python
-    bench/engine_sweep.py``, batch 8-256, units 32-256, 1 and 2 threads; table in
-    bench/RESULTS.md).
-
-    LSTM: wide layers (units >= 256). GRU: never in that range. SimpleRNN: not below batch 512.
-    """
-    if cell == "lstm":
-        return units is not None and units >= 256
-    if cell == "simple_rnn":
-        return batch >= 512
-    return False
-
-
 def _fused_blocker(
-    cell: str, activation: str, recurrent_activation: str, dtype: torch.dtype, device: str
+    spec: CellSpec, activation: str, recurrent_activation: str, dtype: torch.dtype, device: str
 ) -> str | None:
     if device != "cpu":
         return f"the fused kernels run on CPU, the weights are on {device}"
     if dtype not in FUSED_DTYPES:
         return f"the fused kernels run float32/float64, got {dtype}"
+    if not spec.fused_kernels:
+        return f"no fused kernels for {spec.name}"
     if activation not in FUSED_ACTIVATIONS:
         return f"no fused kernel for activation {activation!r}"
-    if cell in ("lstm", "gru") and recurrent_activation not in FUSED_ACTIVATIONS:
+    if spec.gated and recurrent_activation not in FUSED_ACTIVATIONS:
         return f"no fused kernel for recurrent_activation {recurrent_activation!r}"
     return None
 
 
 def _triton_blocker(
-    cell: str,
+    spec: CellSpec,
     activation: str,
     recurrent_activation: str,
     dtype: torch.dtype,
@@ -79,9 +68,11 @@ def _triton_blocker(
         return "the Triton kernels run on CUDA (on CPU only under TRITON_INTERPRET=1)"
     if dtype not in _triton.TRITON_DTYPES:
         return f"the Triton kernels run float32/float64, got {dtype}"
+    if not spec.triton_kernels:
+        return f"no Triton kernels for {spec.name}"
     if activation not in _triton.TRITON_ACTIVATIONS:
         return f"no Triton kernel for activation {activation!r}"
-    if cell in ("lstm", "gru") and recurrent_activation not in _triton.TRITON_ACTIVATIONS:
+    if spec.gated and recurrent_activation not in _triton.TRITON_ACTIVATIONS:
         return f"no Triton kernel for recurrent_activation {recurrent_activation!r}"
     if not _triton.available():
         return "triton is not installed"
@@ -89,23 +80,17 @@ def _triton_blocker(
 
 
 def _native_blocker(
-    cell: str,
+    spec: CellSpec,
     activation: str,
     recurrent_activation: str,
     dtype: torch.dtype,
     device: str,
     has_mask: bool,
     recurrent_dropout: bool,
-    reset_after: bool,
 ) -> str | None:
-    if cell == "indrnn":
-        return "PyTorch has no IndRNN op"
-    if cell == "gru" and not reset_after:
-        return "PyTorch's GRU op is the reset_after=True form"
-    if cell in ("lstm", "gru") and (activation, recurrent_activation) != ("tanh", "sigmoid"):
-        return "PyTorch's op is fixed to activation tanh, recurrent_activation sigmoid"
-    if cell == "simple_rnn" and activation not in ("tanh", "relu"):
-        return "PyTorch's RNN op is fixed to tanh or relu"
+    why = spec.native_blocker(activation, recurrent_activation)
+    if why is not None:
+        return why
     if has_mask:
         return "PyTorch's op takes no mask"
     if recurrent_dropout:
@@ -186,22 +171,16 @@ def _plan(
     layer call asks)."""
     if name not in ENGINES:
         raise ValueError(f"expected an engine in {ENGINES} ({source or 'default'}), got {name!r}")
-    fused_no = _fused_blocker(cell, activation, recurrent_activation, dtype, dev)
+    spec = spec_for(cell, reset_after)
+    fused_no = _fused_blocker(spec, activation, recurrent_activation, dtype, dev)
     native_no = _native_blocker(
-        cell,
-        activation,
-        recurrent_activation,
-        dtype,
-        dev,
-        has_mask,
-        recurrent_dropout,
-        reset_after,
+        spec, activation, recurrent_activation, dtype, dev, has_mask, recurrent_dropout
     )
     # Triton is imported (once) only where it could run the call: CUDA, or forced.
     triton_no: str | None = "not considered on CPU"
     if dev != "cpu" or name == "triton":
         triton_no = _triton_blocker(
-            cell, activation, recurrent_activation, dtype, dev, triton_interpret
+            spec, activation, recurrent_activation, dtype, dev, triton_interpret
         )
     prefix = ""
     if name == "loop":
@@ -227,7 +206,7 @@ def _plan(
             "loop", prefix + f"reference loop on {dev}: {native_no}, and {triton_no}"
         )
     if fused_no is None:
-        native_wins = _native_inference_wins(cell, batch, units)
+        native_wins = spec.native_inference_wins(batch, units)
         if not training and native_no is None and dtype == torch.float32 and native_wins:
             return EngineChoice(
                 "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"

@@ -49,7 +49,6 @@ from __future__ import annotations
 import torch
 
 from ._api import RecurrentCall, RecurrentResult, check_shapes
-from ._loop import input_bias
 from ._triton_launch import INTERPRET_ENV as INTERPRET_ENV
 from ._triton_launch import (
     _Spec,
@@ -86,7 +85,7 @@ def _check_call(call: RecurrentCall) -> None:
     for name, t in call.weights_and_dropout():
         if t is not None and t.dtype != x.dtype:
             raise TypeError(f"expected {name} as {x.dtype}, got {t.dtype}")
-    names = ["activation"] + (["recurrent_activation"] if call.cell in ("lstm", "gru") else [])
+    names = ["activation"] + (["recurrent_activation"] if call.spec.gated else [])
     for name in names:
         value = getattr(call, name) or "linear"
         if value not in ACTIVATION_CODES:
@@ -102,9 +101,9 @@ def run_triton(call: RecurrentCall) -> RecurrentResult:
     act = ACTIVATION_CODES[call.activation or "linear"]
     ract = ACTIVATION_CODES.get(call.recurrent_activation, 2)
     store = call.needs_grad()
+    kind = call.spec
     spec = _Spec(
-        call.cell,
-        bool(call.reset_after),
+        kind,
         act,
         ract,
         bool(call.go_backwards),
@@ -116,18 +115,16 @@ def run_triton(call: RecurrentCall) -> RecurrentResult:
     if call.dropout_mask is not None:
         x = x * call.dropout_mask.unsqueeze(1)
     xp = torch.matmul(x.transpose(0, 1), call.kernel)  # (time, batch, gates * units)
-    b_in = input_bias(call)
+    b_in = kind.input_bias(call.bias)
     if b_in is not None:
         xp = xp + b_in
     xp = xp.contiguous()
-    brec = None
-    if call.cell == "gru" and call.reset_after and call.bias is not None:
-        brec = call.bias[1]
+    brec = kind.recurrent_bias(call.bias)
     mask = None
     if call.mask is not None:
         mask = (call.mask != 0).t().to(torch.int8).contiguous()  # (time, batch)
     h0 = call.states[0]
-    c0 = call.states[1] if call.cell == "lstm" else None
+    c0 = call.states[1] if kind.n_states > 1 else None
     outs = _TritonRecurrence.apply(
         spec, xp, call.recurrent_kernel, brec, h0, c0, mask, call.recurrent_dropout_mask
     )

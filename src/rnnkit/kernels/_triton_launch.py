@@ -16,9 +16,10 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from . import _triton_cells, _triton_device, _triton_gru
-from ._api import GATES
+from . import _triton_device
+from ._triton_ctx import Launch, TritonBackward, TritonForward
 from ._triton_device import _DEVICE_FNS
+from .cells import ALL_SPECS, CellSpec
 
 INTERPRET_ENV = "TRITON_INTERPRET"
 
@@ -31,20 +32,9 @@ MAX_BLOCK_UNITS = 64
 #: default pipelining needs 136 KiB).
 _LAUNCH = {"num_warps": 4, "num_stages": 1}
 
-_GATES = GATES
-
-_KERNEL_FNS = (
-    "_lstm_fwd",
-    "_lstm_bwd",
-    "_simple_fwd",
-    "_simple_bwd",
-    "_indrnn_fwd",
-    "_indrnn_bwd",
-    "_gru_fwd",
-    "_gru_bwd",
-    "_gru1_fwd",
-    "_gru1_bwd",
-)
+#: The kernel sources of every cell kind's spec, by name.
+_SOURCES: dict[str, Any] = {fn.__name__: fn for spec in ALL_SPECS for fn in spec.triton_kernels}
+_KERNEL_FNS = tuple(_SOURCES)
 
 _available: bool | None = None
 _KERNELS: dict[bool, dict[str, Any]] = {}
@@ -90,7 +80,7 @@ def _kernels(interpret: bool) -> dict[str, Any]:
         wrap: Any = InterpretedFunction if interpret else JITFunction
         ns: dict[str, Any] = {"__name__": __name__, "tl": tl_mod, "triton": triton}
         ns["constexpr"] = tl_mod.constexpr
-        here = {**vars(_triton_device), **vars(_triton_cells), **vars(_triton_gru)}
+        here = {**vars(_triton_device), **_SOURCES}
         for name in _DEVICE_FNS + _KERNEL_FNS:
             raw = here[name]
             fn = types.FunctionType(raw.__code__, ns, name, raw.__defaults__)
@@ -104,8 +94,7 @@ def _kernels(interpret: bool) -> dict[str, Any]:
 
 
 class _Spec(NamedTuple):
-    cell: str
-    reset_after: bool
+    kind: CellSpec
     act: int
     ract: int
     go_backwards: bool
@@ -171,92 +160,22 @@ class _TritonRecurrence(torch.autograd.Function):
             BLOCK_N=bn,
             **_LAUNCH,
         )
-        head = (time, batch, units)
-        c: Tensor | None = None
-        saved: list[Tensor] = []
-        if spec.cell == "lstm":
-            assert c0 is not None
-            c = c0.detach().to(dtype).clone().contiguous()
-            gsv, csv = buf(ts, batch, gates), buf(ts, batch, units)
-            ks["_lstm_fwd"][grid](
-                xp,
-                u,
-                h,
-                c,
-                p,
-                seq,
-                mask_k,
-                rd_k,
-                hin,
-                gsv,
-                csv,
-                *head,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
+        extra = () if c0 is None else (c0.detach().to(dtype).clone().contiguous(),)
+        saved = spec.kind.triton_forward(
+            TritonForward(
+                launch=Launch(ks, grid, flags), xp=xp, u=u, b_rec=None if brec is None else
+                brec.detach().contiguous(), h=h, p=p, extra=extra, seq=seq, mask=mask_k,
+                rd=rd_k, hin=hin, steps=ts, time=time, batch=batch, units=units,
+                ract=spec.ract, block=bn,
             )
-            saved = [hin, gsv, csv]
-        elif spec.cell == "simple_rnn":
-            gsv = buf(ts, batch, units)
-            ks["_simple_fwd"][grid](
-                xp, u, h, p, seq, mask_k, rd_k, hin, gsv, *head, BLOCK_K=bn, **flags
-            )
-            saved = [hin, gsv]
-        elif spec.cell == "indrnn":
-            gsv = buf(ts, batch, units)
-            ks["_indrnn_fwd"][grid](xp, u, h, p, seq, mask_k, rd_k, hin, gsv, *head, **flags)
-            saved = [hin, gsv]
-        elif spec.reset_after:
-            gsv, hsv = buf(ts, batch, 4 * units), buf(ts, batch, units)
-            brec_k = brec.detach().contiguous() if brec is not None else buf(1)
-            ks["_gru_fwd"][grid](
-                xp,
-                u,
-                brec_k,
-                h,
-                p,
-                seq,
-                mask_k,
-                rd_k,
-                hin,
-                gsv,
-                hsv,
-                *head,
-                HAS_BREC=brec is not None,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
-            )
-            saved = [hin, gsv, hsv]
-        else:
-            gsv, hsv, rsv = buf(ts, batch, gates), buf(ts, batch, units), buf(ts, batch, units)
-            ks["_gru1_fwd"][grid](
-                xp,
-                u,
-                h,
-                p,
-                seq,
-                mask_k,
-                rd_k,
-                hin,
-                gsv,
-                hsv,
-                rsv,
-                *head,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
-            )
-            saved = [hin, gsv, hsv, rsv]
+        )  # fmt: skip
         if spec.store:
             ctx.spec = spec
             ctx.has_mask = mask is not None
             ctx.has_rd = rd is not None
-            ctx.save_for_backward(u, mask_k, rd_k, *saved)
+            ctx.save_for_backward(u, mask_k, rd_k, hin, *saved)
         out = seq.transpose(0, 1) if spec.return_sequences else p  # (batch, time, units)
-        if c is not None:
-            return out, h, c
-        return out, h
+        return (out, h, *extra)
 
     @staticmethod
     @once_differentiable
@@ -264,7 +183,7 @@ class _TritonRecurrence(torch.autograd.Function):
         spec: _Spec = ctx.spec
         u, mask_k, rd_k, hin, *saved = ctx.saved_tensors
         time, batch, units = hin.shape
-        gates = _GATES[spec.cell] * units
+        gates = spec.kind.gates * units
         dev, dtype = hin.device, hin.dtype
         ks = _kernels(dev.type == "cpu")
         needs = ctx.needs_input_grad  # (spec, xp, rec, brec, h0, c0, mask, rd)
@@ -289,91 +208,15 @@ class _TritonRecurrence(torch.autograd.Function):
             BLOCK_N=bn,
             **_LAUNCH,
         )
-        head = (time, batch, units)
-        flat = time * batch
-        hin2 = hin.view(flat, units)
-        dxg2 = dxg.view(flat, gates)
-        drec = dbrec = None
-        dc_t: Tensor | None = None
-        if spec.cell == "lstm":
-            gsv, csv = saved
-            dc_t = rest[0].detach().to(dtype).clone().contiguous()
-            ks["_lstm_bwd"][grid](
-                u,
-                gsv,
-                csv,
-                mask_k,
-                rd_k,
-                dseq,
-                dh_t,
-                dc_t,
-                dp,
-                dxg,
-                *head,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
+        d_extra = tuple(r.detach().to(dtype).clone().contiguous() for r in rest)
+        drec, dbrec = spec.kind.triton_backward(
+            TritonBackward(
+                launch=Launch(ks, grid, flags), u=u, saved=saved, mask=mask_k, rd=rd_k, hin=hin,
+                dseq=dseq, dh=dh_t, dp=dp, d_extra=d_extra, dxg=dxg, time=time, batch=batch,
+                units=units, ract=spec.ract, block=bn, need_u=needs[2], need_brec=needs[3],
             )
-            if needs[2]:
-                drec = hin2.T @ dxg2  # (units, 4 units)
-        elif spec.cell == "simple_rnn":
-            (gsv,) = saved
-            ks["_simple_bwd"][grid](
-                u, gsv, mask_k, rd_k, dseq, dh_t, dp, dxg, *head, BLOCK_K=bn, **flags
-            )
-            if needs[2]:
-                drec = hin2.T @ dxg2  # (units, units)
-        elif spec.cell == "indrnn":
-            (gsv,) = saved
-            ks["_indrnn_bwd"][grid](u, gsv, mask_k, rd_k, dseq, dh_t, dp, dxg, *head, **flags)
-            if needs[2]:
-                drec = (dxg2 * hin2).sum(0)  # (units,)
-        elif spec.reset_after:
-            gsv, hsv = saved
-            drg = torch.empty(time, batch, gates, dtype=dtype, device=dev)
-            ks["_gru_bwd"][grid](
-                u,
-                gsv,
-                hsv,
-                mask_k,
-                rd_k,
-                dseq,
-                dh_t,
-                dp,
-                dxg,
-                drg,
-                *head,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
-            )
-            drg2 = drg.view(flat, gates)
-            if needs[2]:
-                drec = hin2.T @ drg2  # (units, 3 units)
-            if needs[3]:
-                dbrec = drg2.sum(0)  # (3 units,)
-        else:
-            gsv, hsv, rsv = saved
-            ks["_gru1_bwd"][grid](
-                u,
-                gsv,
-                hsv,
-                hin,
-                mask_k,
-                rd_k,
-                dseq,
-                dh_t,
-                dp,
-                dxg,
-                *head,
-                RACT=spec.ract,
-                BLOCK_K=bn,
-                **flags,
-            )
-            if needs[2]:
-                d_zr = hin2.T @ dxg2[:, : 2 * units]  # (units, 2 units)
-                d_h = rsv.view(flat, units).T @ dxg2[:, 2 * units :]  # (units, units)
-                drec = torch.cat([d_zr, d_h], dim=1)  # (units, 3 units)
+        )  # fmt: skip
+        dc_t = d_extra[0] if d_extra else None
         grads: tuple[Tensor | None, ...] = (dxg, drec, dbrec, dh_t, dc_t)
         grads = tuple(g if need else None for g, need in zip(grads, needs[1:6], strict=True))
         return (None, *grads, None, None)

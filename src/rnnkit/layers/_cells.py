@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from ..kernels import CellKind
+from ..kernels import CellKind, CellSpec, spec_for
 from ._activations import get_activation
 from ._base import Layer, register
 
@@ -26,10 +26,9 @@ States = tuple[Tensor, ...]
 class RecurrentCell(Layer):
     """Shared weights, config and plumbing of the cells; subclasses write ``step``."""
 
+    #: The cell kind: its spec (``rnnkit.kernels.cells``) holds the layout and the engines.
     kind: ClassVar[CellKind]
-    gates: ClassVar[int]
-    n_states: ClassVar[int] = 1
-    #: GRU's form (see :class:`GRUCell`); the engines read it for GRU only.
+    #: GRU's form (see :class:`GRUCell`); the spec of other kinds ignores it.
     reset_after: bool = True
     kernel: Tensor
     recurrent_kernel: Tensor
@@ -58,6 +57,18 @@ class RecurrentCell(Layer):
         self.bias: Tensor | None = None
 
     @property
+    def spec(self) -> CellSpec:
+        return spec_for(self.kind, self.reset_after)
+
+    @property
+    def gates(self) -> int:
+        return self.spec.gates
+
+    @property
+    def n_states(self) -> int:
+        return self.spec.n_states
+
+    @property
     def recurrent_activation_name(self) -> str:
         return "sigmoid"
 
@@ -67,22 +78,20 @@ class RecurrentCell(Layer):
             raise ValueError(f"expected a known feature size (last axis), got {input_shape}")
         g = self.gates * self.units
         self.add_weight("kernel", (features, g), self.kernel_initializer)
-        self.add_weight("recurrent_kernel", self._recurrent_shape(), self.recurrent_initializer)
+        spec = self.spec
+        self.add_weight(
+            "recurrent_kernel", spec.recurrent_shape(self.units), self.recurrent_initializer
+        )
         if self.use_bias:
-            self.add_weight("bias", self._bias_shape(), self.bias_initializer)
+            self.add_weight("bias", spec.bias_shape(self.units), self.bias_initializer)
             self._init_bias()
 
-    def _recurrent_shape(self) -> tuple[int, ...]:
-        return (self.units, self.gates * self.units)
-
-    def _bias_shape(self) -> tuple[int, ...]:
-        return (self.gates * self.units,)
 
     def _init_bias(self) -> None:
         """Hook for bias initialisation beyond the initializer (LSTM's unit_forget_bias)."""
 
     def input_bias(self) -> Tensor | None:
-        return self.bias
+        return self.spec.input_bias(self.bias)
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
@@ -115,7 +124,6 @@ class SimpleRNNCell(RecurrentCell):
     """Elman cell: ``h' = act(x W + b + (h * m) U)``; the output is ``h'``."""
 
     kind = "simple_rnn"
-    gates = 1
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
@@ -147,8 +155,6 @@ class LSTMCell(_GatedCell):
     """
 
     kind = "lstm"
-    gates = 4
-    n_states = 2
 
     def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
@@ -195,19 +201,10 @@ class GRUCell(_GatedCell):
     """
 
     kind = "gru"
-    gates = 3
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
         self.reset_after = reset_after
-
-    def _bias_shape(self) -> tuple[int, ...]:
-        return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
-
-    def input_bias(self) -> Tensor | None:
-        if self.bias is None:
-            return None
-        return self.bias[0] if self.reset_after else self.bias
 
     gate_names: ClassVar[tuple[str, ...]] = ("update", "reset")
 
@@ -252,7 +249,6 @@ class IndRNNCell(RecurrentCell):
     """
 
     kind = "indrnn"
-    gates = 1
 
     def __init__(
         self,
@@ -264,9 +260,6 @@ class IndRNNCell(RecurrentCell):
         super().__init__(
             units, activation=activation, recurrent_initializer=recurrent_initializer, **kwargs
         )
-
-    def _recurrent_shape(self) -> tuple[int, ...]:
-        return (self.units,)
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
