@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from . import _archive, training
 from ._summary import render_summary
 from .layers import Input, Layer, SymbolicTensor, layer_class
-from .layers._symbolic import Node, bind_kwargs
+from .layers._symbolic import Node, bind_kwargs, keyword_masks
 
 ArrayLike = Any
 
@@ -82,7 +82,8 @@ class _Base(nn.Module, abc.ABC):
         """Create every weight for inputs of ``input_shape`` (batch axis included)."""
 
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """Every weight, non-trainable ones (moving statistics) included, as Keras counts."""
+        return sum(p.numel() for p in self.parameters()) + sum(b.numel() for b in self.buffers())
 
     def get_layer(self, name: str) -> nn.Module:
         for layer in self.layers:
@@ -93,8 +94,8 @@ class _Base(nn.Module, abc.ABC):
             f"got {name!r}"
         )
 
-    def _keras_params(self) -> list[nn.Parameter]:
-        out: list[nn.Parameter] = []
+    def _keras_params(self) -> list[Tensor]:
+        out: list[Tensor] = []
         for layer in self.layers:
             out += layer.keras_weights() if isinstance(layer, Layer) else list(layer.parameters())
         return out
@@ -287,6 +288,22 @@ class _Base(nn.Module, abc.ABC):
         return EXPORTERS["onnx"](self, path, **kwargs)
 
 
+def _input_config(t: SymbolicTensor) -> dict[str, Any]:
+    out: dict[str, Any] = {"shape": list(t.shape[1:]), "dtype": t.dtype}
+    if t.shape[0] is not None:
+        out["batch_size"] = t.shape[0]
+    return out
+
+
+def _input_from_config(spec: dict[str, Any]) -> SymbolicTensor:
+    return Input(
+        tuple(spec["shape"]),
+        batch_size=spec.get("batch_size"),
+        dtype=spec["dtype"],
+        name=spec.get("name"),
+    )
+
+
 def _fmt_shape(shape: Any) -> str:
     if isinstance(shape, list):
         return ", ".join(_fmt_shape(s) for s in shape)
@@ -387,7 +404,7 @@ class Sequential(_Base):
         return {
             "class_name": "Sequential",
             "name": self.name,
-            "input": None if spec is None else {"shape": list(spec.shape[1:]), "dtype": spec.dtype},
+            "input": None if spec is None else _input_config(spec),
             "layers": [_layer_config(layer) for layer in self._layers],
         }
 
@@ -395,7 +412,7 @@ class Sequential(_Base):
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls(name=config.get("name"))
         if config.get("input") is not None:
-            model.add(Input(tuple(config["input"]["shape"]), dtype=config["input"]["dtype"]))
+            model.add(_input_from_config(config["input"]))
         for entry in config.get("layers", []):
             model.add(_layer_from_config(entry))
         return model
@@ -513,7 +530,10 @@ class Model(_Base):
             ims = [masks[t.node.id][t.index] for t in node.inputs[: node.n_args]]
             x_in = ins if node.input_is_list else ins[0]
             m_in = ims if node.input_is_list else ims[0]
-            y = _call(node.layer, x_in, m_in, bind_kwargs(node.kwargs, every))
+            kwargs = bind_kwargs(node.kwargs, every)
+            every_mask = [masks[t.node.id][t.index] for t in node.inputs]
+            kwargs.update(keyword_masks(node.layer, node.kwargs, every_mask))
+            y = _call(node.layer, x_in, m_in, kwargs)
             m = _out_mask(node.layer, x_in, m_in)
             ys = list(y) if isinstance(y, (list, tuple)) else [y]
             ms = list(m) if isinstance(m, (list, tuple)) else [m] * len(ys)
@@ -548,9 +568,7 @@ class Model(_Base):
         for node in self._nodes:
             if node.layer is None:
                 t = node.outputs[0]
-                nodes.append(
-                    {"input": {"shape": list(t.shape[1:]), "dtype": t.dtype, "name": t.name}}
-                )
+                nodes.append({"input": {**_input_config(t), "name": t.name}})
             else:
                 nodes.append(
                     {
@@ -582,7 +600,7 @@ class Model(_Base):
         for spec in config["nodes"]:
             if "input" in spec:
                 i = spec["input"]
-                built.append([Input(tuple(i["shape"]), dtype=i["dtype"], name=i.get("name"))])
+                built.append([_input_from_config(i)])
                 continue
             if spec["layer"] not in layers:
                 raise ValueError(f"expected layer {spec['layer']!r} in the config's layers")

@@ -1,13 +1,24 @@
 """Layers with Keras 3 semantics and weight layout, on PyTorch."""
 
 from ._activations import ACTIVATIONS, get_activation
+from ._attention import AdditiveAttention, Attention
 from ._base import LAYERS, Layer, layer_class, register
+from ._cell_loop import StackedRNNCells
 from ._cells import GRUCell, IndRNNCell, LSTMCell, RecurrentCell, SimpleRNNCell
-from ._conv import Conv1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
-from ._core import Activation, Dense, Dropout, Embedding, Flatten, Masking
+from ._conv import (
+    AveragePooling1D,
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
+from ._core import Activation, Dense, Dropout, Embedding, Flatten, Masking, SpatialDropout1D
 from ._initializers import INITIALIZERS, get_initializer
 from ._merge import Add, Concatenate
+from ._multi_head import MultiHeadAttention
+from ._norm import BatchNormalization, LayerNormalization
 from ._recurrent import GRU, LSTM, RNN, IndRNN, SimpleRNN
+from ._reshape import Permute, RepeatVector, Reshape
 from ._symbolic import Input, Node, SymbolicTensor
 from ._wrappers import Bidirectional, TimeDistributed
 
@@ -20,6 +31,10 @@ __all__ = [
     "RNN",
     "Activation",
     "Add",
+    "AdditiveAttention",
+    "Attention",
+    "AveragePooling1D",
+    "BatchNormalization",
     "Bidirectional",
     "Concatenate",
     "Conv1D",
@@ -35,12 +50,19 @@ __all__ = [
     "Input",
     "LSTMCell",
     "Layer",
+    "LayerNormalization",
     "Masking",
     "MaxPooling1D",
+    "MultiHeadAttention",
     "Node",
+    "Permute",
     "RecurrentCell",
+    "RepeatVector",
+    "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",
+    "SpatialDropout1D",
+    "StackedRNNCells",
     "SymbolicTensor",
     "TimeDistributed",
     "get_activation",

@@ -23,6 +23,30 @@ def _softmax(x: Tensor) -> Tensor:
     return torch.softmax(x, dim=-1)
 
 
+def _log_softmax(x: Tensor) -> Tensor:
+    return torch.log_softmax(x, dim=-1)
+
+
+def _leaky_relu(x: Tensor) -> Tensor:
+    return F.leaky_relu(x, 0.2)  # Keras 3's default negative_slope
+
+
+def _hard_silu(x: Tensor) -> Tensor:
+    return x * _hard_sigmoid(x)
+
+
+def _mish(x: Tensor) -> Tensor:
+    return x * torch.tanh(F.softplus(x))
+
+
+def _hard_tanh(x: Tensor) -> Tensor:
+    return torch.clamp(x, -1.0, 1.0)
+
+
+def _tanh_shrink(x: Tensor) -> Tensor:
+    return x - torch.tanh(x)
+
+
 ACTIVATIONS: dict[str, Activation] = {
     "linear": _linear,
     "tanh": torch.tanh,
@@ -38,6 +62,15 @@ ACTIVATIONS: dict[str, Activation] = {
     "silu": F.silu,
     "exponential": torch.exp,
     "softmax": _softmax,
+    "log_softmax": _log_softmax,
+    "relu6": F.relu6,
+    "leaky_relu": _leaky_relu,
+    "hard_silu": _hard_silu,
+    "hard_swish": _hard_silu,
+    "mish": _mish,
+    "hard_tanh": _hard_tanh,
+    "tanh_shrink": _tanh_shrink,
+    "log_sigmoid": F.logsigmoid,
 }
 
 

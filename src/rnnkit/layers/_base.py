@@ -97,22 +97,33 @@ class Layer(nn.Module):
         self._weight_order: list[str] = []
 
     # -- weights -------------------------------------------------------------------------------
-    def add_weight(self, name: str, shape: tuple[int, ...], initializer: str) -> nn.Parameter:
-        """Create a parameter (Keras layout) initialised by the named initializer."""
-        p = nn.Parameter(torch.empty(shape, dtype=self._dtype), requires_grad=self.trainable)
-        get_initializer(initializer)(p)
+    def add_weight(
+        self, name: str, shape: tuple[int, ...], initializer: str, trainable: bool = True
+    ) -> Tensor:
+        """Create a weight (Keras layout) initialised by the named initializer.
+
+        A trainable weight is a parameter; a non-trainable one (BatchNormalization's moving
+        statistics) is a buffer: saved and counted, never given to an optimizer."""
         if name in self.__dict__:  # a placeholder such as `self.bias = None`
             delattr(self, name)
-        self.register_parameter(name, p)
+        value = torch.empty(shape, dtype=self._dtype)
+        if trainable:
+            value = nn.Parameter(value, requires_grad=self.trainable)
+            get_initializer(initializer)(value)
+            self.register_parameter(name, value)
+        else:
+            get_initializer(initializer)(value)
+            self.register_buffer(name, value)
         self._weight_order.append(name)
-        return p
+        return value
 
-    def keras_weights(self) -> list[nn.Parameter]:
+    def keras_weights(self) -> list[Tensor]:
         """This layer's weights in Keras's order (what ``get_weights`` returns)."""
         return [getattr(self, n) for n in self._weight_order]
 
     def count_params(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        """Every weight, non-trainable ones included (as Keras counts)."""
+        return sum(p.numel() for p in self.parameters()) + sum(b.numel() for b in self.buffers())
 
     @property
     def dtype(self) -> torch.dtype:
@@ -145,6 +156,21 @@ class Layer(nn.Module):
     def compute_output_shape(self, input_shape: Any) -> Any:
         return input_shape
 
+    def call_shape(self, inputs: Any, kwargs: dict[str, Any]) -> Any:
+        """The input shape a call builds the layer with (the first argument's by default;
+        layers that also build from keyword inputs, as MultiHeadAttention's ``value``, widen
+        it). ``inputs`` and ``kwargs`` hold tensors or symbolic tensors."""
+        return shape_of(inputs)
+
+    def call_output_shape(self, input_shape: Any, kwargs: dict[str, Any]) -> Any:
+        """The output shape of a call with these (plain) keyword arguments."""
+        return self.compute_output_shape(input_shape)
+
+    def positional_names(self) -> tuple[str, ...]:
+        """Names of the inputs a call may pass positionally after the first (keyword inputs of
+        the functional graph, e.g. MultiHeadAttention's ``value``, ``key``)."""
+        return ()
+
     def input_features(self, input_shape: Any) -> Any:
         """What later calls must keep equal to the first (the feature axis by default)."""
         return _last_axis(input_shape)
@@ -157,6 +183,15 @@ class Layer(nn.Module):
         from ._symbolic import SymbolicTensor, call_symbolic
 
         first = args[0] if args else None
+        names = self.positional_names()
+        if len(args) > 1 and names:  # mha(query, value) -> mha(query, value=value)
+            if len(args) - 1 > len(names):
+                raise TypeError(
+                    f"expected at most {len(names) + 1} positional inputs for layer "
+                    f"{self.name!r}, got {len(args)}"
+                )
+            kwargs = {**dict(zip(names, args[1:])), **kwargs}
+            args = args[:1]
         if isinstance(first, SymbolicTensor) or (
             isinstance(first, (list, tuple))
             and first
@@ -164,7 +199,7 @@ class Layer(nn.Module):
         ):
             return call_symbolic(self, first, kwargs)
         if first is not None:
-            self.ensure_built(_shape_of(first))
+            self.ensure_built(self.call_shape(first, kwargs))
         return super().__call__(*args, **kwargs)
 
     # -- config --------------------------------------------------------------------------------
@@ -186,9 +221,13 @@ def _last_axis(shape: Any) -> Any:
     return shape[-1] if shape else None
 
 
-def _shape_of(x: Any) -> Any:
+def shape_of(x: Any) -> Any:
+    """The shape a layer builds with: (None, ...) of a tensor; a symbolic tensor's own shape."""
     if isinstance(x, Tensor):
         return (None, *x.shape[1:])
     if isinstance(x, (list, tuple)):
-        return [_shape_of(t) for t in x]
+        return [shape_of(t) for t in x]
+    shape = getattr(x, "shape", None)
+    if isinstance(shape, tuple):  # a SymbolicTensor (its batch axis may be fixed)
+        return shape
     raise TypeError(f"expected a torch.Tensor input, got {type(x).__name__}")

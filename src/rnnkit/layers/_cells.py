@@ -72,6 +72,15 @@ class RecurrentCell(Layer):
     def recurrent_activation_name(self) -> str:
         return "sigmoid"
 
+    @property
+    def state_size(self) -> int | list[int]:
+        """Keras's cell protocol: one int per state (an int for a single state)."""
+        return self.units if self.n_states == 1 else [self.units] * self.n_states
+
+    @property
+    def output_size(self) -> int:
+        return self.units
+
     def build(self, input_shape: Any) -> None:
         features = input_shape[-1]
         if features is None:

@@ -164,6 +164,32 @@ class MaxPooling1D(Layer):
 
 
 @register
+class AveragePooling1D(MaxPooling1D):
+    """Mean over windows of ``pool_size`` steps: (batch, time, ch) -> (batch, time', ch).
+
+    ``padding="same"`` follows Keras on PyTorch: when the padding is the same on both sides the
+    padded positions are left out of the mean; otherwise (the extra step on the right) the
+    edges are repeated into the padding."""
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = inputs.transpose(1, 2)  # (batch, ch, time)
+        pad = 0
+        if self.padding == "same":
+            if self.strides == 1:
+                total = self.pool_size - 1
+            else:
+                out_len = -(-x.shape[-1] // self.strides)
+                total = max(0, (out_len - 1) * self.strides + self.pool_size - x.shape[-1])
+            left, right = total // 2, total - total // 2
+            if left == right:
+                pad = left
+            else:
+                x = F.pad(x, (left, right), mode="replicate")
+        y = F.avg_pool1d(x, self.pool_size, self.strides, padding=pad, count_include_pad=False)
+        return y.transpose(1, 2)  # (batch, time', ch)
+
+
+@register
 class GlobalAveragePooling1D(Layer):
     """Mean over time: (batch, time, ch) -> (batch, ch); masked steps are left out (Keras)."""
 

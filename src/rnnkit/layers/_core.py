@@ -205,3 +205,27 @@ class Masking(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "mask_value": self.mask_value}
+
+
+@register
+class SpatialDropout1D(Dropout):
+    """Dropout of whole channels: one draw per (sample, channel), shared by every time step.
+
+    (batch, time, channels) -> same shape; the identity in inference."""
+
+    def forward(
+        self, inputs: Tensor, mask: Tensor | None = None, training: bool | None = None
+    ) -> Tensor:
+        training = self.training if training is None else training
+        if not training or self.rate == 0:
+            return inputs
+        if inputs.dim() != 3:
+            raise ValueError(
+                f"expected input (batch, time, channels) for {self.name!r}, "
+                f"got shape {tuple(inputs.shape)}"
+            )
+        keep = 1.0 - self.rate
+        noise = torch.empty(
+            (inputs.shape[0], 1, inputs.shape[2]), dtype=inputs.dtype, device=inputs.device
+        ).bernoulli_(keep)  # (batch, 1, channels)
+        return inputs * noise / keep

@@ -14,6 +14,9 @@ from torch import Tensor
 
 from .. import kernels
 from ._base import Layer, register
+from ._cell_loop import cell_config, cell_from_config, cell_weights, run_cell, state_sizes
+from ._cell_loop import initial_states as protocol_initial_states
+from ._cell_loop import output_size as protocol_output_size
 from ._cells import GRUCell, IndRNNCell, LSTMCell, RecurrentCell, SimpleRNNCell
 
 _CELL_ARGS = (
@@ -40,6 +43,7 @@ def _check_rate(name: str, rate: float) -> float:
     return float(rate)
 
 
+@register
 class RNN(Layer):
     """Runs ``cell`` over the time axis of a (batch, time, features) input.
 
@@ -53,6 +57,11 @@ class RNN(Layer):
     At call time ``mask`` (batch, time) skips steps (state and output carried over) and
     ``initial_state`` gives the starting states. ``engine`` forces an engine (see
     :mod:`rnnkit.kernels`); the default picks the fastest correct one per call.
+
+    ``cell`` is a built-in cell (``LSTMCell``, ``GRUCell``, ``SimpleRNNCell``, ``IndRNNCell``:
+    the engines run it, fused where they can) or any cell with Keras's cell protocol (see
+    :mod:`rnnkit.layers._cell_loop`; ``StackedRNNCells`` included), which runs on the reference
+    loop; such a cell applies its own dropout (``dropout`` here must stay 0).
     """
 
     supports_masking = True
@@ -60,7 +69,7 @@ class RNN(Layer):
 
     def __init__(
         self,
-        cell: RecurrentCell,
+        cell: Any,
         *,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
@@ -74,8 +83,17 @@ class RNN(Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.cell = cell
+        self.builtin = isinstance(cell, RecurrentCell)  # the engines' cell kinds
+        if not self.builtin:
+            state_sizes(cell)  # a clear error for an object that is no cell
         self.dropout = _check_rate("dropout", dropout)
         self.recurrent_dropout = _check_rate("recurrent_dropout", recurrent_dropout)
+        if not self.builtin and (self.dropout or self.recurrent_dropout):
+            raise ValueError(
+                f"expected dropout=0 and recurrent_dropout=0 for RNN({type(cell).__name__}) "
+                f"(a user-defined cell applies its own dropout), got {dropout} and "
+                f"{recurrent_dropout}"
+            )
         self.return_sequences = return_sequences
         self.return_state = return_state
         self.go_backwards = go_backwards
@@ -89,21 +107,28 @@ class RNN(Layer):
 
     @property
     def units(self) -> int:
-        return self.cell.units
+        """The output size (a built-in cell's ``units``)."""
+        return self.cell.units if self.builtin else protocol_output_size(self.cell)
+
+    def state_sizes(self) -> list[int]:
+        return [self.cell.units] * self.cell.n_states if self.builtin else state_sizes(self.cell)
 
     def build(self, input_shape: Any) -> None:
         if len(input_shape) != 3:
             raise ValueError(
                 f"expected input of rank 3 (batch, time, features), got shape {input_shape}"
             )
-        self.cell.ensure_built(input_shape)
+        if isinstance(self.cell, Layer):  # Keras builds a cell with one step's shape
+            self.cell.ensure_built(input_shape if self.builtin else (None, *input_shape[2:]))
 
-    def keras_weights(self) -> list[torch.nn.Parameter]:
-        return self.cell.keras_weights()
+    def keras_weights(self) -> list[Tensor]:
+        return cell_weights(self.cell)
 
     def engine_plan(self, batch: int = 32, training: bool = True) -> kernels.EngineChoice:
         """The engine a call would use (for ``summary()``), with the reason."""
         plan = getattr(kernels, "plan_engine", None)
+        if not self.builtin:
+            return kernels.EngineChoice("loop", "a user-defined cell runs on the reference loop")
         if plan is None:
             return kernels.EngineChoice(self.engine or "loop", "the reference loop")
         cell = self.cell
@@ -129,16 +154,18 @@ class RNN(Layer):
 
     def _initial_states(self, x: Tensor, initial_state: Any) -> tuple[Tensor, ...]:
         batch = x.shape[0]
-        n = self.cell.n_states
+        sizes = self.state_sizes()
         if initial_state is not None:
             states = [initial_state] if isinstance(initial_state, Tensor) else list(initial_state)
-            if len(states) != n:
-                raise ValueError(f"expected {n} initial state tensor(s), got {len(states)}")
-            for s in states:
-                if not isinstance(s, Tensor) or tuple(s.shape) != (batch, self.units):
+            if len(states) != len(sizes):
+                raise ValueError(
+                    f"expected {len(sizes)} initial state tensor(s), got {len(states)}"
+                )
+            for s, size in zip(states, sizes, strict=True):
+                if not isinstance(s, Tensor) or tuple(s.shape) != (batch, size):
                     shape = tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__
                     raise ValueError(
-                        f"expected initial states of shape {(batch, self.units)}, got {shape}"
+                        f"expected initial states of shape {(batch, size)}, got {shape}"
                     )
             return tuple(s.to(x.dtype) for s in states)
         if self.stateful and self._states is not None:
@@ -148,8 +175,10 @@ class RNN(Layer):
                     f"(call reset_states() to change it), got {batch}"
                 )
             return self._states
+        if not self.builtin:
+            return tuple(protocol_initial_states(self.cell, x))
         zeros = x.new_zeros(batch, self.units)
-        return (zeros,) * n
+        return (zeros,) * len(sizes)
 
     def forward(
         self,
@@ -167,12 +196,25 @@ class RNN(Layer):
         batch, time, features = x.shape
         if time == 0:
             raise ValueError("expected at least one time step, got 0")
-        cell = self.cell
-        if x.dtype != cell.kernel.dtype:
-            x = x.to(cell.kernel.dtype)
         if mask is not None:
             mask = kernels.as_bool_mask(mask, batch, time)
         training = self.training if training is None else training
+        if not self.builtin:
+            outputs, states = run_cell(
+                self.cell,
+                x,
+                self._initial_states(x, initial_state),
+                mask=mask,
+                go_backwards=self.go_backwards,
+                return_sequences=self.return_sequences,
+                zero_output_for_mask=self.zero_output_for_mask,
+                training=training,
+            )
+            self.last_engine = "loop"
+            return self._finish(outputs, states)
+        cell = self.cell
+        if x.dtype != cell.kernel.dtype:
+            x = x.to(cell.kernel.dtype)
         dp = rec = None
         if training and self.dropout > 0:
             dp = _dropout_mask((batch, features), self.dropout, x)
@@ -198,30 +240,32 @@ class RNN(Layer):
         result = kernels.run_recurrent(call, partial(cell.step, rec_mask=rec), self.engine)
         if self.last_engine != result.engine:
             self.last_engine = result.engine
+        return self._finish(result.outputs, result.states)
+
+    def _finish(self, outputs: Tensor, states: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
         if self.stateful:
-            self._states = tuple(s.detach() for s in result.states)
+            self._states = tuple(s.detach() for s in states)
         if self.return_state:
-            return (result.outputs, *result.states)
-        return result.outputs
+            return (outputs, *states)
+        return outputs
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         batch, time = input_shape[0], input_shape[1]
         out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
         if self.return_state:
-            return [out] + [(batch, self.units)] * self.cell.n_states
+            return [out] + [(batch, size) for size in self.state_sizes()]
         return out
 
     def compute_mask(self, inputs: Any, mask: Tensor | None) -> Any:
         out = mask if self.return_sequences else None
         if self.return_state:
-            return [out] + [None] * self.cell.n_states
+            return [out] + [None] * len(self.state_sizes())
         return out
 
-    def get_config(self) -> dict[str, Any]:
-        cell_cfg = self.cell.get_config()
+    def layer_config(self) -> dict[str, Any]:
+        """The arguments of the layer itself (not its cell's)."""
         return {
             **super().get_config(),
-            **{k: cell_cfg[k] for k in _CELL_ARGS if k in cell_cfg},
             "dropout": self.dropout,
             "recurrent_dropout": self.recurrent_dropout,
             "return_sequences": self.return_sequences,
@@ -232,8 +276,32 @@ class RNN(Layer):
             "engine": self.engine,
         }
 
+    def get_config(self) -> dict[str, Any]:
+        return {**self.layer_config(), "cell": cell_config(self.cell)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        config = dict(config)
+        return cls(cell_from_config(config.pop("cell", None)), **config)
+
     def extra_repr(self) -> str:
         return f"name={self.name!r}, units={self.units}, return_sequences={self.return_sequences}"
+
+
+
+class CellLayer(RNN):
+    """A layer of one built-in cell kind (SimpleRNN, LSTM, GRU, IndRNN): the cell's arguments
+    are the layer's own, flat in its config (as Keras's)."""
+
+    cell: RecurrentCell
+
+    def get_config(self) -> dict[str, Any]:
+        cell_cfg = self.cell.get_config()
+        return {**self.layer_config(), **{k: cell_cfg[k] for k in _CELL_ARGS if k in cell_cfg}}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        return cls(**config)
 
 
 _LAYER_ARGS = (
@@ -262,7 +330,7 @@ def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 @register
-class SimpleRNN(RNN):
+class SimpleRNN(CellLayer):
     """Fully connected recurrent layer: ``h_t = act(x_t W + h_{t-1} U + b)`` (Keras ``SimpleRNN``).
 
     Shapes: input (batch, time, features) -> (batch, units), or (batch, time, units) with
@@ -276,7 +344,7 @@ class SimpleRNN(RNN):
 
 
 @register
-class LSTM(RNN):
+class LSTM(CellLayer):
     """Long short-term memory layer (Keras ``LSTM``; gates i, f, c, o).
 
     Weights: kernel (features, 4u), recurrent_kernel (u, 4u), bias (4u,);
@@ -306,7 +374,7 @@ class LSTM(RNN):
 
 
 @register
-class GRU(RNN):
+class GRU(CellLayer):
     """Gated recurrent unit layer (Keras ``GRU``; gates z, r, h).
 
     Parameters: ``3u(features + u + 2)`` with ``reset_after=True`` (the default, bias (2, 3u)),
@@ -335,7 +403,7 @@ class GRU(RNN):
 
 
 @register
-class IndRNN(RNN):
+class IndRNN(CellLayer):
     """Independently recurrent layer (seed 004): ``h_t = act(x_t W + u * h_{t-1} + b)``.
 
     The recurrent weight is a vector (units,). Parameters: ``u(features + 2)``.

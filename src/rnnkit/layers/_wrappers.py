@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from typing import Any
 
 import torch
@@ -64,8 +65,13 @@ class Bidirectional(Layer):
         self.forward_layer.ensure_built(input_shape)
         self.backward_layer.ensure_built(input_shape)
 
-    def keras_weights(self) -> list[torch.nn.Parameter]:
+    def keras_weights(self) -> list[Tensor]:
         return self.forward_layer.keras_weights() + self.backward_layer.keras_weights()
+
+    def reset_states(self) -> None:
+        """Forget the carried states of both directions (``stateful`` layers)."""
+        self.forward_layer.reset_states()
+        self.backward_layer.reset_states()
 
     def _merge(self, y: Tensor, y_rev: Tensor) -> Any:
         if self.merge_mode == "concat":
@@ -159,13 +165,27 @@ class TimeDistributed(Layer):
             raise ValueError(f"expected input of rank >= 3 (batch, time, ...), got {input_shape}")
         self.layer.ensure_built((None, *input_shape[2:]))
 
-    def keras_weights(self) -> list[torch.nn.Parameter]:
+    def keras_weights(self) -> list[Tensor]:
         return self.layer.keras_weights()
 
-    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+    def forward(
+        self, inputs: Tensor, mask: Tensor | None = None, training: bool | None = None
+    ) -> Tensor:
+        """Each step's slice goes through ``layer`` with that step's slice of ``mask``
+        (batch, time, ...) -> (..., ) as Keras passes ``mask[:, t]``."""
         batch, time = inputs.shape[:2]
-        y = self.layer(inputs.reshape(batch * time, *inputs.shape[2:]))  # (batch * time, ...)
-        return y.reshape(batch, time, *y.shape[1:])
+        kwargs: dict[str, Any] = {}
+        if mask is not None:
+            if tuple(mask.shape[:2]) != (batch, time):
+                raise ValueError(
+                    f"expected a mask starting with (batch, time) = {(batch, time)} for layer "
+                    f"{self.name!r}, got shape {tuple(mask.shape)}"
+                )
+            kwargs["mask"] = mask.reshape(batch * time, *mask.shape[2:])  # (batch * time, ...)
+        if training is not None and "training" in inspect.signature(self.layer.forward).parameters:
+            kwargs["training"] = training
+        y = self.layer(inputs.reshape(batch * time, *inputs.shape[2:]), **kwargs)
+        return y.reshape(batch, time, *y.shape[1:])  # (batch, time, ...)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         inner = self.layer.compute_output_shape((input_shape[0], *input_shape[2:]))
