@@ -82,3 +82,46 @@ def test_the_checker_catches_wrong_imports(tmp_path: Path) -> None:
     assert any("data/_x.py imports 'model'" in v for v in found)
     assert any("training/_y.py imports 'layers'" in v for v in found)
     assert any("kernels.py imports 'layers'" in v for v in found)
+
+
+# --------------------------------------------------------------------------- training's shape
+def _stems(folder: Path) -> set[str]:
+    """Names of a part's modules and subpackages (without a leading underscore)."""
+    return {
+        p.stem.lstrip("_")
+        for p in folder.iterdir()
+        if p.stem != "__init__" and (p.suffix == ".py" or (p / "__init__.py").exists())
+    }
+
+
+def test_no_private_public_module_pairs() -> None:
+    """No ``_x.py`` beside an ``x.py`` (a shim re-exporting the other)."""
+    pairs = [
+        str(p.relative_to(SRC))
+        for p in SRC.rglob("_*.py")
+        if not p.stem.startswith("__") and (p.parent / f"{p.stem[1:]}.py").exists()
+    ]
+    assert pairs == []
+
+
+def test_training_and_kernels_use_no_module_name_for_two_things() -> None:
+    assert _stems(SRC / "training") & _stems(SRC / "kernels") == set()
+
+
+def test_training_functions_read_in_one_sitting() -> None:
+    """No function of the training loop over 80 lines, and nothing passes ``locals()``."""
+    long, calls = [], []
+    for path in sorted((SRC / "training").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 80:
+                    long.append(f"{path.relative_to(SRC)}:{node.name} ({lines} lines)")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == "locals"
+            ):
+                calls.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    assert long == [] and calls == []

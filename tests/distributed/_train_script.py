@@ -113,16 +113,16 @@ def run(out: Path, distributed: bool) -> None:
 def count_checkpoint_writes(out: Path) -> None:
     """Record every ``fit(checkpoint_dir=...)`` write in ``out/checkpoint-writes-r{rank}.txt``
     (only in the torchrun processes)."""
-    from rnnkit.training import _loop
+    from rnnkit.training import epochs
 
-    real = _loop.save_training_checkpoint
+    real = epochs.save_training_checkpoint
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         with open(out / f"checkpoint-writes-r{training.get_rank()}.txt", "a") as f:
             f.write("write\n")
         return real(*args, **kwargs)
 
-    _loop.save_training_checkpoint = counting  # type: ignore[assignment]
+    epochs.save_training_checkpoint = counting  # type: ignore[assignment]
 
 
 if __name__ == "__main__":

@@ -152,13 +152,13 @@ def test_distributed_fit_in_a_one_process_group(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """world size 1: the DDP wrapper path in this process; callbacks see the plain module."""
-    from rnnkit.training._distributed import _free_port
+    from rnnkit.training.distributed.launcher import free_port
 
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("LOCAL_RANK", "0")
     monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
-    monkeypatch.setenv("MASTER_PORT", str(_free_port()))
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
     x, y = _xy()
     plain = _linear()
     training.fit(

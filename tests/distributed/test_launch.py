@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rnnkit import training
-from rnnkit.training._distributed import shard_bounds, shard_sizes
+from rnnkit.training.distributed import shard_bounds, shard_sizes
 
 from . import _spawn_target
 

@@ -26,9 +26,9 @@ from torch import nn
 torch.set_num_threads(1)
 
 from rnnkit import _archive  # noqa: E402
-from rnnkit.training import _checkpoint as ck  # noqa: E402
-from rnnkit.training import _checkpoint_files as ck_files  # noqa: E402
+from rnnkit.training import checkpoint as ck  # noqa: E402
 from rnnkit.training import latest_checkpoint, load_checkpoint, read_checkpoint  # noqa: E402
+from rnnkit.training.checkpoint import files as ck_files  # noqa: E402
 
 
 def _module(value: float) -> nn.Module:

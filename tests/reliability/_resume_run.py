@@ -72,7 +72,7 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 
 def main(out: Path, ckpt: str, kill_epoch: int, no_rng: bool) -> None:
     if no_rng:
-        import rnnkit.training._checkpoint as checkpoint
+        import rnnkit.training.checkpoint.resume as checkpoint
 
         checkpoint.restore_rng_states = lambda state, generator: None
     out.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from rnnkit import _archive
-from rnnkit.training import _checkpoint as ck
-from rnnkit.training import _checkpoint_files as ck_files
+from rnnkit.training import checkpoint as ck
 from rnnkit.training import fit, latest_checkpoint, list_checkpoints, read_checkpoint
+from rnnkit.training.checkpoint import files as ck_files
 
 from ._common import TinyNet, finish, regression, start
 

@@ -23,7 +23,7 @@ from rnnkit.training import (
     latest_checkpoint,
     load_checkpoint,
 )
-from rnnkit.training import _checkpoint as ck
+from rnnkit.training import checkpoint as ck
 
 from ._common import TinyNet, optimizer_snapshot, regression, same_tensors, snapshot
 

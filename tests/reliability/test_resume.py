@@ -127,7 +127,7 @@ def test_model_fit_passes_checkpoint_arguments_and_resumes_an_lstm_exactly(
     assert ckpt.epoch == 4 and ckpt.lr == [g["lr"] for g in model.optimizer.param_groups]
     assert ckpt.history is not None and ckpt.history["history"] == ref_hist.history
     # and without the rng restore the same resume differs (the comparison can fail)
-    import rnnkit.training._checkpoint as checkpoint
+    import rnnkit.training.checkpoint.resume as checkpoint
 
     original = checkpoint.restore_rng_states
     checkpoint.restore_rng_states = lambda state, generator: None

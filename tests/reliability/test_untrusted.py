@@ -25,7 +25,7 @@ import rnnkit as rk
 from rnnkit import _archive, layers
 from rnnkit.data import CharVocab, WordTokenizer, read_npy, read_npz
 from rnnkit.training import CheckpointCorruptError, fit, latest_checkpoint, read_checkpoint
-from rnnkit.training import _checkpoint as ck
+from rnnkit.training import checkpoint as ck
 
 from ._common import SRC, TinyNet, regression
 

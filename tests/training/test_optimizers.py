@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from rnnkit.training import Callback, fit, get_optimizer, optimizers, train_on_batch
-from rnnkit.training._optimizers import _keras_eps_step
+from rnnkit.training.keras_updates import _keras_eps_step
 
 
 def _param(values: list[float]) -> nn.Parameter:

@@ -7,24 +7,34 @@ Keras-order loss ``loss(y_true, y_pred)``. Losses, metrics and optimizers are re
 names and semantics (``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau`` ...).
 
 ``fit(..., checkpoint_dir=..., resume="auto")`` writes atomic, verified checkpoints after every
-epoch and resumes from the newest one exactly (:mod:`._checkpoint`).
+epoch and resumes from the newest one exactly (:mod:`.checkpoint`); ``fit(...,
+distributed=True)`` trains data-parallel under torchrun (:mod:`.distributed`).
+
+Modules: :mod:`.fitting` (fit, the loop), :mod:`.step` (one step, one evaluation pass),
+:mod:`.inference` (evaluate, predict), :mod:`.options` (fit's arguments and their checks),
+:mod:`.strategy` (one process or data-parallel), :mod:`.batches` (conversion, batching),
+:mod:`.losses`, :mod:`.metrics`, :mod:`.optimizers` (+ :mod:`.keras_updates`),
+:mod:`.progress`; packages :mod:`.callbacks`, :mod:`.checkpoint`, :mod:`.distributed`.
 
 This package imports nothing else of rnnkit.
 """
 
-from . import callbacks, losses, metrics, optimizers
-from ._callbacks import (
+from . import callbacks, checkpoint, distributed, losses, metrics, optimizers
+from .callbacks import (
     Callback,
     CSVLogger,
     EarlyStopping,
     History,
+    JSONLogger,
     ModelCheckpoint,
     ReduceLROnPlateau,
+    TensorBoardLogger,
     TerminateOnNaN,
     TrainState,
+    default_loggers,
     save_state_dict,
 )
-from ._checkpoint import (
+from .checkpoint import (
     Checkpoint,
     CheckpointCorruptError,
     CheckpointError,
@@ -35,9 +45,9 @@ from ._checkpoint import (
     load_checkpoint,
     read_checkpoint,
 )
-from ._distributed import (
+from .distributed import (
+    DataParallel,
     barrier,
-    fit_distributed,
     get_rank,
     get_world_size,
     init_distributed,
@@ -48,12 +58,14 @@ from ._distributed import (
     under_torchrun,
     without_option,
 )
-from ._loggers import JSONLogger, TensorBoardLogger, default_loggers
-from ._loop import NonFiniteLossError, evaluate, fit, predict, train_on_batch
-from ._losses import Loss, get_loss
-from ._metrics import Metric, get_metric
-from ._optimizers import OptimizerSpec, build_optimizer, get_optimizer
-from ._progress import Progress
+from .fitting import NonFiniteLossError, fit, fit_distributed, train_on_batch
+from .inference import evaluate, predict
+from .keras_updates import KerasAdam, KerasAdamW, KerasRMSprop
+from .losses import Loss, get_loss
+from .metrics import Metric, get_metric
+from .optimizers import OptimizerSpec, build_optimizer, get_optimizer
+from .progress import Progress
+from .strategy import OneProcess, Strategy
 
 __all__ = [
     "CSVLogger",
@@ -62,51 +74,55 @@ __all__ = [
     "CheckpointCorruptError",
     "CheckpointError",
     "CheckpointMismatchError",
+    "DataParallel",
     "EarlyStopping",
     "History",
+    "JSONLogger",
+    "KerasAdam",
+    "KerasAdamW",
+    "KerasRMSprop",
     "Loss",
     "Metric",
     "ModelCheckpoint",
     "NonFiniteLossError",
     "NonFiniteWeightsError",
+    "OneProcess",
     "OptimizerSpec",
     "Progress",
     "ReduceLROnPlateau",
+    "Strategy",
+    "TensorBoardLogger",
     "TerminateOnNaN",
     "TrainState",
+    "barrier",
     "build_optimizer",
     "callbacks",
+    "checkpoint",
+    "default_loggers",
+    "distributed",
     "evaluate",
     "fit",
+    "fit_distributed",
     "get_loss",
     "get_metric",
     "get_optimizer",
+    "get_rank",
+    "get_world_size",
+    "init_distributed",
+    "is_rank_zero",
     "latest_checkpoint",
+    "launch",
     "list_checkpoints",
     "load_checkpoint",
+    "local_device",
     "losses",
     "metrics",
     "optimizers",
     "predict",
     "read_checkpoint",
     "save_state_dict",
-    "train_on_batch",
-]
-
-# distributed training and loggers (rnnkit.training._distributed, rnnkit.training._loggers)
-__all__ += [
-    "JSONLogger",
-    "TensorBoardLogger",
-    "barrier",
-    "default_loggers",
-    "fit_distributed",
-    "get_rank",
-    "get_world_size",
-    "init_distributed",
-    "is_rank_zero",
-    "launch",
-    "local_device",
     "torchrun_command",
+    "train_on_batch",
     "under_torchrun",
     "without_option",
 ]

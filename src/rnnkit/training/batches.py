@@ -17,7 +17,19 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Inputs", "as_inputs", "as_tensor", "call_module", "module_device_dtype", "n_samples"]
+__all__ = [
+    "Inputs",
+    "as_inputs",
+    "as_output",
+    "as_tensor",
+    "batch_slices",
+    "check_batch_size",
+    "check_same_length",
+    "module_device_dtype",
+    "n_samples",
+    "n_steps",
+    "take",
+]
 
 #: Converted ``x``: one tensor per module input.
 Inputs = tuple[Tensor, ...]
@@ -122,10 +134,6 @@ def take(
         part = t[idx] if isinstance(idx, slice) else t[idx.to(t.device)]
         out.append(part.to(device))
     return tuple(out)
-
-
-def call_module(module: nn.Module, inputs: Sequence[Tensor]) -> Any:
-    return module(*inputs)
 
 
 def as_output(out: Any, what: str = "module output") -> Tensor:

@@ -1,31 +1,5 @@
-"""Keras-style callbacks working on any ``torch.nn.Module``.
-
-The loop gives every callback (before ``on_train_begin``):
-
-* ``callback.model``: the object passed as ``callback_model`` to ``fit`` (default: the module);
-* ``callback.state``: the :class:`TrainState` of the run (module, torch optimizer, params,
-  ``stop_training`` flag, metric directions, progress writer);
-* ``callback.params``: ``{"epochs", "steps", "verbose", "batch_size", "samples"}``;
-* ``callback.optimizer``: shortcut for ``callback.state.optimizer`` (the torch optimizer).
-
-To stop training call ``self.stop()`` (sets ``state.stop_training``); Keras's idiom
-``self.model.stop_training = True`` also works when ``model`` carries such an attribute.
-Training stops after the current batch (batch hooks) or epoch (epoch hooks); the interrupted
-epoch still gets its validation and ``on_epoch_end``, like Keras.
-
-Epoch indices passed to hooks are 0-based (Keras); messages and file names use ``epoch + 1``.
-
-Resumable state: a callback whose behaviour depends on earlier epochs (counters, best values)
-overrides :meth:`Callback.state_dict` / :meth:`Callback.load_state_dict`, so that
-``fit(..., checkpoint_dir=...)`` can store it in a checkpoint and restore it on resume. The state
-holds JSON-compatible values (None, bool, int, float, str, lists, tuples, dicts) and tensors.
-
-Where the code lives: the protocol (:class:`TrainState`, :class:`Callback`, the hook dispatch)
-in :mod:`._callback_base`; the monitoring callbacks (:class:`EarlyStopping`,
-:class:`ModelCheckpoint`, :class:`ReduceLROnPlateau`) in :mod:`._monitor_callbacks`; the simple
-ones (:class:`History`, :class:`TerminateOnNaN`, :class:`CSVLogger`) here. Every public
-callback name is importable from this module.
-"""
+"""The simple callbacks: :class:`History` (returned by ``fit``), :class:`TerminateOnNaN` and
+:class:`CSVLogger`."""
 
 from __future__ import annotations
 
@@ -36,25 +10,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ._callback_base import Callback, Logs, TrainState, _get
-from ._monitor_callbacks import (
-    EarlyStopping,
-    ModelCheckpoint,
-    ReduceLROnPlateau,
-    save_state_dict,
-)
+from .base import Callback, Logs, read_saved
 
-__all__ = [
-    "CSVLogger",
-    "Callback",
-    "EarlyStopping",
-    "History",
-    "ModelCheckpoint",
-    "ReduceLROnPlateau",
-    "TerminateOnNaN",
-    "TrainState",
-    "save_state_dict",
-]
+__all__ = ["CSVLogger", "History", "TerminateOnNaN"]
 
 
 class History(Callback):
@@ -84,8 +42,8 @@ class History(Callback):
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        history = _get(state, "History", "history", (dict,))
-        epoch = _get(state, "History", "epoch", (list,))
+        history = read_saved(state, "History", "history", (dict,))
+        epoch = read_saved(state, "History", "epoch", (list,))
         if not all(isinstance(e, int) and not isinstance(e, bool) for e in epoch):
             raise ValueError("History: expected integer epochs in the saved state")
         for key, values in history.items():
@@ -173,12 +131,12 @@ class CSVLogger(Callback):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         owner = "CSVLogger"
-        keys = _get(state, owner, "keys", (list,), optional=True)
+        keys = read_saved(state, owner, "keys", (list,), optional=True)
         if keys is not None and not all(isinstance(k, str) for k in keys):
             raise ValueError(f"{owner}: expected 'keys' as a list of strings")
-        write_header = _get(state, owner, "write_header", (bool,))
-        start = _get(state, owner, "start", (int,))
-        text = _get(state, owner, "text", (str,))
+        write_header = read_saved(state, owner, "write_header", (bool,))
+        start = read_saved(state, owner, "start", (int,))
+        text = read_saved(state, owner, "text", (str,))
         if start < 0:
             raise ValueError(f"{owner}: expected 'start' >= 0, got {start}")
         self.keys, self._write_header, self._start, self._text = keys, write_header, start, text

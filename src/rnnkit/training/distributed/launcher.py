@@ -12,9 +12,11 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._dist_env import _shutdown
+import torch.multiprocessing as mp
 
-__all__ = ["launch", "torchrun_command", "without_option"]
+from .env import shutdown
+
+__all__ = ["free_port", "launch", "torchrun_command", "without_option"]
 
 
 # --------------------------------------------------------------------------- launching
@@ -47,7 +49,7 @@ def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
     ]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -75,7 +77,7 @@ def _spawn_entry(
     try:
         target(*args)
     finally:
-        _shutdown()
+        shutdown()
 
 
 def launch(
@@ -105,11 +107,9 @@ def launch(
     if "OMP_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in extra:
         extra["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // nproc))
     if callable(target):
-        import torch.multiprocessing as mp
-
         mp.spawn(
             _spawn_entry,
-            args=(nproc, _free_port(), target, tuple(args), extra),
+            args=(nproc, free_port(), target, tuple(args), extra),
             nprocs=nproc,
             join=True,
         )

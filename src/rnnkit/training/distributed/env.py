@@ -14,12 +14,18 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
+    "all_reduce_ints",
     "barrier",
+    "broadcast_int",
+    "check_same_on_all_ranks",
+    "env_int",
     "get_rank",
     "get_world_size",
     "init_distributed",
+    "initialized",
     "is_rank_zero",
     "local_device",
+    "shutdown",
     "under_torchrun",
 ]
 
@@ -27,7 +33,7 @@ _ENV_KEYS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
 
 # --------------------------------------------------------------------------- environment
-def _env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int) -> int:
     value = os.environ.get(name, "")
     if value == "":
         return default
@@ -43,18 +49,18 @@ def under_torchrun() -> bool:
     return all(k in os.environ for k in _ENV_KEYS)
 
 
-def _initialized() -> bool:
+def initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
 def get_rank() -> int:
     """This process's global rank: the process group's, else ``$RANK``, else 0."""
-    return dist.get_rank() if _initialized() else _env_int("RANK", 0)
+    return dist.get_rank() if initialized() else env_int("RANK", 0)
 
 
 def get_world_size() -> int:
     """Number of processes: the process group's, else ``$WORLD_SIZE``, else 1."""
-    return dist.get_world_size() if _initialized() else _env_int("WORLD_SIZE", 1)
+    return dist.get_world_size() if initialized() else env_int("WORLD_SIZE", 1)
 
 
 def is_rank_zero() -> bool:
@@ -67,12 +73,12 @@ def local_device() -> torch.device:
     """``cuda:$LOCAL_RANK`` when CUDA is available, else ``cpu``: where to put the model
     before ``fit`` so that every process on a node gets its own GPU."""
     if torch.cuda.is_available():
-        return torch.device("cuda", _env_int("LOCAL_RANK", 0) % torch.cuda.device_count())
+        return torch.device("cuda", env_int("LOCAL_RANK", 0) % torch.cuda.device_count())
     return torch.device("cpu")
 
 
-def _shutdown() -> None:
-    if _initialized():
+def shutdown() -> None:
+    if initialized():
         dist.destroy_process_group()
 
 
@@ -99,14 +105,14 @@ def init_distributed(backend: str | None = None, device: torch.device | str | No
     if backend not in ("gloo", "nccl"):
         raise ValueError(f"expected backend 'gloo' or 'nccl', got {backend!r}")
     if backend == "nccl":
-        index = dev.index if dev.index is not None else _env_int("LOCAL_RANK", 0)
+        index = dev.index if dev.index is not None else env_int("LOCAL_RANK", 0)
         torch.cuda.set_device(index)
         dist.init_process_group(
             backend="nccl", init_method="env://", device_id=torch.device("cuda", index)
         )
     else:
         dist.init_process_group(backend=backend, init_method="env://")
-    atexit.register(_shutdown)
+    atexit.register(shutdown)
     return True
 
 
@@ -118,7 +124,7 @@ def _comm_device() -> torch.device:
 
 def barrier() -> None:
     """Wait for every rank (no-op without a process group)."""
-    if not _initialized():
+    if not initialized():
         return
     if dist.get_backend() == "nccl":
         dist.barrier(device_ids=[torch.cuda.current_device()])
@@ -126,24 +132,24 @@ def barrier() -> None:
         dist.barrier()
 
 
-def _all_reduce_ints(values: Sequence[int], op: Any) -> list[int]:
+def all_reduce_ints(values: Sequence[int], op: Any) -> list[int]:
     t = torch.tensor(list(values), dtype=torch.int64, device=_comm_device())
     dist.all_reduce(t, op=op)
     return [int(v) for v in t.tolist()]
 
 
-def _broadcast_int(value: int) -> int:
+def broadcast_int(value: int) -> int:
     t = torch.tensor([value], dtype=torch.int64, device=_comm_device())
     dist.broadcast(t, src=0)
     return int(t.item())
 
 
-def _check_same_on_all_ranks(named: Mapping[str, int]) -> None:
+def check_same_on_all_ranks(named: Mapping[str, int]) -> None:
     """Raise ValueError (on every rank) when some value differs between ranks."""
     names = list(named)
     values = [named[k] for k in names]
-    low = _all_reduce_ints(values, dist.ReduceOp.MIN)
-    high = _all_reduce_ints(values, dist.ReduceOp.MAX)
+    low = all_reduce_ints(values, dist.ReduceOp.MIN)
+    high = all_reduce_ints(values, dist.ReduceOp.MAX)
     for name, lo, hi in zip(names, low, high, strict=True):
         if lo != hi:
             raise ValueError(

@@ -13,8 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ._callback_base import Callback, TrainState, _CallbackList
-from ._data import (
+from .batches import (
     as_inputs,
     as_output,
     as_tensor,
@@ -26,17 +25,12 @@ from ._data import (
     n_steps,
     take,
 )
-from ._loop_parts import (
-    LossLike,
-    MetricLike,
-    _build_metrics,
-    _check_callbacks,
-    _check_module,
-    _eval_pass,
-    _Tracker,
-)
-from ._losses import get_loss
-from ._progress import Progress, normalize_verbose
+from .callbacks.base import Callback, CallbackList, TrainState, check_callbacks
+from .losses import LossLike, get_loss
+from .metrics import MetricLike, build_metrics
+from .options import check_module
+from .progress import Progress, normalize_verbose
+from .step import Tracker, eval_pass
 
 __all__ = ["evaluate", "predict"]
 
@@ -60,7 +54,7 @@ def evaluate(
 
     Returns ``{"loss": ..., <metric name>: ...}``, sample-weighted means over all batches.
     """
-    module = _check_module(module)
+    module = check_module(module)
     batch_size = check_batch_size(batch_size)
     verbose = normalize_verbose(verbose)
     device, float_dtype = module_device_dtype(module)
@@ -68,9 +62,9 @@ def evaluate(
     targets = as_tensor(y, float_dtype, "y")
     check_same_length(inputs, targets)
     loss_fn = get_loss(loss)
-    tracker = _Tracker(_build_metrics(metrics, loss_fn))
-    cb_list = _check_callbacks(callbacks)
-    cbs = _CallbackList(cb_list)
+    tracker = Tracker(build_metrics(metrics, loss_fn))
+    cb_list = check_callbacks(callbacks)
+    cbs = CallbackList(cb_list)
     progress = Progress(verbose, stream)
     params = {
         "steps": n_steps(n_samples(inputs), batch_size),
@@ -83,7 +77,7 @@ def evaluate(
     was_training = module.training
     try:
         cbs.call("on_test_begin", {})
-        logs = _eval_pass(
+        logs = eval_pass(
             module, inputs, targets, loss_fn, tracker, batch_size, device, cbs, progress, extra_loss
         )
         cbs.call("on_test_end", dict(logs))
@@ -113,15 +107,15 @@ def predict(
     """Outputs of ``module`` on ``x`` in eval mode under ``torch.no_grad()``, batch outputs
     concatenated along axis 0: ``np.ndarray (samples, ...)``; a module returning a tuple/list
     of tensors gives a list of arrays."""
-    module = _check_module(module)
+    module = check_module(module)
     batch_size = check_batch_size(batch_size)
     verbose = normalize_verbose(verbose)
     device, float_dtype = module_device_dtype(module)
     inputs = as_inputs(x, float_dtype)
     n = n_samples(inputs)
     steps = n_steps(n, batch_size)
-    cb_list = _check_callbacks(callbacks)
-    cbs = _CallbackList(cb_list)
+    cb_list = check_callbacks(callbacks)
+    cbs = CallbackList(cb_list)
     progress = Progress(verbose, stream)
     params = {"steps": steps, "verbose": verbose, "batch_size": batch_size, "samples": n}
     state = TrainState(module=module, model=callback_model, params=params, progress=progress)

@@ -1,6 +1,6 @@
 """The checkpoint format: file names and format tag, the checkpoint errors, and the strict JSON
 encoding of ``state.json`` (tensors, tuples, int-keyed dicts, non-finite floats and numpy arrays
-as tagged objects; see :mod:`._checkpoint` for the whole format).
+as tagged objects; see :mod:`rnnkit.training.checkpoint` for the whole format).
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ __all__ = [
     "CheckpointError",
     "CheckpointMismatchError",
     "NonFiniteWeightsError",
+    "decode",
+    "encode",
+    "json_bytes",
+    "parse_json",
 ]
 
 FORMAT = "rnnkit.checkpoint/1"
@@ -37,8 +41,8 @@ STATE_TENSORS = "state.safetensors"
 STATE = "state.json"
 MANIFEST = "manifest.json"
 FILES = (WEIGHTS, OPTIMIZER, STATE_TENSORS, STATE)
-_DIR_RE = re.compile(r"^epoch-(\d{4,})$")
-_MAX_MANIFEST_BYTES = 1 << 20
+DIR_RE = re.compile(r"^epoch-(\d{4,})$")
+MAX_MANIFEST_BYTES = 1 << 20
 
 
 # --------------------------------------------------------------------------- errors
@@ -80,7 +84,7 @@ class NonFiniteWeightsError(FloatingPointError):
 
 
 # --------------------------------------------------------------------------- JSON encoding
-def _encode(obj: Any, tensors: dict[str, Tensor], key: str) -> Any:
+def encode(obj: Any, tensors: dict[str, Tensor], key: str) -> Any:
     """JSON-compatible form of ``obj``; tensors go to ``tensors`` under ``key``-derived names."""
     if obj is None or isinstance(obj, (bool, str)):
         return obj
@@ -100,37 +104,37 @@ def _encode(obj: Any, tensors: dict[str, Tensor], key: str) -> Any:
             "__ndarray__": {
                 "dtype": obj.dtype.str,
                 "shape": list(obj.shape),
-                "data": [_encode(v, tensors, key) for v in obj.ravel().tolist()],
+                "data": [encode(v, tensors, key) for v in obj.ravel().tolist()],
             }
         }
     if isinstance(obj, np.generic):
-        return _encode(obj.item(), tensors, key)
+        return encode(obj.item(), tensors, key)
     if isinstance(obj, tuple):
-        return {"__tuple__": [_encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]}
+        return {"__tuple__": [encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]}
     if isinstance(obj, list):
-        return [_encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]
+        return [encode(v, tensors, f"{key}/{i}") for i, v in enumerate(obj)]
     if isinstance(obj, Mapping):
         if all(isinstance(k, str) and not k.startswith("__") for k in obj):
-            return {k: _encode(v, tensors, f"{key}/{k}") for k, v in obj.items()}
+            return {k: encode(v, tensors, f"{key}/{k}") for k, v in obj.items()}
         items = []
         for k, v in obj.items():
             if not isinstance(k, (str, int)) or isinstance(k, bool):
                 raise TypeError(f"cannot checkpoint a dict key of type {type(k).__name__}")
-            items.append([k, _encode(v, tensors, f"{key}/{k}")])
+            items.append([k, encode(v, tensors, f"{key}/{k}")])
         return {"__dict__": items}
     raise TypeError(f"cannot checkpoint a value of type {type(obj).__name__} at {key!r}")
 
 
-def _decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
-    """Inverse of :func:`_encode`; any unexpected form raises ``ValueError``."""
+def decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
+    """Inverse of :func:`encode`; any unexpected form raises ``ValueError``."""
     if obj is None or isinstance(obj, (bool, str, int, float)):
         return obj
     if isinstance(obj, list):
-        return [_decode(v, tensors, where) for v in obj]
+        return [decode(v, tensors, where) for v in obj]
     if not isinstance(obj, dict):  # pragma: no cover - json gives no other types
         raise ValueError(f"expected a JSON value in {where}, got {type(obj).__name__}")
     if not any(k.startswith("__") for k in obj):
-        return {k: _decode(v, tensors, where) for k, v in obj.items()}
+        return {k: decode(v, tensors, where) for k, v in obj.items()}
     if len(obj) != 1:
         raise ValueError(f"expected a tagged value in {where}, got keys {sorted(obj)[:8]}")
     ((tag, value),) = obj.items()
@@ -143,7 +147,7 @@ def _decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
             raise ValueError(f"expected 'nan', 'inf' or '-inf' in {where}, got {value!r}")
         return float(value)
     if tag == "__tuple__" and isinstance(value, list):
-        return tuple(_decode(v, tensors, where) for v in value)
+        return tuple(decode(v, tensors, where) for v in value)
     if tag == "__dict__" and isinstance(value, list):
         out: dict[Any, Any] = {}
         for item in value:
@@ -154,7 +158,7 @@ def _decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
                 or isinstance(item[0], bool)
             ):
                 raise ValueError(f"expected [key, value] pairs in {where}")
-            out[item[0]] = _decode(item[1], tensors, where)
+            out[item[0]] = decode(item[1], tensors, where)
         return out
     if tag == "__ndarray__" and isinstance(value, dict):
         try:
@@ -171,7 +175,7 @@ def _decode(obj: Any, tensors: Mapping[str, Tensor], where: str) -> Any:
     raise ValueError(f"expected a known tag in {where}, got {tag!r}")
 
 
-def _json_bytes(obj: Any) -> bytes:
+def json_bytes(obj: Any) -> bytes:
     return json.dumps(obj, allow_nan=False, indent=1).encode("utf-8")
 
 
@@ -179,7 +183,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-def _parse_json(data: bytes, path: Path) -> Any:
+def parse_json(data: bytes, path: Path) -> Any:
     try:
         return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

@@ -6,7 +6,7 @@ Keras-style scalars through ``torch.utils.tensorboard`` (needs ``pip install ten
 (:class:`CSVLogger`) and ``DIR/history.jsonl`` (:class:`JSONLogger`).
 
 Under ``torch.distributed`` these callbacks run on rank 0 only (``rank_zero_only = True``);
-the logged values are global (see :mod:`rnnkit.training._distributed`).
+the logged values are global (see :mod:`rnnkit.training.distributed`).
 """
 
 from __future__ import annotations
@@ -18,15 +18,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._callbacks import Callback, CSVLogger, _get
+from .base import Callback, Logs, read_saved
+from .basic import CSVLogger
 
 __all__ = ["JSONLogger", "TensorBoardLogger", "default_loggers"]
 
 #: File names that ``fit(..., log_dir=DIR)`` writes in ``DIR``.
 CSV_NAME = "history.csv"
 JSON_NAME = "history.jsonl"
-
-Logs = dict[str, Any]
 
 
 def _json_value(value: Any) -> Any:
@@ -97,8 +96,8 @@ class JSONLogger(Callback):
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         owner = "JSONLogger"
-        start = _get(state, owner, "start", (int,))
-        text = _get(state, owner, "text", (str,))
+        start = read_saved(state, owner, "start", (int,))
+        text = read_saved(state, owner, "text", (str,))
         if start < 0:
             raise ValueError(f"{owner}: expected 'start' >= 0, got {start}")
         self._start, self._text = start, text

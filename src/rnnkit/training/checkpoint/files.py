@@ -20,21 +20,21 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from torch import Tensor
 
-from ._checkpoint_format import (
-    _DIR_RE,
-    _MAX_MANIFEST_BYTES,
+from .format import (
+    DIR_RE,
     FILES,
     FORMAT,
     MANIFEST,
+    MAX_MANIFEST_BYTES,
     OPTIMIZER,
     STATE,
     STATE_TENSORS,
     WEIGHTS,
     CheckpointCorruptError,
     CheckpointError,
-    _decode,
-    _json_bytes,
-    _parse_json,
+    decode,
+    json_bytes,
+    parse_json,
 )
 
 __all__ = [
@@ -86,7 +86,7 @@ def list_checkpoints(checkpoint_dir: str | os.PathLike[str]) -> list[Path]:
         return []
     found = []
     for entry in root.iterdir():
-        m = _DIR_RE.match(entry.name)
+        m = DIR_RE.match(entry.name)
         if m and entry.is_dir():
             found.append((int(m.group(1)), entry))
     return [p for _, p in sorted(found)]
@@ -134,7 +134,7 @@ def write_checkpoint(
             _write_file(tmp / name, data)
             entries[name] = {"size": len(data), "sha256": _sha256(data)}
         manifest = {"format": FORMAT, "epoch": epoch, "files": entries}
-        _write_file(tmp / MANIFEST, _json_bytes(manifest))
+        _write_file(tmp / MANIFEST, json_bytes(manifest))
         _fsync_dir(tmp)
         target = root / _dir_name(epoch)
         if target.exists():  # rewriting an epoch (resumed from an older checkpoint)
@@ -169,10 +169,10 @@ def _verified_files(folder: Path) -> tuple[int, dict[str, bytes]]:
     """Read the manifest and every file it lists, checking sizes and SHA-256 hashes."""
     hint = f"delete {str(folder)!r} to resume from an earlier checkpoint"
     manifest_path = folder / MANIFEST
-    raw = _read_limited(manifest_path, _MAX_MANIFEST_BYTES)
-    if len(raw) > _MAX_MANIFEST_BYTES:
+    raw = _read_limited(manifest_path, MAX_MANIFEST_BYTES)
+    if len(raw) > MAX_MANIFEST_BYTES:
         raise CheckpointCorruptError(manifest_path, "larger than any rnnkit manifest", hint)
-    manifest = _parse_json(raw, manifest_path)
+    manifest = parse_json(raw, manifest_path)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         got = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
         raise CheckpointCorruptError(manifest_path, f"expected format {FORMAT!r}, got {got!r}")
@@ -199,9 +199,7 @@ def _verified_files(folder: Path) -> tuple[int, dict[str, bytes]]:
         if len(data) != size:
             what = "truncated" if len(data) < size else "longer than written"
             got = f"{len(data)}" if len(data) <= size else f"more than {size}"
-            raise CheckpointCorruptError(
-                path, f"{what}: expected {size} bytes, got {got}", hint
-            )
+            raise CheckpointCorruptError(path, f"{what}: expected {size} bytes, got {got}", hint)
         if _sha256(data) != digest:
             raise CheckpointCorruptError(
                 path, "SHA-256 mismatch: the file was altered after it was written", hint
@@ -270,7 +268,7 @@ def read_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     opt_tensors = _load_tensors(data[OPTIMIZER], folder / OPTIMIZER)
     state_tensors = _load_tensors(data[STATE_TENSORS], folder / STATE_TENSORS)
     state_path = folder / STATE
-    raw = _parse_json(data[STATE], state_path)
+    raw = parse_json(data[STATE], state_path)
     try:
         return _checkpoint_from_state(folder, epoch, raw, weights, opt_tensors, state_tensors)
     except (ValueError, TypeError, KeyError, RecursionError) as e:
@@ -297,7 +295,7 @@ def _checkpoint_from_state(
     stopped = raw["stopped"]
     if isinstance(epochs, bool) or not isinstance(epochs, int) or not isinstance(stopped, bool):
         raise ValueError("expected an int 'epochs' and a bool 'stopped'")
-    optimizer = _decode(raw["optimizer"], opt_tensors, where)
+    optimizer = decode(raw["optimizer"], opt_tensors, where)
     opt_class = raw["optimizer_class"]
     if optimizer is not None and (
         not isinstance(optimizer, dict)
@@ -312,18 +310,16 @@ def _checkpoint_from_state(
         isinstance(v, (int, float)) and not isinstance(v, bool) for v in lr
     ):
         raise ValueError("expected 'lr' as a list of numbers")
-    callbacks = _decode(raw["callbacks"], state_tensors, where)
+    callbacks = decode(raw["callbacks"], state_tensors, where)
     if not isinstance(callbacks, list) or not all(
-        isinstance(c, dict)
-        and isinstance(c.get("class"), str)
-        and isinstance(c.get("state"), dict)
+        isinstance(c, dict) and isinstance(c.get("class"), str) and isinstance(c.get("state"), dict)
         for c in callbacks
     ):
         raise ValueError("expected 'callbacks' as a list of {'class', 'state'}")
-    rng = _decode(raw["rng"], state_tensors, where)
+    rng = decode(raw["rng"], state_tensors, where)
     if rng is not None and not isinstance(rng, dict):
         raise ValueError("expected 'rng' as a dict")
-    params = _decode(raw["params"], state_tensors, where)
+    params = decode(raw["params"], state_tensors, where)
     if not isinstance(params, dict):
         raise ValueError("expected 'params' as a dict")
     return Checkpoint(

@@ -1,23 +1,31 @@
 """The callback protocol: :class:`TrainState`, the :class:`Callback` base class and the list
-that dispatches hooks in order (``_CallbackList``), plus ``_get``, the type-checked reader of
+that dispatches hooks in order (``CallbackList``), plus ``_get``, the type-checked reader of
 saved callback states used by every ``load_state_dict``.
 
 The protocol (what the loop hands every callback, how to stop, resumable state) is described in
-:mod:`rnnkit.training._callbacks`, the home of the public callback names.
+:mod:`rnnkit.training.callbacks`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from ._progress import Progress
+from ..progress import Progress
 
-__all__ = ["Callback", "TrainState"]
+__all__ = [
+    "Callback",
+    "CallbackList",
+    "Logs",
+    "TrainState",
+    "check_callbacks",
+    "overrides",
+    "read_saved",
+]
 
 Logs = dict[str, Any]
 
@@ -142,8 +150,9 @@ class Callback:
     def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None: ...
 
 
-def _get(state: Mapping[str, Any], owner: str, key: str, kinds: tuple[type, ...],
-         optional: bool = False) -> Any:
+def read_saved(
+    state: Mapping[str, Any], owner: str, key: str, kinds: tuple[type, ...], optional: bool = False
+) -> Any:
     """``state[key]`` checked against ``kinds`` (bool is never an int here)."""
     if not isinstance(state, Mapping) or key not in state:
         raise ValueError(f"{owner}: expected key {key!r} in the saved state, got none")
@@ -151,8 +160,9 @@ def _get(state: Mapping[str, Any], owner: str, key: str, kinds: tuple[type, ...]
     if value is None and optional:
         return None
     if isinstance(value, bool) and bool not in kinds:
-        raise ValueError(f"{owner}: expected {key!r} of type "
-                         f"{'/'.join(k.__name__ for k in kinds)}, got bool")
+        raise ValueError(
+            f"{owner}: expected {key!r} of type {'/'.join(k.__name__ for k in kinds)}, got bool"
+        )
     if not isinstance(value, kinds):
         raise ValueError(
             f"{owner}: expected {key!r} of type {'/'.join(k.__name__ for k in kinds)}, "
@@ -161,7 +171,7 @@ def _get(state: Mapping[str, Any], owner: str, key: str, kinds: tuple[type, ...]
     return value
 
 
-class _CallbackList:
+class CallbackList:
     """Dispatches hooks to a list of callbacks in order."""
 
     def __init__(self, callbacks: list[Callback]) -> None:
@@ -177,3 +187,19 @@ class _CallbackList:
         for cb in self.callbacks:
             fn: Callable[..., None] = getattr(cb, hook)
             fn(*args)
+
+
+def check_callbacks(callbacks: Iterable[Callback] | Callback) -> list[Callback]:
+    """``callbacks`` as a new list, every item checked to be a :class:`Callback`."""
+    if isinstance(callbacks, Callback):
+        callbacks = [callbacks]
+    out = list(callbacks)
+    for cb in out:
+        if not isinstance(cb, Callback):
+            raise TypeError(f"expected Callback instances in callbacks, got {type(cb).__name__}")
+    return out
+
+
+def overrides(callbacks: Sequence[Callback], *hooks: str) -> bool:
+    """True when some callback overrides one of ``hooks`` (so it wants per-batch logs)."""
+    return any(getattr(type(cb), h) is not getattr(Callback, h) for cb in callbacks for h in hooks)

@@ -1,40 +1,7 @@
-"""Atomic, verifiable training checkpoints for exact resume (``fit(..., checkpoint_dir=...)``).
-
-A checkpoint is a directory ``checkpoint_dir/epoch-NNNN`` (``NNNN`` = epochs completed)::
-
-    weights.safetensors    module.state_dict()
-    optimizer.safetensors  the tensors of optimizer.state_dict() (moments, step counts)
-    state.safetensors      other tensors: RNG states (uint8), callback tensors
-    state.json             everything else: epoch, History, optimizer hyper-parameters and
-                           learning rate per param group, RNG states of numpy / python, the
-                           callbacks' state_dict()s, fit's parameters
-    manifest.json          written last: size and SHA-256 of each file above
-
-Writing is atomic: the files go to ``checkpoint_dir/.tmp-<random>``, each is fsync'd, the manifest
-is written and fsync'd last, the folder is fsync'd and renamed to ``epoch-NNNN``, then
-``checkpoint_dir`` is fsync'd. A crash at any moment leaves either the previous checkpoints
-or the new one complete; stale ``.tmp-*`` / ``.trash-*`` folders are ignored and removed by the
-next write. Only the newest ``keep_last`` checkpoints are kept (older ones are renamed to
-``.trash-*`` first, then deleted).
-
-Reading verifies the manifest (every size and hash) before parsing anything, parses only
-safetensors and JSON (nothing is unpickled), and checks every value's type. A damaged file
-raises :class:`CheckpointCorruptError`; a checkpoint that does not fit the module / optimizer /
-callbacks raises :class:`CheckpointMismatchError`. Both name the file and the reason, and
-both are raised before anything in memory changes.
-
-The JSON encoding is strict JSON: a dict with string keys is a JSON object; a tensor is
-``{"__tensor__": name}`` (its data in a safetensors file), a tuple ``{"__tuple__": [...]}``,
-another dict ``{"__dict__": [[key, value], ...]}`` (int keys, as in an optimizer's state), a
-non-finite float ``{"__float__": "nan"}``, a numpy array ``{"__ndarray__": {"dtype", "shape",
-"data"}}``.
-
-Where the code lives: the file names, errors and JSON encoding in :mod:`._checkpoint_format`;
-writing, listing and verified reading of the folders (:class:`Checkpoint`,
-:func:`read_checkpoint`) in :mod:`._checkpoint_files`; here, what a checkpoint captures of a run
-and how it is put back: RNG states, :func:`save_training_checkpoint` and the checks and restore
-of a resume (:func:`check_resume`, :func:`apply_resume`, :func:`load_checkpoint`). Every public
-name is importable from this module.
+"""What a checkpoint captures of a ``fit`` run and how it is put back: RNG states,
+:func:`save_training_checkpoint`, and the checks and restore of a resume (:func:`check_resume`,
+:func:`apply_resume`, :func:`load_checkpoint`). The format is described in
+:mod:`rnnkit.training.checkpoint`.
 """
 
 from __future__ import annotations
@@ -51,16 +18,13 @@ import torch
 from safetensors.torch import save as st_save
 from torch import Tensor, nn
 
-from ._callbacks import Callback
-from ._checkpoint_files import (
+from ..callbacks.base import Callback
+from .files import (
     Checkpoint,
-    latest_checkpoint,
-    list_checkpoints,
     read_checkpoint,
     write_checkpoint,
 )
-from ._checkpoint_format import FILES as FILES
-from ._checkpoint_format import (
+from .format import (
     FORMAT,
     OPTIMIZER,
     STATE,
@@ -70,21 +34,18 @@ from ._checkpoint_format import (
     CheckpointError,
     CheckpointMismatchError,
     NonFiniteWeightsError,
-    _encode,
-    _json_bytes,
+    encode,
+    json_bytes,
 )
-from ._checkpoint_format import MANIFEST as MANIFEST
 
 __all__ = [
-    "Checkpoint",
-    "CheckpointCorruptError",
-    "CheckpointError",
-    "CheckpointMismatchError",
-    "NonFiniteWeightsError",
-    "latest_checkpoint",
-    "list_checkpoints",
+    "apply_resume",
+    "capture_rng",
+    "check_resume",
     "load_checkpoint",
-    "read_checkpoint",
+    "restore_rng",
+    "restore_rng_states",
+    "save_training_checkpoint",
 ]
 
 
@@ -189,7 +150,7 @@ def save_training_checkpoint(
     opt_tensors: dict[str, Tensor] = {}
     opt_json = None
     if optimizer is not None:
-        opt_json = _encode(optimizer.state_dict(), opt_tensors, "optimizer")
+        opt_json = encode(optimizer.state_dict(), opt_tensors, "optimizer")
         _check_finite(opt_tensors, "optimizer state", epoch - 1)
     state_tensors: dict[str, Tensor] = {}
     state = {
@@ -200,7 +161,7 @@ def save_training_checkpoint(
         "optimizer_class": None if optimizer is None else type(optimizer).__name__,
         "optimizer": opt_json,
         "lr": [] if optimizer is None else [float(g["lr"]) for g in optimizer.param_groups],
-        "callbacks": _encode(
+        "callbacks": encode(
             [
                 {"class": type(cb).__name__, "state": cb.state_dict()}
                 for cb in stateful_callbacks(callbacks)
@@ -208,14 +169,14 @@ def save_training_checkpoint(
             state_tensors,
             "callbacks",
         ),
-        "rng": _encode(capture_rng(generator), state_tensors, "rng"),
-        "params": _encode(dict(params), state_tensors, "params"),
+        "rng": encode(capture_rng(generator), state_tensors, "rng"),
+        "params": encode(dict(params), state_tensors, "params"),
     }
     files = {
         WEIGHTS: st_save(weights, metadata={"format": "pt"}),
         OPTIMIZER: st_save(opt_tensors, metadata={"format": "pt"}),
         STATE_TENSORS: st_save(state_tensors, metadata={"format": "pt"}),
-        STATE: _json_bytes(state),
+        STATE: json_bytes(state),
     }
     return write_checkpoint(checkpoint_dir, epoch, files, keep_last=keep_last)
 
