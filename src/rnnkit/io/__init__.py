@@ -8,6 +8,7 @@
 """
 
 from ..model import register_exporter
+from . import _keras_layers  # noqa: F401  (registers the loader's builders of more layers)
 from ._keras import load_keras
 from ._keras_config import KerasImportError
 from ._onnx import OnnxExport, export_onnx

@@ -29,7 +29,8 @@ import torch
 
 from ..layers import Layer
 from ..model import Model, Sequential
-from ._keras_config import RECURRENT, Entry, KerasImportError, build_model, is_op, layer_entries
+from ._keras_config import MODELS, Entry, KerasImportError, build_model, is_op, layer_entries
+from ._keras_paths import h5_names_of, weight_paths
 
 
 def _h5py() -> Any:
@@ -82,20 +83,17 @@ def _vars(group: Any, where: str) -> list[np.ndarray]:
 
 def _keras3_arrays(group: Any, entry: Entry, where: str) -> list[np.ndarray]:
     """A layer's variables in Keras's weight order from a ``.keras`` weights group."""
-    cls, cfg = entry.get("class_name"), entry.get("config") or {}
-    if cls in RECURRENT:
-        if "cell" not in group:
-            raise KerasImportError(f"expected a 'cell' group for recurrent layer {where}")
-        return _vars(group["cell"], where)
-    if cls == "Bidirectional":
-        fw = cfg["layer"]
-        bw = cfg.get("backward_layer") or fw
-        return _keras3_arrays(group["forward_layer"], fw, where) + _keras3_arrays(
-            group["backward_layer"], bw, where
-        )
-    if cls == "TimeDistributed":
-        return _keras3_arrays(group["layer"], cfg["layer"], where)
-    return _vars(group, where)
+    arrays: list[np.ndarray] = []
+    for path in weight_paths(entry):
+        g = group
+        for part in path:
+            if part not in g:
+                raise KerasImportError(
+                    f"expected a {'/'.join(path)!r} weight group for layer {where}, got none"
+                )
+            g = g[part]
+        arrays += _vars(g, where)
+    return arrays
 
 
 def _keras3_groups(weights: Any, entries: list[Entry]) -> dict[str, Any]:
@@ -150,14 +148,30 @@ def _assign(layer: Layer, arrays: list[np.ndarray], where: str) -> None:
             p.copy_(torch.from_numpy(np.array(a, dtype=np.float64)).to(p.dtype))
 
 
-def _load_keras3_weights(weights: Any, config: Entry, layers: dict[str, Layer]) -> None:
+def _keras3_layer_groups(weights: Any, config: Entry, prefix: str = "") -> dict[str, Any]:
+    """{layer key: (weight group, entry)}, nested models' layers as ``"model/layer"``."""
     entries = (
         [e for e in layer_entries(config) if e.get("class_name") != "InputLayer"]
         if config.get("class_name") == "Sequential"
         else layer_entries(config)
     )
     groups = _keras3_groups(weights, entries)
-    by_name = {str(e.get("name") or (e.get("config") or {}).get("name")): e for e in entries}
+    out: dict[str, Any] = {}
+    for e in entries:
+        name = str(e.get("name") or (e.get("config") or {}).get("name"))
+        if name not in groups:
+            continue
+        if e.get("class_name") in MODELS:
+            out.update(_keras3_layer_groups(groups[name], e, f"{prefix}{name}/"))
+        else:
+            out[prefix + name] = (groups[name], e)
+    return out
+
+
+def _load_keras3_weights(weights: Any, config: Entry, layers: dict[str, Layer]) -> None:
+    found = _keras3_layer_groups(weights, config)
+    groups = {k: g for k, (g, _) in found.items()}
+    by_name = {k: e for k, (_, e) in found.items()}
     for name, layer in layers.items():
         where = repr(name)
         if name not in groups:
@@ -174,14 +188,17 @@ def _load_keras3_weights(weights: Any, config: Entry, layers: dict[str, Layer]) 
 
 
 def _load_h5_weights(weights: Any, layers: dict[str, Layer]) -> None:
-    for name, layer in layers.items():
-        where = repr(name)
+    for key, layer in layers.items():
+        where = repr(key)
+        name, _, inner = key.partition("/")
         if name not in weights:
             if layer.keras_weights():
                 raise KerasImportError(f"expected weights for layer {where} in the file, got none")
             continue
         g = weights[name]
         names = _attr_list(g, "weight_names")
+        if inner:  # a layer of a nested model
+            names = h5_names_of(names, inner.rpartition("/")[2])
         missing = [n for n in names if n not in g]
         if missing:
             raise KerasImportError(f"expected datasets {missing} for layer {where}, got none")

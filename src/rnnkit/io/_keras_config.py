@@ -14,6 +14,7 @@ are not carried over.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ..layers import (
@@ -311,7 +312,16 @@ _BUILDERS: dict[str, Callable[[dict[str, Any], bool], Layer]] = {
     "Bidirectional": _bidirectional,
     "TimeDistributed": _time_distributed,
 }
-SUPPORTED = tuple(sorted((*_BUILDERS, *RECURRENT, "InputLayer")))
+MODELS = ("Sequential", "Functional", "Model")  # a nested model: its layers are inlined
+
+
+def register_builders(builders: dict[str, Callable[[dict[str, Any], bool], Layer]]) -> None:
+    """Add layer builders (``rnnkit.io._keras_layers`` adds its own when io is imported)."""
+    _BUILDERS.update(builders)
+
+
+def supported() -> tuple[str, ...]:
+    return tuple(sorted((*_BUILDERS, *RECURRENT, *MODELS, "InputLayer")))
 
 
 def unsupported_layers(entries: list[Entry]) -> list[str]:
@@ -320,6 +330,9 @@ def unsupported_layers(entries: list[Entry]) -> list[str]:
     for e in entries:
         cls, cfg = e.get("class_name"), e.get("config") or {}
         if is_op(e) or cls == "InputLayer":
+            continue
+        if cls in MODELS:
+            bad += unsupported_layers(layer_entries(e))
             continue
         if cls not in _BUILDERS and cls not in RECURRENT:
             bad.append(f"{cfg.get('name', e.get('name', '?'))} ({cls})")
@@ -333,7 +346,7 @@ def check_supported(entries: list[Entry]) -> None:
     bad = unsupported_layers(entries)
     if bad:
         raise KerasImportError(
-            f"expected layers rnnkit supports ({', '.join(SUPPORTED)}), got unsupported "
+            f"expected layers rnnkit supports ({', '.join(supported())}), got unsupported "
             f"layer(s): {', '.join(bad)}"
         )
 
@@ -389,7 +402,7 @@ def layer_entries(config: Entry) -> list[Entry]:
     return cfg["layers"]
 
 
-def build_sequential(config: Entry, keras2: bool) -> tuple[Sequential, dict[str, Layer]]:
+def build_sequential(config: Entry, keras2: bool) -> tuple[Sequential | Model, dict[str, Layer]]:
     entries = layer_entries(config)
     check_supported(entries)
     cfg = config["config"] if isinstance(config["config"], dict) else {}
@@ -410,17 +423,28 @@ def build_sequential(config: Entry, keras2: bool) -> tuple[Sequential, dict[str,
             "expected a Sequential model with a known input shape (an Input, batch_input_shape "
             "or build_input_shape), got none: the Keras model was never built"
         )
+    graph = _Graph(keras2)
+    if any(e.get("class_name") in MODELS for e in body):  # inlined: a functional model
+        inp = _make_input(spec)
+        out = graph.sequential(body, "", [inp])
+        return Model(inp, out[0] if len(out) == 1 else out, name=cfg.get("name")), graph.layers
     model = Sequential(name=cfg.get("name"))
     model.add(_make_input(spec))
-    layers: dict[str, Layer] = {}
     for e in body:
-        layer = build_layer(e, keras2)
-        model.add(layer)
-        layers[(e.get("config") or {}).get("name", layer.name)] = layer
-    return model, layers
+        model.add(graph.layer(_entry_name(e), e))
+    return model, graph.layers
+
+
+def _entry_name(e: Entry) -> str:
+    name = e.get("name") or (e.get("config") or {}).get("name")
+    if not isinstance(name, str):
+        raise KerasImportError(f"expected a layer name in the config, got {name!r}")
+    return name
 
 
 _IGNORED_CALL_ARGS = ("training",)
+_PLAIN_CALL_ARGS = ("use_causal_mask", "return_attention_scores")
+Ref = tuple[str, int, int]
 
 
 def _history(t: Any) -> tuple[str, int, int] | None:
@@ -498,89 +522,177 @@ def mask_only_entries(entries: list[Entry], outputs: set[str]) -> set[str]:
     return candidates
 
 
-def _node_call(node: Any, where: str, ops: set[str]) -> tuple[list[tuple[str, int, int]], bool]:
-    """The input references of one inbound node, checking its call arguments."""
+def _auto_mask(key: str, value: Any, ops: set[str]) -> bool:
+    """Whether a ``mask``/``<input>_mask`` argument is a propagated mask (see
+    mask_only_entries): rnnkit propagates masks itself."""
+    ref = _history(value)
+    return (key == "mask" or key.endswith("_mask")) and ref is not None and ref[0] in ops
+
+
+@dataclass
+class _Call:
+    """One inbound node: the first argument's references and the symbolic/plain keywords."""
+
+    refs: list[Ref]
+    is_list: bool
+    tensors: dict[str, tuple[list[Ref], bool]] = field(default_factory=dict)
+    plain: dict[str, Any] = field(default_factory=dict)
+
+
+def _keyword(call: _Call, key: str, value: Any, where: str) -> None:
+    try:
+        refs, is_list = _refs(value)
+    except KerasImportError:
+        if key in _PLAIN_CALL_ARGS and isinstance(value, bool):
+            call.plain[key] = value
+            return
+        raise KerasImportError(
+            f"expected no {key!r} call argument for layer {where} (rnnkit's functional graph "
+            f"cannot take it), got {value!r:.200}"
+        ) from None
+    call.tensors[key] = (refs, is_list)
+
+
+def _node_call(node: Any, where: str, ops: set[str], layer: Layer | None) -> _Call:
+    """The tensor references and keyword arguments of one inbound node."""
     args, kwargs = _node_parts(node)
     if not args:
         raise KerasImportError(f"expected an input for layer {where}, got a call without one")
     if isinstance(node, dict):  # Keras 3: the first argument is a tensor or a list of them
-        refs, is_list = _refs(args[0])
+        call = _Call(*_refs(args[0]))
     else:  # Keras 2: one [name, node, index, kwargs] per input tensor
         refs = [r for r in (_history(t) for t in args[0]) if r is not None]
         if len(refs) != len(args[0]) or not refs:
             raise KerasImportError(f"expected tensor references for layer {where}, got {node!r}")
-        is_list = len(refs) > 1
+        call = _Call(refs, len(refs) > 1)
+        if isinstance(layer, (RNN, Bidirectional)) and len(refs) > 1:  # [x, *initial_state]
+            call = _Call(refs[:1], False, {"initial_state": (refs[1:], True)})
     extra = [a for a in args[1:] if a is not None]
-    if extra:
+    names = layer.positional_names() if layer is not None else ()
+    if len(extra) > len(names):
         raise KerasImportError(
             f"expected one input argument for layer {where}, got extra arguments {extra!r:.200}"
         )
+    for key, value in zip(names, extra):
+        _keyword(call, key, value, where)
     for k, v in kwargs.items():
-        if k in _IGNORED_CALL_ARGS or v is None:
+        if k in _IGNORED_CALL_ARGS or v is None or _auto_mask(k, v, ops):
             continue
-        if k == "mask":
-            # The automatically propagated mask (see mask_only_entries): rnnkit propagates masks
-            # itself. An explicit mask from a layer or input cannot be represented.
-            ref = _history(v)
-            if ref is not None and ref[0] in ops:
-                continue
-        raise KerasImportError(
-            f"expected no {k!r} call argument for layer {where} (rnnkit's functional graph "
-            f"cannot take it), got {v!r:.200}"
-        )
-    return refs, is_list
+        _keyword(call, k, v, where)
+    return call
 
 
-def build_functional(config: Entry, keras2: bool) -> tuple[Model, dict[str, Layer]]:
-    entries = layer_entries(config)
-    cfg = config["config"]
-    by_name: dict[str, Entry] = {}
-    for e in entries:
-        name = e.get("name") or (e.get("config") or {}).get("name")
-        if not isinstance(name, str) or name in by_name:
-            raise KerasImportError(f"expected unique layer names in the config, got {name!r}")
-        by_name[name] = e
+def _refs_of(spec: Any) -> tuple[list[Ref], bool]:
+    if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], str):
+        return [(str(spec[0]), int(spec[1]), int(spec[2]))], False
+    if isinstance(spec, (list, tuple)) and spec:
+        return [(str(s[0]), int(s[1]), int(s[2])) for s in spec], True
+    raise KerasImportError(f"expected input/output layer references, got {spec!r}")
 
-    def refs_of(spec: Any) -> tuple[list[tuple[str, int, int]], bool]:
-        if isinstance(spec, (list, tuple)) and spec and isinstance(spec[0], str):
-            return [(str(spec[0]), int(spec[1]), int(spec[2]))], False
-        if isinstance(spec, (list, tuple)) and spec:
-            return [(str(s[0]), int(s[1]), int(s[2])) for s in spec], True
-        raise KerasImportError(f"expected input/output layer references, got {spec!r}")
 
-    in_refs, multi_in = refs_of(cfg.get("input_layers"))
-    out_refs, multi_out = refs_of(cfg.get("output_layers"))
-    ops = mask_only_entries(entries, {r[0] for r in out_refs})
-    check_supported([e for e in entries if e.get("name") not in ops])
-    ops |= {n for n, e in by_name.items() if is_op(e)}
-    layers: dict[str, Layer] = {}
-    outputs: dict[tuple[str, int], list[Any]] = {}
-    resolving: set[tuple[str, int]] = set()
+class _Graph:
+    """Builds the rnnkit graph of a Keras model, nested models inlined: their layers join the
+    graph under the key ``"<model name>/<layer name>"`` (renamed ``<model>_<layer>`` if the name
+    is taken)."""
 
-    def tensor(ref: tuple[str, int, int]) -> Any:
+    def __init__(self, keras2: bool) -> None:
+        self.keras2 = keras2
+        self.layers: dict[str, Layer] = {}
+        self.names: set[str] = set()
+
+    def layer(self, key: str, entry: Entry) -> Layer:
+        if key not in self.layers:
+            layer = build_layer(entry, self.keras2)
+            if layer.name in self.names:
+                layer.name = key.replace("/", "_")
+            if layer.name in self.names:
+                raise KerasImportError(f"expected unique layer names, got {layer.name!r} twice")
+            self.names.add(layer.name)
+            self.layers[key] = layer
+        return self.layers[key]
+
+    def apply(self, key: str, entry: Entry, ins: list[Any], is_list: bool,
+              kwargs: dict[str, Any]) -> list[Any]:
+        """Call one entry (a layer, or a nested model inlined) on symbolic tensors."""
+        cls = entry.get("class_name")
+        if cls == "Sequential":
+            body = [e for e in layer_entries(entry) if e.get("class_name") != "InputLayer"]
+            return self.sequential(body, f"{key}/", ins)
+        if cls in MODELS:
+            return self.functional(entry, f"{key}/", ins)[1]
+        out = self.layer(key, entry)(ins if is_list else ins[0], **kwargs)
+        return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def sequential(self, body: list[Entry], prefix: str, ins: list[Any]) -> list[Any]:
+        for e in body:
+            ins = self.apply(prefix + _entry_name(e), e, ins, len(ins) > 1, {})
+        return ins
+
+    def functional(
+        self, config: Entry, prefix: str, given: list[Any] | None
+    ) -> tuple[list[Any], list[Any]]:
+        """(inputs, outputs) of a functional config; ``given`` replaces its inputs (nested)."""
+        entries = layer_entries(config)
+        cfg = config["config"]
+        by_name: dict[str, Entry] = {}
+        for e in entries:
+            name = _entry_name(e)
+            if name in by_name:
+                raise KerasImportError(f"expected unique layer names in the config, got {name!r}")
+            by_name[name] = e
+        in_refs, _ = _refs_of(cfg.get("input_layers"))
+        out_refs, _ = _refs_of(cfg.get("output_layers"))
+        if given is not None and len(given) != len(in_refs):
+            raise KerasImportError(
+                f"expected {len(in_refs)} input(s) for nested model {cfg.get('name')!r}, "
+                f"got {len(given)}"
+            )
+        ops = mask_only_entries(entries, {r[0] for r in out_refs})
+        check_supported([e for e in entries if _entry_name(e) not in ops])
+        ops |= {n for n, e in by_name.items() if is_op(e)}
+        run = _Run(self, by_name, ops, prefix)
+        if given is not None:
+            for ref, t in zip(in_refs, given):
+                run.outputs[(ref[0], ref[1])] = [t]
+        return [run.tensor(r) for r in in_refs], [run.tensor(r) for r in out_refs]
+
+
+class _Run:
+    """Resolves tensor references of one functional config, calling each node once."""
+
+    def __init__(self, graph: _Graph, by_name: dict[str, Entry], ops: set[str], prefix: str):
+        self.graph, self.by_name, self.ops, self.prefix = graph, by_name, ops, prefix
+        self.outputs: dict[tuple[str, int], list[Any]] = {}
+        self.resolving: set[tuple[str, int]] = set()
+
+    def tensor(self, ref: Ref) -> Any:
         name, node_index, index = ref
         key = (name, node_index)
-        if key not in outputs:
-            if name not in by_name:
+        if key not in self.outputs:
+            if name not in self.by_name:
                 raise KerasImportError(f"expected layer {name!r} in the config, got no such layer")
-            if key in resolving:
+            if key in self.resolving:
                 raise KerasImportError(f"expected an acyclic graph, got a cycle through {name!r}")
-            resolving.add(key)
-            outputs[key] = run_node(name, node_index)
-        outs = outputs[key]
+            self.resolving.add(key)
+            self.outputs[key] = self.node(name, node_index)
+        outs = self.outputs[key]
         if index >= len(outs):
             raise KerasImportError(f"expected output {index} of {name!r} to exist, got {len(outs)}")
         return outs[index]
 
-    def run_node(name: str, node_index: int) -> list[Any]:
-        e = by_name[name]
+    def tensors(self, refs: list[Ref], is_list: bool) -> Any:
+        ts = [self.tensor(r) for r in refs]
+        return ts if is_list else ts[0]
+
+    def node(self, name: str, node_index: int) -> list[Any]:
+        e = self.by_name[name]
         cls = e.get("class_name")
         if cls == "InputLayer":
             spec = _input_spec(e.get("config") or {})
             if spec is None:
                 raise KerasImportError(f"expected a shape for input {name!r}, got none")
             return [_make_input(spec)]
-        if name in ops:
+        if name in self.ops:
             raise KerasImportError(
                 f"expected layers only between inputs and outputs, got the operation {name!r} "
                 f"({cls}, keras.ops), which rnnkit cannot import"
@@ -590,20 +702,25 @@ def build_functional(config: Entry, keras2: bool) -> tuple[Model, dict[str, Laye
             raise KerasImportError(
                 f"expected call {node_index} of layer {name!r}, got {len(nodes)}"
             )
-        refs, is_list = _node_call(nodes[node_index], repr(name), ops)
-        if name not in layers:
-            layers[name] = build_layer(e, keras2)
-        ins = [tensor(r) for r in refs]
-        out = layers[name](ins if is_list else ins[0])
-        return list(out) if isinstance(out, list) else [out]
+        key = self.prefix + name
+        layer = None if cls in MODELS else self.graph.layer(key, e)
+        call = _node_call(nodes[node_index], repr(name), self.ops, layer)
+        kwargs = {k: self.tensors(r, lst) for k, (r, lst) in call.tensors.items()}
+        ins = [self.tensor(r) for r in call.refs]
+        return self.graph.apply(key, e, ins, call.is_list, {**kwargs, **call.plain})
 
-    inputs = [tensor(r) for r in in_refs]
-    outs = [tensor(r) for r in out_refs]
+
+def build_functional(config: Entry, keras2: bool) -> tuple[Model, dict[str, Layer]]:
+    graph = _Graph(keras2)
+    inputs, outs = graph.functional(config, "", None)
+    cfg = config["config"]
+    multi_in = _refs_of(cfg.get("input_layers"))[1]
+    multi_out = _refs_of(cfg.get("output_layers"))[1]
     model = Model(
         inputs if multi_in else inputs[0], outs if multi_out else outs[0], name=cfg.get("name")
     )
     # Layers that feed no output are not part of the rnnkit model (nor of Keras's predictions).
-    return model, {n: l for n, l in layers.items() if any(l is m for m in model.layers)}
+    return model, {n: l for n, l in graph.layers.items() if any(l is m for m in model.layers)}
 
 
 def build_model(config: Entry, keras2: bool) -> tuple[Sequential | Model, dict[str, Layer]]:

@@ -1,0 +1,194 @@
+"""load_keras on the layers beyond the core set, RNN(cell)/StackedRNNCells, nested models,
+initial_state passed between recurrent layers and the newer activations: each model is built
+in Keras 3 (torch backend) with random weights, saved as .keras and as legacy .h5, loaded and
+compared with Keras's predictions (1e-5)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["KERAS_BACKEND"] = "torch"  # must precede the first keras import
+
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+import rnnkit as rk  # noqa: E402
+from rnnkit.io import KerasImportError, load_keras  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+    "ignore:.*HDF5 file.*:UserWarning",
+    "ignore:.*does not support masking.*:UserWarning",
+)
+
+L = keras.layers
+B, T = 6, 9
+Built = tuple[Any, list[np.ndarray]]
+
+
+def randomize(model: Any, seed: int) -> None:
+    """Random weights (biases too); moving variances kept positive."""
+    rng = np.random.default_rng(seed)
+    ws = []
+    for v in model.weights:
+        w = rng.normal(0.0, 0.5, tuple(v.shape)).astype(np.float32)
+        ws.append(np.abs(w) + 0.1 if "moving_variance" in v.path else w)
+    model.set_weights(ws)
+
+
+def holes(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    h = rng.random(shape) < 0.35
+    h[np.arange(shape[0]), rng.integers(0, shape[1], shape[0])] = False
+    return h
+
+
+def seq(
+    rng: np.random.Generator, features: int, masked: bool = False, time: int = T
+) -> np.ndarray:
+    x = rng.normal(0.0, 1.0, (B, time, features)).astype(np.float32)
+    if masked:
+        x[holes(rng, (B, time))] = 0.0
+    return x
+
+
+def ids(rng: np.random.Generator, vocab: int, time: int = T) -> np.ndarray:
+    x = rng.integers(1, vocab, (B, time)).astype(np.int32)
+    x[holes(rng, (B, time))] = 0
+    return x
+
+
+# -- models -----------------------------------------------------------------------------------
+def new_layers_sequential() -> Built:
+    m = keras.Sequential([
+        keras.Input((T, 4)), L.Masking(), L.LSTM(6, return_sequences=True),
+        L.LayerNormalization(epsilon=1e-2), L.BatchNormalization(momentum=0.9),
+        L.SpatialDropout1D(0.2), L.AveragePooling1D(2, padding="same"),
+        L.Permute((2, 1)), L.Reshape((-1,)), L.Dense(5, activation="mish"),
+        L.RepeatVector(3), L.GRU(4, return_sequences=True, activation="relu6"),
+        L.Flatten(), L.Dense(2, activation="leaky_relu"),
+    ])
+    return m, [seq(np.random.default_rng(1), 4, masked=True)]
+
+
+def activations() -> Built:
+    m = keras.Sequential([keras.Input((T, 3))] + [
+        L.Dense(4, activation=a) for a in ("mish", "relu6", "leaky_relu", "hard_silu",
+                                           "hard_swish", "log_softmax", "gelu")
+    ] + [L.SimpleRNN(3, activation="hard_silu"), L.Activation("mish")])
+    return m, [seq(np.random.default_rng(2), 3) * 3]
+
+
+def seq2seq_initial_state() -> Built:
+    enc_in = keras.Input((T, 3))
+    dec_in = keras.Input((5, 2))
+    _, h, c = L.LSTM(4, return_state=True)(L.Masking()(enc_in))
+    dec = L.LSTM(4, return_sequences=True)(dec_in, initial_state=[h, c])
+    _, g = L.GRU(3, return_state=True, go_backwards=True)(enc_in)
+    dec2 = L.GRU(3, return_sequences=True)(dec, initial_state=g)
+    out = L.TimeDistributed(L.Dense(2))(dec2)
+    rng = np.random.default_rng(3)
+    return keras.Model([enc_in, dec_in], out), [seq(rng, 3, masked=True), seq(rng, 2, time=5)]
+
+
+def bidirectional_initial_state() -> Built:
+    x_in = keras.Input((T, 3))
+    s_in = [keras.Input((4,)) for _ in range(4)]
+    y = L.Bidirectional(L.LSTM(4, return_sequences=True))(x_in, initial_state=s_in)
+    rng = np.random.default_rng(4)
+    return keras.Model([x_in, *s_in], y), [seq(rng, 3)] + [
+        rng.normal(size=(B, 4)).astype(np.float32) for _ in range(4)
+    ]
+
+
+def attention_models() -> Built:
+    src = keras.Input((T,), dtype="int32")
+    e = L.Embedding(12, 5, mask_zero=True)(src)
+    enc = L.LSTM(6, return_sequences=True)(e)
+    dec = L.GRU(6, return_sequences=True)(e)
+    ctx = L.Attention(use_scale=True)([dec, enc])
+    add = L.AdditiveAttention()([dec, enc, enc])
+    h = L.Concatenate()([dec, ctx, add])
+    h = L.MultiHeadAttention(2, 3, value_dim=4, output_shape=5)(h, h, use_causal_mask=True)
+    h = L.LayerNormalization()(h)
+    return keras.Model(src, L.GlobalAveragePooling1D()(h)), [ids(np.random.default_rng(5), 12)]
+
+
+def cells_and_stacks() -> Built:
+    m = keras.Sequential([
+        keras.Input((T, 4)), L.Masking(),
+        L.RNN(L.StackedRNNCells([L.LSTMCell(5), L.GRUCell(3, reset_after=False),
+                                 L.SimpleRNNCell(4)]), return_sequences=True),
+        L.RNN(L.LSTMCell(3, dropout=0.2, recurrent_dropout=0.1), return_sequences=True,
+              go_backwards=True),
+        L.Bidirectional(L.RNN(L.GRUCell(2), return_sequences=True)),
+        L.RNN(L.SimpleRNNCell(3, activation="relu")),
+    ])
+    return m, [seq(np.random.default_rng(6), 4, masked=True)]
+
+
+def nested_models() -> Built:
+    inner_seq = keras.Sequential([L.Dense(5, activation="tanh"), L.LayerNormalization()],
+                                 name="inner_seq")
+    a = keras.Input((T, 4))
+    b = L.Dense(3)(a)
+    inner_fn = keras.Model(a, [L.GRU(3, return_sequences=True)(b), b], name="inner_fn")
+    x = keras.Input((T, 4))
+    h = L.Dense(4, name="dense")(x)  # the same name as a layer of inner_fn
+    y, z = inner_fn(h)
+    y = inner_seq(L.Add()([y, z]))
+    return keras.Model(x, L.LSTM(2)(y)), [seq(np.random.default_rng(7), 4)]
+
+
+def sequential_with_nested() -> Built:
+    inner = keras.Sequential([keras.Input((T, 3)), L.LSTM(4, return_sequences=True),
+                              L.BatchNormalization()], name="block")
+    m = keras.Sequential([keras.Input((T, 3)), inner, L.GRU(2)])
+    return m, [seq(np.random.default_rng(8), 3)]
+
+
+MODELS: dict[str, Callable[[], Built]] = {
+    f.__name__: f for f in (new_layers_sequential, activations, seq2seq_initial_state,
+                            bidirectional_initial_state, attention_models, cells_and_stacks,
+                            nested_models, sequential_with_nested)
+}
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_keras_file_predicts_alike(name: str, fmt: str, tmp_path: Path) -> None:
+    kmodel, inputs = MODELS[name]()
+    randomize(kmodel, seed=len(name))
+    path = tmp_path / f"m.{fmt}"
+    kmodel.save(path)
+    want = kmodel.predict(inputs if len(inputs) > 1 else inputs[0], verbose=0)
+    model = load_keras(path)
+    assert model.count_params() == kmodel.count_params()
+    got = model.predict(inputs if len(inputs) > 1 else inputs[0], batch_size=4)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    model.eval()
+    with torch.no_grad():
+        again = model(*[torch.as_tensor(x) for x in inputs])
+    np.testing.assert_allclose(again.numpy(), want, rtol=0, atol=1e-5)
+
+
+def test_user_defined_keras_cell_is_refused(tmp_path: Path) -> None:
+    @keras.saving.register_keras_serializable(package="t")
+    class Cell(keras.layers.Layer):
+        def __init__(self, units: int = 2, **kw: Any) -> None:
+            super().__init__(**kw)
+            self.units = self.state_size = units
+
+        def call(self, x: Any, states: Any) -> Any:
+            return x[:, : self.units], [x[:, : self.units]]
+
+    m = keras.Sequential([keras.Input((T, 3)), L.RNN(Cell(2))])
+    m.save(tmp_path / "c.keras")
+    with pytest.raises(KerasImportError, match="runs no code from a file"):
+        load_keras(tmp_path / "c.keras")
+    assert isinstance(rk.layers.RNN(rk.layers.GRUCell(2)), rk.layers.RNN)
