@@ -12,9 +12,11 @@ import pytest
 from rnnkit.data import (
     Panel,
     PanelScaler,
+    WindowIndex,
     future_covariates,
     gather,
     horizon_times,
+    last_windows,
     make_panel,
     rolling_origins,
     split_points,
@@ -105,6 +107,11 @@ def test_irregular_series_and_mixed_frequencies_are_named() -> None:
             table.columns[3:]))
     assert make_panel(gap, "sales", id_column="store", time_column="month", freq=None,
                       ignore=list(table.columns[3:])).freq is None
+    mixed = {"m": pd.Series(1.0, pd.date_range("2020-01-01", periods=6, freq="MS")),
+             "q": pd.Series(1.0, pd.date_range("2020-01-01", periods=6, freq="QS"))}
+    with pytest.raises(ValueError, match="expected every series at one frequency, got 'MS' for "
+                       "series 'm' and 'QS-JAN' for series 'q'"):
+        make_panel(mixed, "y")
 
 
 def series_of(p: Panel, idx, window: int, horizon: int) -> np.ndarray:
@@ -205,3 +212,23 @@ def test_future_covariates_and_calendar_over_the_horizon() -> None:
         future_covariates(p, 2, nxt.iloc[1:], id_column="store", time_column="month")
     with pytest.raises(ValueError, match=r"expected values of the future covariates \['promo'\]"):
         future_covariates(p, 2)
+
+
+def test_last_windows_and_origin_windows_gather_the_right_rows() -> None:
+    p = make_panel(long_table(), "sales", id_column="store", time_column="month", **ROLES)
+    b = gather(p, last_windows(p, 12), 12, horizon=0)
+    assert b.y.shape == (3, 0) and b.future.shape == (3, 12, 1) and b.past.shape == (3, 12, 1)
+    for i, sid in enumerate(p.ids):
+        frame = p.frame(sid)
+        np.testing.assert_array_equal(b.target[i], frame["sales"].to_numpy()[-12:])
+        np.testing.assert_array_equal(b.past[i, :, 0], frame["price"].to_numpy()[-12:])
+    o = rolling_origins(p, horizon=3, folds=2)
+    ob = gather(p, WindowIndex(o.series, o.cut - 12), 12, 3)
+    for k in range(len(o.series)):
+        values = p.target[p.rows(int(o.series[k]))]
+        np.testing.assert_array_equal(ob.y[k], values[o.cut[k]: o.cut[k] + 3])
+        pad = max(12 - int(o.cut[k]), 0)  # south (17 rows) has 11 rows before fold 0
+        np.testing.assert_array_equal(ob.target[k][pad:], values[o.cut[k] - 12 + pad: o.cut[k]])
+        assert ob.mask[k].tolist() == [False] * pad + [True] * (12 - pad)
+    with pytest.raises(ValueError, match=r"shorter series: 'south' \(17 rows\)"):
+        last_windows(p, 20)

@@ -16,9 +16,9 @@ Imports nothing else of rnnkit (only numpy, pandas and the standard library).
 * Panels (many series, one global model): :func:`make_panel` -> :class:`Panel` (flat
   per-series arrays with past/future/static covariates, validated), :func:`window_index`
   (windows as ``(series, start)`` index arrays, never crossing series) and :func:`gather`
-  (a batch's rows), :class:`PanelScaler` (per series, on its own training rows),
-  :func:`split_points`, :func:`rolling_origins`, :func:`future_covariates`,
-  :func:`horizon_times`.
+  (a batch's rows), :func:`last_windows` (inputs of the next forecast), :class:`PanelScaler`
+  (per series, on its own training rows), :func:`split_points`, :func:`rolling_origins`,
+  :func:`future_covariates`, :func:`horizon_times`.
 * Time index: :func:`infer_frequency` (month lengths, quarters, business days),
   :func:`seasonal_period`, :func:`future_times`, :func:`calendar_features`,
   :func:`default_calendar`.
@@ -63,6 +63,7 @@ from ._panel_windows import (
     WindowBatch,
     WindowIndex,
     gather,
+    last_windows,
     rolling_origins,
     split_points,
     window_index,
@@ -102,6 +103,7 @@ __all__ = [
     "gather",
     "horizon_times",
     "infer_frequency",
+    "last_windows",
     "length_buckets",
     "lengths_from_mask",
     "load_activity",

@@ -48,8 +48,8 @@ def _given(panel: Panel, data: Any, names: list[str], id_column: str | None,
     if unknown or missing or TIME not in frame.columns:
         raise ValueError(f"expected future covariate columns {names} with a time column, got "
                          f"columns {[str(c) for c in frame.columns if c not in (ID, TIME)]}")
-    ids = check_ids(frame[ID].to_numpy(dtype=object))
-    codes = pd.factorize(ids)[0].astype(np.intp)
+    codes, keys = check_ids(frame[ID].to_numpy(dtype=object))
+    ids = np.array(keys, dtype=object)[codes]  # (rows,)
     times = check_times(frame[TIME].to_numpy(), codes)
     return pd.DataFrame({c: frame[c].to_numpy() for c in names},
                         index=pd.MultiIndex.from_arrays([ids, times]))

@@ -110,25 +110,30 @@ def _id_kind(value: Any) -> str:
     return type(value).__name__
 
 
-def check_ids(raw: NDArray[Any]) -> NDArray[Any]:
-    """Ids as Python ``int`` or ``str`` of one kind; missing or mixed ids are errors."""
-    missing = np.flatnonzero(pd.isna(raw))
-    if missing.size:
+def check_ids(raw: NDArray[Any]) -> tuple[NDArray[np.intp], tuple[Hashable, ...]]:
+    """Series number of every row ``(N,)`` and the ids (Python ``int`` or ``str``, one kind,
+    in order of first appearance); missing ids or ids of mixed types are errors."""
+    found, uniques = pd.factorize(raw, use_na_sentinel=True)
+    codes = found.astype(np.intp)
+    if (codes < 0).any():
+        missing = np.flatnonzero(codes < 0)
         raise ValueError(f"expected a series id in every row, got a missing id at row "
                          f"{int(missing[0])} ({missing.size} missing); drop or fill those rows")
-    kinds = np.array([_id_kind(v) for v in raw.tolist()], dtype=object)
-    found = list(dict.fromkeys(kinds.tolist()))
-    if len(found) > 1:
-        first = int(np.flatnonzero(kinds == found[1])[0])
+    values = list(uniques)
+    kinds = [_id_kind(v) for v in values]
+    kind = kinds[0]
+    other = next((k for k, v in enumerate(kinds) if v != kind), None)
+    if other is not None:
+        first = int(np.flatnonzero(codes == other)[0])
         raise ValueError(
-            f"expected series ids of one type, got {found[0]} and {found[1]} (row 0: "
+            f"expected series ids of one type, got {kind} and {kinds[other]} (row 0: "
             f"{raw[0]!r}, row {first}: {raw[first]!r}); convert the id column, e.g. "
             "df[id_column].astype(str)"
         )
-    if found[0] not in ("int", "str"):
-        raise ValueError(f"expected int or str series ids, got {found[0]} ({raw[0]!r}); "
+    if kind not in ("int", "str"):
+        raise ValueError(f"expected int or str series ids, got {kind} ({raw[0]!r}); "
                          "convert the id column, e.g. df[id_column].astype(str)")
-    return np.array([int(v) if found[0] == "int" else str(v) for v in raw.tolist()], dtype=object)
+    return codes, tuple(int(v) if kind == "int" else str(v) for v in values)
 
 
 def check_times(raw: NDArray[Any] | None, codes: NDArray[np.intp]) -> pd.Index:
@@ -275,9 +280,25 @@ def _statics(frame: pd.DataFrame, names: Sequence[str], ids: Sequence[Hashable],
     return num, tuple(numeric), cat, tuple(codes), categories
 
 
+def _frequency_of(t: pd.DatetimeIndex, key: Hashable, fixed: Any) -> Any:
+    """The frequency of one series (``fixed`` if given, checked); errors name the series."""
+    try:
+        offset = infer_frequency(t) if fixed is None else fixed
+    except ValueError as err:
+        raise ValueError(f"series {key!r}: {err}, or pass freq=None") from None
+    bad = first_irregular(t, offset)
+    if bad is not None:
+        raise ValueError(f"expected timestamps every {offset.freqstr!r}, got series {key!r} at "
+                         f"{t[bad[0]]} after {t[bad[0] - 1]}, or pass freq=None")
+    return offset
+
+
 def _frequency(times: pd.Index, offsets: NDArray[np.int64], ids: Sequence[Hashable],
                freq: str | None) -> Any:
-    """The shared frequency of every series (``None`` when ``freq=None`` or not datetimes)."""
+    """The shared frequency of every series (``None`` when ``freq=None`` or not datetimes).
+
+    The first series' frequency is checked against every row at once; a series that does
+    not follow it is then examined on its own, to name its problem."""
     if not isinstance(times, pd.DatetimeIndex):
         if freq not in (None, "infer"):
             raise ValueError(f"expected timestamps for freq={freq!r}, got integer time steps")
@@ -285,22 +306,17 @@ def _frequency(times: pd.Index, offsets: NDArray[np.int64], ids: Sequence[Hashab
     if freq is None:
         return None
     fixed = None if freq == "infer" else pd.tseries.frequencies.to_offset(freq)
-    found: Any = None
-    for i, key in enumerate(ids):
-        t = times[offsets[i]:offsets[i + 1]]
-        try:
-            offset = infer_frequency(t) if fixed is None else fixed
-        except ValueError as err:
-            raise ValueError(f"series {key!r}: {err}, or pass freq=None") from None
-        bad = first_irregular(t, offset) if fixed is not None else None
-        if bad is not None:
-            raise ValueError(f"expected timestamps every {freq!r}, got series {key!r} at "
-                             f"{t[bad[0]]} after {t[bad[0] - 1]}")
-        if found is None:
-            found, first_key = offset, key
-        elif offset != found:
-            raise ValueError(f"expected every series at one frequency, got {found.freqstr!r} "
-                             f"for series {first_key!r} and {offset.freqstr!r} for series {key!r}")
+    found = _frequency_of(times[offsets[0]:offsets[1]], ids[0], fixed)
+    nxt = times[:-1] + found  # (N - 1,): each row's successor on the grid
+    within = np.ones(len(times) - 1, dtype=bool)
+    within[offsets[1:-1] - 1] = False  # the step from one series into the next
+    bad = np.flatnonzero(within & (nxt.values != times.values[1:]))
+    if bad.size:
+        i = int(np.searchsorted(offsets, bad[0], side="right") - 1)
+        key = ids[i]
+        offset = _frequency_of(times[offsets[i]:offsets[i + 1]], key, fixed)
+        raise ValueError(f"expected every series at one frequency, got {found.freqstr!r} "
+                         f"for series {ids[0]!r} and {offset.freqstr!r} for series {key!r}")
     return found
 
 
@@ -365,10 +381,7 @@ static_covariates=) or drop them with ignore=[...]
     _check_columns(frame, cols, id_column, time_column)
     if len(frame) == 0:
         raise ValueError("expected at least one row, got an empty table")
-    raw_ids = check_ids(frame[ID].to_numpy(dtype=object))
-    found, uniques = pd.factorize(raw_ids)
-    codes = found.astype(np.intp)
-    ids = tuple(uniques.tolist())
+    codes, ids = check_ids(frame[ID].to_numpy(dtype=object))
     times = check_times(frame[TIME].to_numpy() if TIME in frame.columns else None, codes)
     order = _order(codes, times, ids)
     frame, codes, times = frame.iloc[order].reset_index(drop=True), codes[order], times[order]

@@ -27,8 +27,8 @@ from numpy.typing import NDArray
 from ._checks import check_int
 from ._panel import Panel
 
-__all__ = ["Origins", "PanelSplit", "WindowBatch", "WindowIndex", "gather", "rolling_origins",
-           "split_points", "window_index"]
+__all__ = ["Origins", "PanelSplit", "WindowBatch", "WindowIndex", "gather", "last_windows",
+           "rolling_origins", "split_points", "window_index"]
 
 IntArray = NDArray[np.int64]
 
@@ -146,10 +146,35 @@ def window_index(
     return WindowIndex(series, start)
 
 
+def last_windows(panel: Panel, window: int, *, pad_short: bool = False) -> WindowIndex:
+    """The last ``window`` rows of every series: the inputs of a forecast of what follows
+    (gather them with ``horizon=0``). A series shorter than ``window`` is an error naming
+    it, or is padded on the left with ``pad_short=True``. The window of a backtest origin
+    ``(series, cut)`` is ``WindowIndex(series, cut - window)``.
+
+    >>> p = Panel.from_arrays({"a": np.arange(5.0), "b": np.arange(2.0)})
+    >>> last_windows(p, 3, pad_short=True).start.tolist()
+    [2, -1]
+    >>> gather(p, last_windows(p, 3, pad_short=True), 3, horizon=0).target.tolist()
+    [[2.0, 3.0, 4.0], [0.0, 0.0, 1.0]]
+    """
+    window = check_int(window, "window", 1)
+    lengths = panel.lengths
+    short = np.flatnonzero(lengths < window)
+    if short.size and not pad_short:
+        named = ", ".join(f"{panel.ids[i]!r} ({int(lengths[i])} rows)"
+                          for i in short[:5].tolist())
+        raise ValueError(f"expected every series to hold window = {window} rows, got "
+                         f"{short.size} shorter series: {named}; pass pad_short=True to pad "
+                         "them on the left (masked)")
+    return WindowIndex(np.arange(panel.n_series, dtype=np.int64), lengths - window)
+
+
 def gather(panel: Panel, index: WindowIndex, window: int, horizon: int = 1) -> WindowBatch:
     """Copy the rows of the windows ``index`` (a batch): see :class:`WindowBatch`.
 
-    Left padding (``start < 0``) reads as zeros with ``mask = False``.
+    Left padding (``start < 0``) reads as zeros with ``mask = False``. ``horizon=0``
+    gathers inputs only (``y`` is ``(n, 0)``), e.g. for :func:`last_windows`.
 
     >>> p = Panel.from_arrays({"a": np.arange(5.0), "b": np.arange(10.0, 14.0)})
     >>> b = gather(p, WindowIndex(np.array([1, 1]), np.array([0, -1])), window=2)
