@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import torch
+
 from ._api import RecurrentCall, RecurrentResult, StepFn
 from ._fused import run_fused
 from ._loop import run_loop
 from ._native import run_native
+from ._ops import run_fused_op
 from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
 from ._triton import run_triton
 
@@ -21,7 +24,8 @@ def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) 
     """
     choice = select_engine(call, engine)
     if choice.name == "fused":
-        return run_fused(call)
+        # traced by torch.compile / torch.export: the custom op, which they can see through
+        return run_fused_op(call) if torch.compiler.is_compiling() else run_fused(call)
     if choice.name == "torch":
         return run_native(call)
     if choice.name == "triton":

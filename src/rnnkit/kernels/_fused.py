@@ -1,6 +1,6 @@
 """The fused engine: one autograd Function per layer call around the numba time loops.
 
-:class:`_FusedRecurrence` takes ``x, W, b_in, U, b_rec, h0, c0`` (+ the constant masks) and
+:class:`FusedRecurrence` takes ``x, W, b_in, U, b_rec, h0, c0`` (+ the constant masks) and
 returns the outputs and final states. Forward: per time step one register-tiled product of the
 row ``[h_in | x]`` with ``[U; W]`` and one fused loop for the gate nonlinearities and the state
 update (numba, ``_nb``). Backward: the time loop keeps the gate gradients of every step, so that
@@ -47,7 +47,7 @@ from .cells import CellSpec
 __all__ = ["FUSED_ACTIVATIONS", "FUSED_DTYPES", "clear_workspace", "run_fused"]
 
 
-class _Spec(NamedTuple):
+class FusedSpec(NamedTuple):
     store: bool  # keep the per-step values for a backward pass
     kind: CellSpec
     act: int
@@ -57,7 +57,7 @@ class _Spec(NamedTuple):
     return_sequences: bool
 
 
-class _FusedRecurrence(torch.autograd.Function):
+class FusedRecurrence(torch.autograd.Function):
     """(x, W, b_in, U, b_rec, h0, c0; mask, dropout, rec. dropout) -> (outputs, h_T[, c_T]).
 
     Sequences run time-major inside: the input projection is one product on the (time, batch)
@@ -73,7 +73,7 @@ class _FusedRecurrence(torch.autograd.Function):
     @staticmethod
     def forward(  # type: ignore[override]
         ctx: Any,
-        spec: _Spec,
+        spec: FusedSpec,
         x: Tensor,
         kernel: Tensor,
         b_in: Tensor | None,
@@ -149,16 +149,22 @@ class _FusedRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
-        batch, time, features = ctx.shape
-        units = dh.shape[1]
-        work = batch * time * ctx.spec.kind.gates * units * (units + features + 2)
-        with FlushDenormals(work):
-            return _backward(ctx, dout, dh, *rest)
+        return fused_backward(ctx, dout, dh, *rest)
+
+
+def fused_backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
+    """The backward pass of :class:`FusedRecurrence` for a ``ctx`` its forward filled: the
+    gradients of (spec, x, kernel, b_in, rec, b_rec, h0, c0, mask, dropout, rec. dropout)."""
+    batch, time, features = ctx.shape
+    units = dh.shape[1]
+    work = batch * time * ctx.spec.kind.gates * units * (units + features + 2)
+    with FlushDenormals(work):
+        return _backward(ctx, dout, dh, *rest)
 
 
 def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
-    """The backward pass of :class:`_FusedRecurrence` (with the denormal flags set)."""
-    spec: _Spec = ctx.spec
+    """The backward pass of :class:`FusedRecurrence` (with the denormal flags set)."""
+    spec: FusedSpec = ctx.spec
     kind = spec.kind
     kernel, dp, rec = ctx.saved_tensors
     xh: np.ndarray = ctx.xh
@@ -234,8 +240,9 @@ def _check_shapes(call: RecurrentCall) -> None:
             )
 
 
-def run_fused(call: RecurrentCall) -> RecurrentResult:
-    """Run one call on the fused numba engine (CPU, float32/float64, supported activations)."""
+def fused_inputs(call: RecurrentCall) -> tuple[FusedSpec, tuple[Tensor | None, ...]]:
+    """The checked call as :class:`FusedRecurrence`'s arguments: its spec and (x, kernel, b_in,
+    recurrent kernel, b_rec, h0, c0, mask, dropout mask, recurrent dropout mask)."""
     _check_shapes(call)
     kind = call.spec
     act = _nb.ACTIVATION_CODES[call.activation]
@@ -245,7 +252,7 @@ def run_fused(call: RecurrentCall) -> RecurrentResult:
             f"expected a recurrent_activation in {FUSED_ACTIVATIONS}, "
             f"got {call.recurrent_activation!r}"
         )
-    spec = _Spec(
+    spec = FusedSpec(
         call.needs_grad(),
         kind,
         act,
@@ -260,8 +267,7 @@ def run_fused(call: RecurrentCall) -> RecurrentResult:
         mask = call.mask if call.mask.dtype == torch.bool else call.mask != 0
     h0 = call.states[0].to(dtype)
     c0 = call.states[1].to(dtype) if kind.n_states > 1 else None
-    outs = _FusedRecurrence.apply(
-        spec,
+    tensors = (
         call.x,
         call.kernel,
         kind.input_bias(call.bias),
@@ -273,4 +279,11 @@ def run_fused(call: RecurrentCall) -> RecurrentResult:
         call.dropout_mask,
         call.recurrent_dropout_mask,
     )
+    return spec, tensors
+
+
+def run_fused(call: RecurrentCall) -> RecurrentResult:
+    """Run one call on the fused numba engine (CPU, float32/float64, supported activations)."""
+    spec, tensors = fused_inputs(call)
+    outs = FusedRecurrence.apply(spec, *tensors)
     return RecurrentResult(outs[0], tuple(outs[1:]), "fused")

@@ -131,7 +131,10 @@ def plan_engine(
     else:
         source, name = "", "auto"
     dev = torch.device(device).type
-    return _plan(
+    compiling = torch.compiler.is_compiling()
+    # traced by Dynamo: the plain function (Dynamo does not trace through a cache)
+    planner = _plan.__wrapped__ if compiling else _plan
+    return planner(
         cell,
         activation or "linear",
         recurrent_activation,
@@ -147,6 +150,7 @@ def plan_engine(
         units,
         # read here, not in the cached part: the Triton engine runs on CPU under this variable
         (dev != "cpu" or name == "triton") and _triton.interpreter_enabled(),
+        compiling,
     )
 
 
@@ -166,6 +170,7 @@ def _plan(
     reset_after: bool,
     units: int | None,
     triton_interpret: bool,
+    compiling: bool = False,
 ) -> EngineChoice:
     """:func:`plan_engine` once the engine asked for is known (a pure function: cached, as every
     layer call asks)."""
@@ -176,6 +181,8 @@ def _plan(
     native_no = _native_blocker(
         spec, activation, recurrent_activation, dtype, dev, has_mask, recurrent_dropout
     )
+    if compiling and native_no is None:
+        native_no = "PyTorch's recurrent ops break torch.compile's graph"
     # Triton is imported (once) only where it could run the call: CUDA, or forced.
     triton_no: str | None = "not considered on CPU"
     if dev != "cpu" or name == "triton":
