@@ -10,6 +10,7 @@ Training commands clip the gradient norm at 1.0 by default (``--clipnorm``).
 
 from __future__ import annotations
 
+import enum
 import functools
 import os
 import sys
@@ -201,22 +202,79 @@ Patience = Annotated[int, typer.Option("--patience", min=0, help="Early-stopping
 Seed = Annotated[int, typer.Option("--random-state", min=0, help="Seed of the run.")]
 
 
+class CellName(enum.StrEnum):
+    """Recurrent cells of the forecaster."""
+
+    lstm = "lstm"
+    gru = "gru"
+    rnn = "rnn"
+    indrnn = "indrnn"
+    cnn_lstm = "cnn-lstm"
+
+
+class StrategyName(enum.StrEnum):
+    """Multi-step strategies of the forecaster."""
+
+    direct = "direct"
+    recursive = "recursive"
+
+
+def _names(text: str | None) -> list[str] | None:
+    return None if text is None else [c for c in text.split(",") if c]
+
+
+def _test_part(text: str) -> float | int:
+    """``--test``: a row count (``24``), a fraction (``0.2``) or ``0`` (no test part); a
+    bad value is a usage error (exit status 2)."""
+    try:
+        value: float | int = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1
+        if not 0.0 < value < 1.0:
+            raise typer.BadParameter(f"expected a row count or a fraction in (0, 1), got "
+                                     f"{text!r}") from None
+    if value < 0:
+        raise typer.BadParameter(f"expected a row count >= 0, got {text!r}")
+    return value
+
+
+Columns = Annotated[str | None, typer.Option(help="Comma-separated column names.")]
+
+
 @app.command()
 @_guard
 def forecast(
-    file: Annotated[Path, typer.Argument(help="CSV time series (a first column of dates "
-                                              "becomes the time index).", show_default=False)],
+    file: Annotated[Path, typer.Argument(help="CSV: one series (a first column of dates "
+                                              "becomes the time index) or a long table of "
+                                              "many (--id-column).", show_default=False)],
     target: Annotated[str, typer.Option("--target", help="Column to forecast.")],
+    id_column: Annotated[str | None, typer.Option(
+        "--id-column", help="Column naming the series of a long table (one global model "
+                            "over every series).")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column")] = None,
     window: Annotated[int, typer.Option("--window", min=1, help="Input steps.")] = 33,
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="Steps forecast.")] = 1,
-    cell: Annotated[str, typer.Option("--cell", help="lstm, gru, rnn, indrnn or "
-                                                     "cnn-lstm.")] = "lstm",
+    cell: Annotated[CellName, typer.Option("--cell")] = CellName.lstm,
     units: Units = "64",
-    strategy: Annotated[str, typer.Option("--strategy", help="direct or recursive.")]
-    = "direct",
-    covariates: Annotated[str | None, typer.Option(
-        "--covariates", help="Comma-separated input columns besides the target (default: "
-                             "all other columns; '' for none).")] = None,
+    strategy: Annotated[StrategyName, typer.Option("--strategy")] = StrategyName.direct,
+    past_covariates: Annotated[str | None, typer.Option(
+        "--past-covariates", help="Columns known up to the forecast origin.")] = None,
+    future_covariates: Annotated[str | None, typer.Option(
+        "--future-covariates", help="Columns known over the horizon too (predict needs "
+                                    "their future values).")] = None,
+    static_covariates: Annotated[str | None, typer.Option(
+        "--static-covariates", help="Columns constant within each series.")] = None,
+    ignore: Annotated[str | None, typer.Option(
+        "--ignore", help="Columns to drop (any other undeclared column is an error).")] = None,
+    calendar: Annotated[bool, typer.Option(
+        "--calendar", help="Add hour/day-of-week/month features as future covariates.")]
+    = False,
+    pad_short: Annotated[bool, typer.Option(
+        "--pad-short", help="Keep series shorter than window + horizon with masked "
+                            "padding.")] = False,
     residual: Annotated[bool, typer.Option("--residual", help="Forecast the change from the "
                                                               "last value.")] = False,
     quantiles: Annotated[str | None, typer.Option(
@@ -224,12 +282,16 @@ def forecast(
     seasonal_period: Annotated[int | None, typer.Option(
         "--seasonal-period", min=1, help="Season length of the seasonal-naive baseline "
                                          "(default: from the time index).")] = None,
-    time_column: Annotated[str | None, typer.Option("--time-column")] = None,
     freq: Annotated[str | None, typer.Option(
-        "--freq", help="Required spacing of the timestamps ('infer', 'D', '30min'...); "
-                       "default: no check.")] = None,
-    test: Annotated[float, typer.Option("--test", min=0.0, help="Held-out fraction (last "
-                                                                "rows).")] = 0.2,
+        "--freq", help="Required spacing of the timestamps ('D', '30min', 'MS'...); default: "
+                       "the common step when the series are regular.")] = None,
+    test: Annotated[Any, typer.Option(
+        "--test", callback=_test_part,
+        help="Held-out last rows of every series: a count (24), a fraction (0.2) or 0 "
+             "(train on every row).")] = "0.2",
+    validation: Annotated[float, typer.Option(
+        "--validation", min=0.0, max=0.99, help="Last fraction of each series' training "
+                                                "rows for early stopping.")] = 0.15,
     epochs: Epochs = 100,
     batch_size: BatchSize = 32,
     learning_rate: LearningRate = 1e-3,
@@ -240,21 +302,31 @@ def forecast(
     verbose: Verbose = 1,
     debug: Debug = False,
 ) -> None:
-    """Train a forecaster on a CSV series and backtest it on the last part against the
-    naive and seasonal-naive forecasts."""
+    """Train one forecaster on every series of a CSV and backtest the last part of each
+    against the naive and seasonal-naive forecasts."""
+    import pandas as pd
+
     from .tasks import Forecaster, read_series_csv, run_forecast
 
-    series = read_series_csv(file, time_column, freq)
-    covs = None if covariates is None else [c for c in covariates.split(",") if c]
+    held = test  # already parsed by _test_part
+    if id_column is None:
+        series: Any = read_series_csv(file, time_column, freq)
+        time_column = None  # it became the index
+    else:
+        series = pd.read_csv(file)
     task = Forecaster(
-        cell, window, horizon, units=_ints(units, "--units"), strategy=strategy, target=target,
-        covariates=covs, residual=residual, quantiles=_floats(quantiles, "--quantiles"),
-        seasonal_period=seasonal_period, epochs=epochs, batch_size=batch_size,
-        learning_rate=learning_rate, clipnorm=clipnorm or None, patience=patience,
+        cell.value, window, horizon, units=_ints(units, "--units"), strategy=strategy.value,
+        target=target, id_column=id_column, time_column=time_column,
+        past_covariates=_names(past_covariates), future_covariates=_names(future_covariates),
+        static_covariates=_names(static_covariates), ignore=_names(ignore), calendar=calendar,
+        pad_short=pad_short, freq=freq if id_column is not None else None, residual=residual,
+        quantiles=_floats(quantiles, "--quantiles"), seasonal_period=seasonal_period,
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        clipnorm=clipnorm or None, validation=validation, patience=patience,
         random_state=random_state, verbose=verbose,
     )
     folder = _out_dir(out, "forecast")
-    run = run_forecast(task, series, out=folder, test=test, data=f"file {file}",
+    run = run_forecast(task, series, out=folder, test=held, data=f"file {file}",
                        config={"command": "forecast", "file": os.fspath(file)})
     _report(run, verbose)
 
@@ -373,12 +445,17 @@ def predict(
                                                                  "instead of stdout.")] = None,
     length: Annotated[int, typer.Option("--length", min=0, help="generator: characters.")]
     = 200,
+    future_covariates: Annotated[Path | None, typer.Option(
+        "--future-covariates", help="forecaster: CSV of the future covariates over the "
+                                    "horizon of every series.")] = None,
     debug: Debug = False,
 ) -> None:
-    """Predict with a run on new data (CSV output)."""
+    """Predict with a run on new data (CSV output): a forecaster writes the next horizon
+    of every series with its intervals."""
     from .tasks import PredictRequest
 
-    text = _load(run).predict_file(PredictRequest(file, length=length))
+    request = PredictRequest(file, length=length, future_covariates=future_covariates)
+    text = _load(run).predict_file(request)
     if output is not None:
         output.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {output}")

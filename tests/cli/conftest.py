@@ -51,7 +51,8 @@ def labelled_npz(workdir: Path) -> Path:
 @pytest.fixture(scope="session")
 def forecast_run(workdir: Path, series_csv: Path) -> Path:
     out = workdir / "forecast-run"
-    result = invoke("forecast", series_csv, "--target", "load", "--window", "12",
+    result = invoke("forecast", series_csv, "--target", "load", "--past-covariates", "temp",
+                    "--window", "12",
                     "--horizon", "2", "--units", "4", "--epochs", "1", "--quantiles",
                     "0.1,0.9", "--out", out, "-v", "0")
     assert result.exit_code == 0, result.output

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.data import StandardScaler
+from rnnkit.data import PanelScaler
 from rnnkit.tasks import (
     Forecaster,
     infer_seasonal_period,
@@ -37,7 +37,8 @@ FAST: dict[str, Any] = {"units": 4, "epochs": 2, "batch_size": 64, "verbose": 0}
 @pytest.mark.parametrize("strategy", ["direct", "recursive"])
 def test_strategies_forecast_horizon_steps(strategy: str) -> None:
     df = _series()
-    f = Forecaster("gru", window=12, horizon=3, target="load", strategy=strategy, **FAST)
+    f = Forecaster("gru", window=12, horizon=3, target="load", strategy=strategy,
+                   past_covariates=["temp"], **FAST)
     f.fit(df)
     assert f.inputs_ == ["load", "temp"] and f.seasonal_period_ == 24
     assert f.predict().shape == (3,)
@@ -48,7 +49,7 @@ def test_strategies_forecast_horizon_steps(strategy: str) -> None:
 
 def test_quantiles_and_cnn_lstm() -> None:
     df = _series()
-    f = Forecaster("cnn-lstm", window=12, horizon=2, target="load", covariates=[],
+    f = Forecaster("cnn-lstm", window=12, horizon=2, target="load", ignore=["temp"],
                    quantiles=(0.1, 0.9), filters=4, kernel_size=3, **FAST).fit(df)
     assert f.inputs_ == ["load"]
     point, q = f.predict(return_quantiles=True)
@@ -68,19 +69,22 @@ def test_bad_inputs_name_the_problem() -> None:
     with pytest.raises(ValueError, match="cell"):
         Forecaster("transformer", **FAST).fit(df["load"])
     with pytest.raises(ValueError, match="list of column names"):
-        Forecaster(target="load", covariates="temp", **FAST).fit(df)
+        Forecaster(target="load", past_covariates="temp", **FAST).fit(df)
+    with pytest.raises(ValueError, match=r"undeclared column\(s\) \['temp'\]"):
+        Forecaster(target="load", **FAST).fit(df)
 
 
 def test_scaler_is_fitted_on_training_rows_only() -> None:
     y = np.concatenate([np.zeros(80), np.full(20, 100.0)])  # the jump is in the validation part
     f = Forecaster(window=4, validation=0.2, **FAST).fit(y)
-    assert isinstance(f.scaler_, StandardScaler) and f.scaler_.mean.tolist() == [0.0]
-    assert f.mase_scale_ == mase_scale(y[:80])
+    assert isinstance(f.scaler_, PanelScaler) and f.scaler_.mean.tolist() == [[0.0]]
+    assert f.mase_scales_ == [mase_scale(y[:80])]
 
 
 def test_backtest_baselines_and_metrics_by_hand() -> None:
     df = _series(200)
-    f = Forecaster(window=10, horizon=2, target="load", **FAST).fit(df.iloc[:150])
+    f = Forecaster(window=10, horizon=2, target="load", past_covariates=["temp"],
+                   **FAST).fit(df.iloc[:150])
     bt = f.backtest(df, test=50)
     y = df["load"].to_numpy()
     assert bt.origins[0] == 149 and bt.origins[-1] == 197
@@ -100,7 +104,7 @@ def test_backtest_baselines_and_metrics_by_hand() -> None:
 
 def test_residual_save_and_load_round_trip(tmp_path: Path) -> None:
     y = np.cumsum(np.random.default_rng(1).normal(size=300)) + 50
-    f = Forecaster("lstm", window=8, horizon=2, residual=True, scaler="minmax", **FAST).fit(y)
+    f = Forecaster("lstm", window=8, horizon=2, residual=True, scaler=None, **FAST).fit(y)
     f.save(tmp_path / "run")
     g = load_task(tmp_path / "run")
     assert isinstance(g, Forecaster) and g.get_params() == f.get_params()

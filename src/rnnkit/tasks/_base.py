@@ -41,7 +41,7 @@ import torch
 from torch import Tensor
 
 from ..layers import Layer, layer_class
-from ..model import Sequential, load_model
+from ..model import Model, Sequential, load_model
 from ._training import TrainingConfig, TrainingResult, train_model
 
 __all__ = ["InspectBatch", "NotFittedError", "PredictRequest", "Task", "clone", "load_task",
@@ -161,7 +161,7 @@ class Task(abc.ABC):
     #: parameters that are tuples (JSON stores lists; they come back as tuples)
     tuple_params: ClassVar[tuple[str, ...]] = ()
     # learned state
-    model_: Sequential
+    model_: Sequential | Model
     history_: dict[str, list[float]]
     train_seconds_: float
     stopped_by_time_: bool
@@ -394,9 +394,9 @@ def load_task(folder: str | os.PathLike[str], expect: type[Task] = Task) -> Task
     task = cls(**params)
     task._restore(doc.get("state", {}))
     model = load_model(root / MODEL_FILE)
-    if not isinstance(model, Sequential):
-        raise ValueError(f"expected a Sequential model in {root / MODEL_FILE}, got "
-                         f"{type(model).__name__}")
+    if not isinstance(model, (Sequential, Model)):
+        raise ValueError(f"expected a Sequential or functional model in {root / MODEL_FILE}, "
+                         f"got {type(model).__name__}")
     task.model_ = model
     task._load_extra_models(root)
     task.model_.eval()
@@ -413,7 +413,7 @@ def _load_extra(root: Path, stem: str) -> Sequential | None:
     return model
 
 
-def _predict(model: Sequential, x: Any, batch_size: int = 256) -> np.ndarray:
+def _predict(model: Sequential | Model, x: Any, batch_size: int = 256) -> np.ndarray:
     """``model.predict`` in eval mode, float64 numpy."""
     model.eval()
     with torch.no_grad():

@@ -10,7 +10,9 @@ A config names the task, the data, the model and the training::
     #                                #   relative to the config file
     # test_path = "test.npz"         # classifier: held-out file (else a stratified split)
     test = 0.2                       # held-out fraction (forecaster: last rows; text: tail)
-    # target = "load_mw"             # forecaster: column to forecast (and covariates = [...])
+    # target = "load_mw"             # forecaster: column to forecast; id_column = "store" for
+    #                                #   a long table of many series; past_covariates = [...],
+    #                                #   future_covariates, static_covariates, ignore, calendar
     # time_column = "time"           # forecaster CSV: timestamps column
 
     [model]                          # task parameters describing the network
@@ -44,6 +46,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
@@ -75,6 +79,9 @@ TASKS: dict[str, type[Task]] = {
     "generator": TextGenerator,
 }
 _SECTIONS = {"task", "data", "model", "training", "sample"}
+#: forecaster constructor arguments that describe the data, allowed in [data]
+_FORECAST_DATA_KEYS = ("target", "id_column", "past_covariates", "future_covariates",
+                       "static_covariates", "ignore", "calendar", "pad_short")
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -146,12 +153,12 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
     time_column = data.pop("time_column", None)
     freq = data.pop("freq", None)
     if kind == "forecaster":
-        for key in ("target", "covariates"):
+        for key in _FORECAST_DATA_KEYS:
             if key in data:
                 params[key] = data.pop(key)
     if data:
-        raise ValueError(f"expected [data] keys among dataset, path, test, test_path, target, "
-                         f"covariates, time_column, freq; got {sorted(data)}")
+        raise ValueError(f"expected [data] keys among dataset, path, test, test_path, "
+                         f"{', '.join(_FORECAST_DATA_KEYS)}; got {sorted(data)}")
     if dataset is not None and dataset not in DATA_NAMES:
         raise ValueError(f"expected dataset in {list(DATA_NAMES)}, got {dataset!r}")
     task = build_task(kind, params)
@@ -175,8 +182,13 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
                                   data=source)
     if kind == "forecaster":
         assert isinstance(task, Forecaster)
-        series = demo_data(dataset) if dataset is not None else \
-            read_series_csv(_resolve(base, file), time_column, freq)
+        if dataset is not None:
+            series = demo_data(dataset)
+        elif task.id_column is not None:  # a long table of many series
+            series = pd.read_csv(_resolve(base, file))
+            task.set_params(time_column=time_column, freq=freq)
+        else:
+            series = read_series_csv(_resolve(base, file), time_column, freq)
         return run_forecast(task, series, out=out_dir, test=test if test is not None else 0.2,
                             config=meta, data=source)
     assert isinstance(task, TextGenerator)

@@ -253,6 +253,7 @@ def _energy(out: Path, quick: bool, verbose: Verbose) -> Run:
 def _temperature(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = Forecaster(
         "lstm", window=14, horizon=1, target="temp_max", units=(32,), seasonal_period=365,
+        past_covariates=["temp_min", "precipitation", "wind"],
         epochs=100, batch_size=32, learning_rate=1e-3, patience=10, validation=0.15,
         verbose=verbose,
     )
@@ -267,6 +268,7 @@ def _temperature(out: Path, quick: bool, verbose: Verbose) -> Run:
 def _prices(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = Forecaster(
         "cnn-lstm", window=33, horizon=1, target="close", units=(32,), filters=32,
+        past_covariates=["open", "high", "low"],
         kernel_size=5, residual=True, seasonal_period=5, epochs=50, batch_size=32,
         learning_rate=1e-3, patience=5, validation=0.15, verbose=verbose,
     )

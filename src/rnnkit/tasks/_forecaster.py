@@ -1,49 +1,79 @@
-"""Forecaster: a recurrent network that forecasts the next ``horizon`` steps of a series.
+"""Forecaster: one global recurrent network that forecasts the next ``horizon`` steps of
+one series or of many (a panel).
 
-Data flow (leak-free): the series (target column first, then the covariates) is split in
-time order into a training part and a validation part (the last ``validation`` fraction,
-used for early stopping); the scaler is fitted on the training rows only; each part is cut
-into windows of ``window`` steps with :func:`rnnkit.data.windowed_split`, so no window
-crosses the boundary.
+Data flow (leak-free): the input becomes a :class:`~rnnkit.data.Panel`
+(:mod:`rnnkit.tasks._forecast_input`); every series is split in time order into a
+training part and a validation part (its last ``validation`` fraction, for early
+stopping); each series is scaled with the mean and standard deviation of its own training
+rows; the network learns from the windows of every series, listed as ``(series, start)``
+index pairs that never cross two series (:func:`rnnkit.data.window_index`). A series too
+short for one window is an error naming it, or (``pad_short=True``) kept with masked left
+padding.
+
+Covariates (Darts' names): ``past_covariates`` are known up to the forecast origin,
+``future_covariates`` over the horizon too (the network reads their values at the steps
+it forecasts; ``predict`` needs them for the future steps), ``static_covariates`` are one
+value per series (numbers, or categories through an embedding). ``calendar=True`` adds
+hour/day-of-week/month features of the time index as future covariates.
 
 Strategies:
 
-* ``"direct"``: one network maps a window ``(window, features)`` to the ``horizon`` next
-  target values at once: ``Dense(horizon)``.
-* ``"recursive"``: the network forecasts the next row of *every* input column
-  (``Dense(features)``); ``horizon`` steps are made by appending each forecast to the
-  window and forecasting again (covariates are forecast as well).
+* ``"direct"``: the network maps a window to the ``horizon`` next target values at once.
+* ``"recursive"``: the network forecasts the next target and past covariates; ``horizon``
+  steps are made by appending each forecast to the window and forecasting again (future
+  covariates are known, never forecast).
 
-``residual=True`` makes the network forecast the change from the last observed value
-(``y[t + h] - y[t]``, in scaled units), so that an all-zero output is the naive forecast:
-use it for trending, random-walk-like series (prices). Prediction intervals: with
-``quantiles=(0.1, 0.9)`` the network also outputs those quantiles of each step, trained
-with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_q`` (direct strategy only).
+``residual=True`` makes the network forecast the change from the last observed value (in
+scaled units), so that an all-zero output is the naive forecast. Prediction intervals:
+with ``quantiles=(0.1, 0.9)`` the network also outputs those quantiles of each step,
+trained with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_q`` (direct only).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from torch import Tensor
 
-from ..data import MinMaxScaler, StandardScaler, scaler_from_dict, validate_series, windowed_split
-from ..layers import GRU, LSTM, Conv1D, Dense, IndRNN, Input, SimpleRNN
-from ..model import Sequential
+from ..data import (
+    Panel,
+    PanelScaler,
+    horizon_times,
+    infer_frequency,
+    seasonal_period,
+    split_points,
+    window_index,
+)
+from ..data import future_covariates as horizon_covariates
+from ..layers import GRU, LSTM, Conv1D, IndRNN, SimpleRNN
+from ._backtest import (
+    Backtest,
+    baselines,
+    interval_metrics,
+    mase_scales,
+    panel_metrics,
+    test_origins,
+)
 from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, clone, fmt
-from ._baselines import naive_forecast, seasonal_naive_forecast
 from ._checks import check_choice, check_float, check_int, check_units
 from ._files import csv_text, read_series_csv
-from ._metrics import forecast_metrics, mase_scale
+from ._forecast_input import (
+    ColumnRoles,
+    panel_from_arrays,
+    panel_head,
+    panel_tail,
+    panel_to_arrays,
+    to_panel,
+)
+from ._forecast_net import NetShape, build_network, window_arrays
 from ._report import plot_forecast
 from ._training import TrainingConfig
 
@@ -54,100 +84,37 @@ CELLS = (*RNN_CELLS, "cnn-lstm")
 
 
 def infer_seasonal_period(index: Any) -> int:
-    """Season length from a ``DatetimeIndex`` frequency (its ``freq``, else its step when
-    all steps are equal): steps per day for sub-daily data
-    (30 min -> 48), 7 for daily, 5 for business days, 52 weekly, 12 monthly, 4 quarterly;
-    1 (no season) otherwise.
+    """Season length of a regular ``DatetimeIndex`` (:func:`rnnkit.data.seasonal_period`:
+    steps per day for sub-daily data, 7 daily, 5 business days, 52 weekly, 12 monthly, 4
+    quarterly); 1 for anything else (irregular, or not datetimes).
 
     >>> infer_seasonal_period(pd.date_range("2000", periods=3, freq="30min"))
     48
     >>> infer_seasonal_period(pd.RangeIndex(3))
     1
     """
-    if not isinstance(index, pd.DatetimeIndex):
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return 1
-    freq = index.freq
-    if freq is None and len(index) >= 3:
-        steps = np.diff(index.asi8)
-        if steps[0] > 0 and np.all(steps == steps[0]):  # regular: a fixed step
-            freq = pd.tseries.frequencies.to_offset(pd.Timedelta(index[1] - index[0]))
-    if freq is None:
+    try:
+        return seasonal_period(index.freq or infer_frequency(index))
+    except ValueError:
         return 1
-    name = str(getattr(freq, "rule_code", "")).upper()
-    if isinstance(freq, (pd.offsets.Tick, pd.offsets.Day)):
-        step = pd.Timedelta(freq.nanos if hasattr(freq, "nanos") else "1D")
-        day = pd.Timedelta(days=1)
-        if step == day:
-            return 7
-        if step < day and day % step == pd.Timedelta(0):
-            return int(day // step)
-        return 1
-    for prefix, period in (("B", 5), ("W", 52), ("Q", 4), ("M", 12)):
-        if name.startswith(prefix):
-            return period
-    return 1
 
 
 def future_index(index: Any, horizon: int) -> list[str] | None:
-    """Timestamps of the ``horizon`` steps after a regular ``DatetimeIndex`` (its ``freq``,
-    else its constant step); ``None`` when the index has no fixed step.
+    """Timestamps of the ``horizon`` steps after a regular ``DatetimeIndex``; ``None`` when
+    the index has no fixed step.
 
     >>> future_index(pd.date_range("2024-01-01", periods=3, freq="D"), 2)
     ['2024-01-04 00:00:00', '2024-01-05 00:00:00']
     """
     if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
         return None
-    step: Any = index.freq
-    if step is None:
-        gaps = np.diff(index.asi8)
-        if not (gaps[0] > 0 and np.all(gaps == gaps[0])):
-            return None
-        step = pd.Timedelta(index[1] - index[0])
+    try:
+        step = index.freq or infer_frequency(index)
+    except ValueError:
+        return None
     return [str(index[-1] + (h + 1) * step) for h in range(horizon)]
-
-
-def series_frame(series: Any) -> pd.DataFrame:
-    """A validated numeric DataFrame (string column names) from an array/Series/DataFrame."""
-    if isinstance(series, pd.Series):
-        frame = series.to_frame(name=str(series.name) if series.name is not None else "y")
-    elif isinstance(series, pd.DataFrame):
-        frame = series.copy(deep=False)
-    else:
-        arr = np.asarray(series)
-        if arr.ndim == 1:
-            frame = pd.DataFrame({"y": arr})
-        elif arr.ndim == 2:
-            frame = pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
-        else:
-            raise ValueError(
-                f"expected a series of shape (T,) or (T, features), got shape {arr.shape}"
-            )
-    frame.columns = [str(c) for c in frame.columns]
-    if len(set(frame.columns)) != frame.shape[1]:
-        raise ValueError(f"expected distinct column names, got {list(frame.columns)}")
-    return validate_series(frame, freq=None)
-
-
-@dataclass
-class Backtest:
-    """Rolling-origin evaluation: forecasts made at every origin of the test part.
-
-    ``origins[i]`` is the position of the last observed step of forecast ``i``;
-    ``actual``, ``forecast``, ``naive`` and ``seasonal_naive`` are ``(n, horizon)`` in the
-    target's units, ``quantiles`` ``(n, horizon, len(quantiles))`` or ``None``. ``metrics``
-    is JSON-ready: ``mae``, ``rmse``, ``mape``, ``mase`` of the model and the same keys
-    under ``baselines.naive`` and ``baselines.seasonal_naive``.
-    """
-
-    origins: NDArray[np.int64]
-    actual: NDArray[np.float64]
-    forecast: NDArray[np.float64]
-    naive: NDArray[np.float64]
-    seasonal_naive: NDArray[np.float64]
-    quantiles: NDArray[np.float64] | None
-    metrics: dict[str, Any]
-    index: Any = None
-    history: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def _pinball_loss(horizon: int, quantiles: Sequence[float], point: str) -> Any:
@@ -157,8 +124,7 @@ def _pinball_loss(horizon: int, quantiles: Sequence[float], point: str) -> Any:
 
     def forecast_loss(y_true: Tensor, y_pred: Tensor) -> Tensor:
         y = y_true.reshape(y_true.shape[0], horizon)  # (batch, horizon)
-        p = y_pred[:, :horizon]
-        err = y - p
+        err = y - y_pred[:, :horizon]
         total = err.abs().mean() if point == "mae" else (err ** 2).mean()
         for j, q in enumerate(qs):
             e = y - y_pred[:, horizon * (1 + j) : horizon * (2 + j)]  # (batch, horizon)
@@ -168,37 +134,58 @@ def _pinball_loss(horizon: int, quantiles: Sequence[float], point: str) -> Any:
     return forecast_loss
 
 
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        raise ValueError(f"expected {what} as a list of column names, got the string "
+                         f"{value!r}; wrap it: [{value!r}]")
+    return tuple(str(v) for v in value)
+
+
 class Forecaster(Task):
-    """Forecast the next ``horizon`` steps of a series with an LSTM, GRU, RNN or CNN-LSTM.
+    """Forecast the next ``horizon`` steps of one series or many with an LSTM, GRU, RNN or
+    CNN-LSTM (one global model over every series).
 
     Args:
         cell: ``"lstm"``, ``"gru"``, ``"rnn"`` (SimpleRNN), ``"indrnn"`` or ``"cnn-lstm"``
             (``Conv1D(filters, kernel_size, relu)`` then the LSTM layers).
-        window: input steps per forecast (seed 003's energy example: 33).
-        horizon: steps forecast at once.
+        window: input steps per forecast.
+        horizon: steps forecast.
         units: units of the recurrent layers (one int or a list: stacked layers).
         layers: instead of ``cell``/``units``, the hidden layers as specs
-            ``[{"class": "LSTM", "units": 32}, ...]``; the input and the ``Dense`` output
-            head are added.
+            ``[{"class": "LSTM", "units": 32}, ...]``; the inputs and the head are added.
         strategy: ``"direct"`` or ``"recursive"`` (see the module docs).
         target: the column to forecast (name or position); needed with several columns.
-        covariates: input columns besides the target (default: all other columns; ``[]``:
-            the target only).
-        residual: forecast the change from the last observed value (see the module docs).
+        id_column, time_column: the series id and the timestamps of a long table (also
+            accepted by :meth:`fit`); with no time column a ``DatetimeIndex`` is the time,
+            else the row order.
+        past_covariates, future_covariates, static_covariates: column names (see the
+            module docs). Any other column is an error naming it.
+        ignore: columns to drop.
+        calendar: add hour/day-of-week/month features (those that vary at the data's
+            frequency) as future covariates.
+        pad_short: keep series shorter than ``window + horizon`` rows with masked left
+            padding (default: an error naming them).
+        freq: the spacing every series must follow (``"D"``, ``"MS"``...); default: the
+            common step of the series when all are regular, else none.
+        static_embedding: embedding size of each categorical static covariate.
+        residual: forecast the change from the last observed value.
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss).
-        seasonal_period: season length for the seasonal-naive baseline; default: from the
-            index frequency (:func:`infer_seasonal_period`), else 1.
-        scaler: ``"standard"``, ``"minmax"`` or ``None`` (fitted on the training rows).
+        seasonal_period: season of the seasonal-naive baseline; default: from the frequency
+            (monthly 12, quarterly 4, business days 5, daily 7, hourly 24), else 1.
+        scaler: ``"standard"`` (per series, on its training rows) or ``None``.
         dropout: input dropout of the recurrent layers.
         filters, kernel_size: the CNN-LSTM's convolution.
         loss: ``"mse"`` or ``"mae"`` for the point forecast.
         **training: :class:`TrainingConfig`'s arguments (``epochs=100``, ``batch_size=32``,
             ``learning_rate=1e-3``, ``clipnorm=1.0``, ``validation=0.15`` (the last
-            fraction of the series), ``patience=10``, ``max_time``, ``checkpoint_dir``,
+            fraction of every series), ``patience=10``, ``max_time``, ``checkpoint_dir``,
             ``random_state=0``, ``verbose=0``).
 
-    Learned attributes: ``model_``, ``scaler_``, ``target_``, ``inputs_`` (input columns,
-    target first), ``seasonal_period_``, ``mase_scale_``, ``history_``, ``last_window_``.
+    Learned attributes: ``model_``, ``scaler_`` (a :class:`~rnnkit.data.PanelScaler`),
+    ``target_``, ``inputs_`` (target, past and future covariates), ``ids_``,
+    ``seasonal_period_``, ``freq_``, ``mase_scales_``, ``history_``.
 
     >>> import numpy as np
     >>> f = Forecaster(window=8, horizon=2, units=4, epochs=1, verbose=0)
@@ -207,7 +194,8 @@ class Forecaster(Task):
     """
 
     task_name = "forecaster"
-    tuple_params = ("units", "quantiles", "covariates")
+    tuple_params = ("units", "quantiles", "past_covariates", "future_covariates",
+                    "static_covariates", "ignore")
     training_defaults = TrainingConfig(epochs=100, batch_size=32, learning_rate=1e-3,
                                        validation=0.15, patience=10)
 
@@ -221,7 +209,16 @@ class Forecaster(Task):
         layers: Sequence[dict[str, Any]] | None = None,
         strategy: str = "direct",
         target: str | int | None = None,
-        covariates: Sequence[str] | None = None,
+        id_column: str | None = None,
+        time_column: str | None = None,
+        past_covariates: Sequence[str] | None = None,
+        future_covariates: Sequence[str] | None = None,
+        static_covariates: Sequence[str] | None = None,
+        ignore: Sequence[str] | None = None,
+        calendar: bool = False,
+        pad_short: bool = False,
+        freq: str | None = None,
+        static_embedding: int = 4,
         residual: bool = False,
         quantiles: Sequence[float] | None = None,
         seasonal_period: int | None = None,
@@ -239,7 +236,16 @@ class Forecaster(Task):
         self.layers = layers
         self.strategy = strategy
         self.target = target
-        self.covariates = covariates
+        self.id_column = id_column
+        self.time_column = time_column
+        self.past_covariates = past_covariates
+        self.future_covariates = future_covariates
+        self.static_covariates = static_covariates
+        self.ignore = ignore
+        self.calendar = calendar
+        self.pad_short = pad_short
+        self.freq = freq
+        self.static_embedding = static_embedding
         self.residual = residual
         self.quantiles = quantiles
         self.seasonal_period = seasonal_period
@@ -261,8 +267,9 @@ class Forecaster(Task):
             check_units(self.units)
         check_float("dropout", self.dropout, 0.0, 1.0)
         if self.scaler is not None:
-            check_choice("scaler", self.scaler, ("standard", "minmax"))
+            check_choice("scaler", self.scaler, ("standard",))
         check_choice("loss", self.loss, ("mse", "mae"))
+        check_int("static_embedding", self.static_embedding, 1)
         if self.seasonal_period is not None:
             check_int("seasonal_period", self.seasonal_period, 1)
         if self.quantiles is not None:
@@ -282,43 +289,32 @@ class Forecaster(Task):
             if self.kernel_size > self.window:
                 raise ValueError(f"expected kernel_size <= window ({self.window}), "
                                  f"got {self.kernel_size}")
+            if self.pad_short:
+                raise ValueError("expected a recurrent cell with pad_short=True (Conv1D "
+                                 "reads padding as data), got cell='cnn-lstm'")
 
-    def _resolve_columns(self, frame: pd.DataFrame) -> tuple[str, list[str]]:
-        cols = list(frame.columns)
-        if self.target is None:
-            if len(cols) != 1:
-                raise ValueError(
-                    f"expected target= naming the column to forecast, got a table with "
-                    f"columns {cols}"
-                )
-            target = cols[0]
-        elif isinstance(self.target, (int, np.integer)) and not isinstance(self.target, bool):
-            if not 0 <= int(self.target) < len(cols):
-                raise ValueError(f"expected a target position in [0, {len(cols)}), "
-                                 f"got {self.target}")
-            target = cols[int(self.target)]
-        elif isinstance(self.target, str) and self.target in cols:
-            target = self.target
-        else:
-            raise ValueError(f"expected target to be one of the columns {cols}, "
-                             f"got {self.target!r}")
-        if self.covariates is None:
-            covs = [c for c in cols if c != target]
-        else:
-            if isinstance(self.covariates, str):
-                raise ValueError(f"expected covariates as a list of column names, got the "
-                                 f"string {self.covariates!r}; wrap it: [{self.covariates!r}]")
-            covs = [str(c) for c in self.covariates]
-            bad = [c for c in covs if c not in cols or c == target]
-            if bad:
-                raise ValueError(f"expected covariates among {[c for c in cols if c != target]},"
-                                 f" got {bad}")
-        return target, covs
+    def _roles(self, id_column: str | None, time_column: str | None) -> ColumnRoles:
+        for name, given, own in (("id_column", id_column, self.id_column),
+                                 ("time_column", time_column, self.time_column)):
+            if given is not None and own is not None and given != own:
+                raise ValueError(f"expected {name} {own!r} (as constructed), got {given!r}")
+        return ColumnRoles(
+            target=self.target, id_column=id_column or self.id_column,
+            time_column=time_column or self.time_column,
+            past=_names(self.past_covariates, "past_covariates"),
+            future=_names(self.future_covariates, "future_covariates"),
+            static=_names(self.static_covariates, "static_covariates"),
+            ignore=_names(self.ignore, "ignore"), calendar=bool(self.calendar), freq=self.freq,
+        )
+
+    @property
+    def _direct(self) -> bool:
+        return self.strategy.lower() == "direct"
 
     # -- model --------------------------------------------------------------------------------
-    def _n_out(self, n_features: int) -> int:
-        if self.strategy == "recursive":
-            return n_features
+    def _n_out(self, shape: NetShape) -> int:
+        if not self._direct:
+            return 1 + shape.n_past
         nq = len(self.quantiles) if self.quantiles is not None else 0
         return self.horizon * (1 + nq)
 
@@ -335,324 +331,359 @@ class Forecaster(Task):
             out.append(rnn(u, return_sequences=i < len(units) - 1, dropout=float(self.dropout)))
         return out
 
-    def _build(self, n_features: int) -> Sequential:
-        return Sequential(
-            [Input((self.window, n_features)), *self._hidden_layers(),
-             Dense(self._n_out(n_features))],
-            name="forecaster",
+    def _shape(self, panel: Panel) -> NetShape:
+        return NetShape(
+            window=int(self.window), n_past=len(panel.past_names),
+            n_future=len(panel.future_names), n_static=len(panel.static_names),
+            categories=tuple(len(panel.categories[c]) for c in panel.categorical_names),
+            steps=int(self.horizon) if self._direct else 1, masked=bool(self.pad_short),
+            static_embedding=int(self.static_embedding),
         )
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, series: Any, y: None = None) -> Forecaster:
-        """Train on a series: ``(T,)``/``(T, F)`` array, ``pandas.Series`` or ``DataFrame``
-        (rows in time order; covariates as further columns). Returns ``self``."""
-        self._check_params()
-        frame = series_frame(series)
-        target, covs = self._resolve_columns(frame)
-        inputs = [target, *covs]
-        values = frame[inputs].to_numpy(np.float64)  # (T, F)
-        n_feat = values.shape[1]
-        scaler = None
-        if self.scaler is not None:
-            scaler = StandardScaler() if self.scaler.lower() == "standard" else MinMaxScaler()
-        direct = self.strategy.lower() == "direct"
-        split = windowed_split(
-            values, self.window, self.horizon if direct else 1,
-            target=0 if direct else "all", val=float(self.training_config().validation),
-            test=0.0,
-            scaler=scaler, dtype="float32",
-        )
-        (x_tr, y_tr), (x_va, y_va) = split.train, split.val
-        x_tr, x_va = np.array(x_tr), np.array(x_va)  # (n, window, F)
-        width = self.horizon if direct else n_feat
-        y_tr = np.array(y_tr).reshape(len(x_tr), width)  # (n, horizon) or (n, F)
-        y_va = np.array(y_va).reshape(len(x_va), width)
-        if self.residual:
-            cols = slice(0, 1) if direct else slice(0, n_feat)
-            y_tr = y_tr - x_tr[:, -1, cols]
-            y_va = y_va - x_va[:, -1, cols]
-        config = self.training_config()
-        n_train_rows = len(values) - math.floor(float(config.validation) * len(values))
+    def read_panel(self, data: Any, *, id_column: str | None = None,
+                   time_column: str | None = None) -> Panel:
+        """``data`` as the validated :class:`~rnnkit.data.Panel` this forecaster reads
+        (with the columns it was told, or was fitted with)."""
+        if self.fitted and id_column is None and time_column is None:
+            id_column, time_column = self.id_column_, self.time_column_
+        return to_panel(data, self._roles(id_column, time_column))
 
+    def _examples(self, scaled: Panel, series: NDArray[np.int64], cut: NDArray[np.int64],
+                  shape: NetShape) -> tuple[Any, NDArray[np.float32]]:
+        """Network inputs and targets of the windows ending at ``cut`` (scaled units)."""
+        inputs, y = window_arrays(scaled, series, cut, shape, shape.steps)
+        x = inputs[0]
+        if not self._direct:  # the next row: target and past covariates
+            rows = scaled.offsets[series] + cut  # (n,)
+            y = np.column_stack([scaled.target[rows], scaled.past[rows]])  # (n, 1 + P)
+        if self.residual:
+            y = y - x[:, -1, : y.shape[1] if not self._direct else 1]
+        return (x if shape.plain else inputs), y.astype(np.float32)
+
+    def fit(self, data: Any, y: None = None, *, id_column: str | None = None,
+            time_column: str | None = None) -> Forecaster:
+        """Train one model on every series of ``data``: a ``(T,)``/``(T, F)`` array, a
+        ``Series`` or ``DataFrame`` (one series), a long ``DataFrame`` with ``id_column``
+        (and ``time_column``), an ``(id, time)`` MultiIndex frame, a dict of series or a
+        :class:`~rnnkit.data.Panel`. Returns ``self``."""
+        self._check_params()
+        panel = to_panel(data, self._roles(id_column, time_column))
+        config = self.training_config()
+        split = split_points(panel, validation=float(config.validation), min_train=2)
+        scaler = PanelScaler().fit(panel, end=split.train_end)
+        if self.scaler is None:
+            scaler.mean[:], scaler.std[:] = 0.0, 1.0
+            scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
+        scaled = scaler.transform(panel)
+        shape = self._shape(panel)
+        w, pad = int(self.window), bool(self.pad_short)
+        tr = window_index(panel, w, shape.steps, end=split.train_end, pad_short=pad)
+        x_tr, y_tr = self._examples(scaled, tr.series, tr.start + w, shape)
+        val = None
+        if (split.val_end > split.train_end).any():
+            va = window_index(panel, w, shape.steps, targets_from=split.train_end,
+                              pad_short=pad)
+            keep = va.start + w >= split.train_end[va.series]  # targets in validation rows
+            if keep.any():
+                val = self._examples(scaled, va.series[keep], va.start[keep] + w, shape)
         config.seed()
-        model = self._build(n_feat)
-        if direct and self.quantiles is not None:
-            loss: Any = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
-        else:
-            loss = self.loss.lower()
-        val = (x_va, y_va) if len(x_va) else None
+        units = check_units(self.units)[-1] if self.layers is None else 32
+        model = build_network(shape, self._hidden_layers(), self._n_out(shape), units)
+        loss: Any = self.loss.lower()
+        if self._direct and self.quantiles is not None:
+            loss = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
         self._train(model, loss, x_tr, y_tr, val)
         self.model_ = model
-        self.scaler_ = split.scaler
-        self.target_ = target
-        self.inputs_ = inputs
-        self.n_features_ = n_feat
-        self.seasonal_period_ = int(self.seasonal_period or infer_seasonal_period(frame.index))
-        self.mase_scale_ = mase_scale(values[:n_train_rows, 0])
-        self.last_window_ = values[-self.window :].tolist()
-        self.n_train_windows_ = int(len(x_tr))
+        self.scaler_ = scaler
+        self.id_column_ = id_column or self.id_column
+        self.time_column_ = time_column or self.time_column
+        self.target_ = panel.target_name
+        self.inputs_ = [panel.target_name, *panel.past_names, *panel.future_names]
+        self.ids_ = list(panel.ids)
+        self.net_ = shape
+        self.freq_ = None if panel.freq is None else str(panel.freq.freqstr)
+        self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
+        self.mase_scales_ = mase_scales(panel, split.train_end).tolist()
+        self.tail_ = panel_tail(panel, w)
+        self.n_train_windows_ = int(len(tr.series))
         return self
 
-    # -- prediction ---------------------------------------------------------------------------
-    def _scale(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        return values if self.scaler_ is None else np.asarray(self.scaler_.transform(values))
+    # -- forecasting --------------------------------------------------------------------------
+    def _scaler_for(self, panel: Panel) -> PanelScaler:
+        """The fitted statistics of ``panel``'s series, in its order."""
+        pos = {key: i for i, key in enumerate(self.scaler_.ids)}
+        unseen = [key for key in panel.ids if key not in pos]
+        if unseen:
+            raise ValueError(f"expected series seen in fit, got {len(unseen)} new one(s): "
+                             f"{unseen[:5]!r}; fit the forecaster on them too")
+        idx = [pos[key] for key in panel.ids]
+        sub = PanelScaler()
+        sub.ids, sub.columns = panel.ids, self.scaler_.columns
+        sub.mean, sub.std = self.scaler_.mean[idx], self.scaler_.std[idx]
+        sub.static_mean, sub.static_std = self.scaler_.static_mean, self.scaler_.static_std
+        return sub
 
-    def _unscale_target(self, values: NDArray[np.float64]) -> NDArray[np.float64]:
-        if self.scaler_ is None:
-            return values
-        return np.asarray(self.scaler_.select(0).inverse_transform(values), dtype=np.float64)
+    def _check_history(self, panel: Panel, series: NDArray[np.int64],
+                       cut: NDArray[np.int64]) -> None:
+        short = np.flatnonzero(cut < (1 if self.pad_short else self.window))
+        if short.size:
+            i = int(series[short[0]])
+            raise ValueError(f"expected window={self.window} rows before every forecast "
+                             f"origin, got {int(cut[short[0]])} in series {panel.ids[i]!r} "
+                             "(pad_short=True keeps short series with masked padding)")
 
-    def _input_values(self, series: Any) -> tuple[NDArray[np.float64], pd.DataFrame]:
-        frame = series_frame(series)
-        if list(frame.columns) == [f"x{j}" for j in range(frame.shape[1])] and \
-                frame.shape[1] == len(self.inputs_) and frame.columns[0] not in self.inputs_:
-            frame.columns = list(self.inputs_)  # a plain array in the fitted column order
-        if frame.shape[1] == 1 and len(self.inputs_) == 1:
-            frame.columns = list(self.inputs_)
-        missing = [c for c in self.inputs_ if c not in frame.columns]
-        if missing:
-            raise ValueError(f"expected columns {self.inputs_} (as fitted), got "
-                             f"{list(frame.columns)}")
-        return frame[self.inputs_].to_numpy(np.float64), frame
-
-    def _forecast_scaled(self, x: NDArray[np.float64]) -> tuple[NDArray[np.float64],
-                                                                 NDArray[np.float64] | None]:
-        """Scaled windows ``(n, window, F)`` -> point ``(n, horizon)`` and quantiles
-        ``(n, horizon, Q)`` (scaled target units)."""
-        h = self.horizon
-        x = x.astype(np.float32)
-        if self.strategy.lower() == "direct":
-            out = _predict(self.model_, x)  # (n, horizon * (1 + Q))
-            last = x[:, -1, 0:1].astype(np.float64) if self.residual else 0.0
-            point = out[:, :h] + last
+    def _forecast_scaled(self, inputs: list[NDArray[Any]]) -> tuple[NDArray[np.float64],
+                                                                  NDArray[np.float64] | None]:
+        """Network inputs (with ``horizon`` rows of future covariates) -> point
+        ``(n, horizon)`` and quantiles ``(n, horizon, Q)`` in scaled units."""
+        h, shape = int(self.horizon), self.net_
+        if self._direct:
+            out = _predict(self.model_, inputs[0] if shape.plain else inputs)
+            last = inputs[0][:, -1, 0:1].astype(np.float64) if self.residual else 0.0
             quants = None
             if self.quantiles is not None:
                 nq = len(self.quantiles)
-                quants = out[:, h : h * (1 + nq)].reshape(len(x), nq, h).transpose(0, 2, 1)
+                quants = out[:, h : h * (1 + nq)].reshape(len(out), nq, h).transpose(0, 2, 1)
                 quants = quants + (last[:, :, None] if self.residual else 0.0)  # type: ignore[index]
-            return point, quants
-        cur = x.copy()
+            return out[:, :h] + last, quants
+        cur = inputs[0].copy()
+        width = 1 + shape.n_past
         steps = []
-        for _ in range(h):
-            nxt = _predict(self.model_, cur)  # (n, F)
+        for k in range(h):
+            net_in = [cur, *([inputs[1][:, k : k + 1]] if shape.n_future else []),
+                      *inputs[1 + bool(shape.n_future):]]
+            nxt = _predict(self.model_, cur if shape.plain else net_in)  # (n, 1 + P)
             if self.residual:
-                nxt = nxt + cur[:, -1, :]
+                nxt = nxt + cur[:, -1, :width]
             steps.append(nxt[:, 0])
-            cur = np.concatenate([cur[:, 1:], nxt[:, None, :].astype(np.float32)], axis=1)
+            row = [nxt, *([inputs[1][:, k]] if shape.n_future else []),
+                   *([np.ones((len(cur), 1))] if shape.masked else [])]
+            new = np.concatenate(row, axis=1).astype(np.float32)[:, None, :]  # (n, 1, feat)
+            cur = np.concatenate([cur[:, 1:], new], axis=1)
         return np.stack(steps, axis=1), None
 
-    def predict_at(
-        self, series: Any, origins: Sequence[int] | NDArray[np.int64]
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-        """Forecasts made at each origin (position of the last observed row) of ``series``:
+    def _forecast_at(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64]
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Forecasts in the target's units after the first ``cut`` rows of ``series``
+        (their horizon rows must be in the panel when there are future covariates)."""
+        self._check_history(panel, series, cut)
+        scaler = self._scaler_for(panel)
+        scaled = scaler.transform(panel)
+        steps = int(self.horizon) if self.net_.n_future else 0
+        inputs, _ = window_arrays(scaled, series, cut, self.net_, steps)
+        point, quants = self._forecast_scaled(inputs)
+        return scaler.inverse_target(point, series), (
+            None if quants is None else scaler.inverse_target(quants, series))
+
+    def _forecast_end(self, panel: Panel, future_data: Any
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Forecasts of the ``horizon`` steps after every series of ``panel``."""
+        series = np.arange(panel.n_series, dtype=np.int64)
+        cut = panel.lengths
+        self._check_history(panel, series, cut)
+        scaler = self._scaler_for(panel)
+        h, k = int(self.horizon), 1 + self.net_.n_past
+        fut = np.zeros((panel.n_series, h, 0))
+        if self.net_.n_future:
+            fut = horizon_covariates(panel, h, future_data, id_column=self.id_column_,
+                                    time_column=self.time_column_)  # (n, h, F)
+            fut = (fut - scaler.mean[:, None, k:]) / scaler.std[:, None, k:]
+        inputs, _ = window_arrays(scaler.transform(panel), series, cut, self.net_, 0, fut)
+        point, quants = self._forecast_scaled(inputs)
+        return scaler.inverse_target(point, series), (
+            None if quants is None else scaler.inverse_target(quants, series))
+
+    def predict_at(self, data: Any, origins: Sequence[int] | NDArray[np.int64],
+                   series: Sequence[int] | NDArray[np.int64] | None = None
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Forecasts made at each origin (position of the last observed row within its
+        series; ``series``: series numbers, default the first) of ``data``:
         ``(len(origins), horizon)`` and the quantiles ``(len(origins), horizon, Q)`` or
         ``None``, in the target's units."""
         self._require_fitted()
-        values, _ = self._input_values(series)
-        return self._predict_values(values, np.asarray(origins, dtype=np.int64))
+        panel = self.read_panel(data)
+        cut = np.asarray(origins, dtype=np.int64).reshape(-1) + 1
+        idx = np.zeros_like(cut) if series is None else np.asarray(series, np.int64)
+        if cut.size and (cut.max() > panel.lengths[idx]).any():
+            raise ValueError(f"expected origins inside their series, got "
+                             f"{int(cut.max()) - 1} (series of {panel.lengths[idx].min()} rows)")
+        return self._forecast_at(panel, idx, cut)
 
-    def _predict_values(self, values: NDArray[np.float64], origins: NDArray[np.int64]
-                        ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-        w = self.window
-        if origins.size and (origins.min() < w - 1 or origins.max() >= len(values)):
-            raise ValueError(f"expected origins in [{w - 1}, {len(values)}) (a full window of "
-                             f"{w} rows before each), got {origins.min()}..{origins.max()}")
-        scaled = self._scale(values)
-        views = sliding_window_view(scaled, w, axis=0)  # (T - w + 1, F, w)
-        x = np.ascontiguousarray(views[origins - w + 1].transpose(0, 2, 1))  # (n, w, F)
-        point, quants = self._forecast_scaled(x)
-        point = self._unscale_target(point)
-        if quants is not None:
-            quants = self._unscale_target(quants)
-        return point, quants
-
-    def predict(self, series: Any = None, *, return_quantiles: bool = False) -> Any:
-        """Forecast the ``horizon`` steps after the end of ``series`` (default: after the
-        training series): an array ``(horizon,)`` in the target's units; with
-        ``return_quantiles``, ``(point, quantiles)`` with quantiles ``(horizon, Q)``."""
+    def predict(self, data: Any = None, *, future_covariates: Any = None,
+                return_quantiles: bool = False) -> Any:
+        """Forecast the ``horizon`` steps after the end of every series of ``data``
+        (default: the training data): ``(horizon,)`` for one series, else
+        ``(n_series, horizon)``, in the target's units; with ``return_quantiles``,
+        ``(point, quantiles)`` with quantiles ``(..., horizon, Q)``. ``future_covariates``:
+        their values over the horizon (a table like the training data; not needed for
+        calendar features)."""
         self._require_fitted()
-        if series is None:
-            values = np.asarray(self.last_window_, dtype=np.float64)
-        else:
-            values, _ = self._input_values(series)
-        if len(values) < self.window:
-            raise ValueError(f"expected at least window={self.window} rows to forecast from, "
-                             f"got {len(values)}")
-        point, quants = self._predict_values(values, np.array([len(values) - 1]))
+        panel = self.tail_ if data is None else self.read_panel(data)
+        point, quants = self._forecast_end(panel, future_covariates)
+        one = panel.n_series == 1
         if return_quantiles:
             if quants is None:
                 raise ValueError("expected a Forecaster fitted with quantiles=... for "
                                  "return_quantiles=True, got quantiles=None")
-            return point[0], quants[0]
-        return point[0]
+            return (point[0], quants[0]) if one else (point, quants)
+        return point[0] if one else point
+
+    def forecast_table(self, data: Any = None, *, future_covariates: Any = None
+                       ) -> pd.DataFrame:
+        """The next ``horizon`` steps of every series as a long table: the series id
+        (with an id column or several series), ``step`` (the timestamp when the series
+        are regular, else 1..horizon), the forecast and its quantiles ``q<level>``."""
+        self._require_fitted()
+        panel = self.tail_ if data is None else self.read_panel(data)
+        point, quants = self._forecast_end(panel, future_covariates)
+        h = int(self.horizon)
+        try:
+            stamps = [str(t) for times in horizon_times(panel, h) for t in times]
+        except ValueError:
+            stamps = [str(s) for s in np.tile(np.arange(1, h + 1), panel.n_series)]
+        table: dict[str, Any] = {}
+        if self.id_column_ is not None or panel.n_series > 1:
+            table[self.id_column_ or "id"] = np.repeat(np.array(panel.ids, dtype=object), h)
+        table["step"] = stamps
+        table[f"forecast_{self.target_}"] = point.reshape(-1)
+        for j, q in enumerate(self.quantiles or () if quants is not None else ()):
+            table[f"q{q:g}"] = quants[:, :, j].reshape(-1)  # type: ignore[index]
+        return pd.DataFrame(table)
 
     # -- evaluation ---------------------------------------------------------------------------
-    def backtest(
-        self,
-        series: Any,
-        *,
-        test: float | int = 0.2,
-        step: int = 1,
-        refit: bool = False,
-        folds: int = 3,
-    ) -> Backtest:
-        """Rolling-origin evaluation on the last part of ``series``.
-
-        Forecasts are made at every ``step``-th origin whose ``horizon`` targets lie in the
-        test part (the last ``test`` fraction of the rows, or ``test`` rows when an int),
-        from the rows observed up to that origin. ``refit=True`` re-trains a clone before
-        each of ``folds`` consecutive blocks of origins on all rows observed up to the
-        block (slow: ``folds`` trainings). The naive and seasonal-naive forecasts are
-        scored on the same origins; MASE is scaled by the one-step naive MAE of the rows
-        before the test part.
-        """
+    def backtest(self, data: Any, *, test: float | int = 0.2, step: int = 1,
+                 refit: bool = False, folds: int = 3) -> Backtest:
+        """Rolling-origin evaluation on the last part of every series of ``data``
+        (:mod:`rnnkit.tasks._backtest`): forecasts at every ``step``-th origin whose
+        ``horizon`` targets lie in the series' test part (its last ``test`` rows, or
+        ``test`` fraction), from the rows up to that origin. ``refit=True`` re-trains a
+        clone before each of ``folds`` consecutive blocks of origins on every row before
+        the block (``folds`` trainings)."""
         self._require_fitted()
-        values, frame = self._input_values(series)
-        n_rows = len(values)
-        if isinstance(test, (int, np.integer)) and not isinstance(test, bool) and test >= 1:
-            n_test = int(test)
-        else:
-            n_test = math.floor(float(check_float("test", test, 0.0, 1.0) or 0.0) * n_rows)
+        panel = self.read_panel(data)
         step = check_int("step", step, 1)
-        first = n_rows - n_test - 1
-        last = n_rows - 1 - self.horizon
-        need = max(self.window, self.seasonal_period_) - 1
-        if n_test < self.horizon or first < need or last < first:
-            raise ValueError(
-                f"expected a test part of at least horizon={self.horizon} rows after "
-                f"{need + 1} rows of history, got {n_test} test rows of {n_rows}"
-            )
-        origins = np.arange(first, last + 1, step, dtype=np.int64)
+        need = max(1 if self.pad_short else int(self.window), self.seasonal_period_)
+        origins = test_origins(panel, test, int(self.horizon), need, step)
         if refit:
-            folds = check_int("folds", folds, 1)
-            blocks = np.array_split(origins, min(folds, len(origins)))
-            parts, qparts = [], []
-            for block in blocks:
-                model = clone(self).fit(frame.iloc[: int(block[0]) + 1])
-                p, q = model._predict_values(values, block)
-                parts.append(p)
-                qparts.append(q)
-            point = np.concatenate(parts)
-            quants: NDArray[np.float64] | None = (
-                None if qparts[0] is None else np.concatenate([q for q in qparts if q is not None])
-            )
+            point, quants = self._refit_forecasts(panel, origins.series, origins.cut,
+                                                  check_int("folds", folds, 1))
         else:
-            point, quants = self._predict_values(values, origins)
-        y = values[:, 0]
-        h = np.arange(1, self.horizon + 1)
-        actual = y[origins[:, None] + h[None, :]]  # (n, horizon)
-        naive = naive_forecast(y, origins, self.horizon)
-        snaive = seasonal_naive_forecast(y, origins, self.horizon, self.seasonal_period_)
-        scale = mase_scale(y[: first + 1])
+            point, quants = self._forecast_at(panel, origins.series, origins.cut)
+        actual, naive, snaive = baselines(panel, origins, int(self.horizon),
+                                          self.seasonal_period_)
+        scale = mase_scales(panel, panel.lengths - origins.n_test)[origins.series]
         metrics: dict[str, Any] = {
-            **forecast_metrics(actual, point, scale),
-            "baselines": {
-                "naive": forecast_metrics(actual, naive, scale),
-                "seasonal_naive": forecast_metrics(actual, snaive, scale),
-            },
-            "horizon": self.horizon,
-            "seasonal_period": self.seasonal_period_,
-            "n_origins": int(len(origins)),
-            "n_test_rows": int(n_test),
-            "target": self.target_,
+            **panel_metrics(actual, point, scale),
+            "baselines": {"naive": panel_metrics(actual, naive, scale),
+                          "seasonal_naive": panel_metrics(actual, snaive, scale)},
+            "horizon": int(self.horizon), "seasonal_period": self.seasonal_period_,
+            "n_origins": int(len(origins.cut)), "n_series": panel.n_series,
+            "n_test_rows": int(origins.n_test.sum()), "target": self.target_,
         }
         if quants is not None and self.quantiles is not None:
-            qs = [float(q) for q in self.quantiles]
-            lo, hi = int(np.argmin(qs)), int(np.argmax(qs))
-            if qs[hi] > qs[lo]:
-                inside = (actual >= quants[..., lo]) & (actual <= quants[..., hi])
-                metrics["interval"] = {
-                    "lower_quantile": qs[lo],
-                    "upper_quantile": qs[hi],
-                    "nominal_coverage": qs[hi] - qs[lo],
-                    "coverage": float(inside.mean()),
-                }
-        index = frame.index if isinstance(frame.index, pd.DatetimeIndex) else None
-        return Backtest(origins, actual, point, naive, snaive, quants, metrics, index, y)
+            interval = interval_metrics(actual, quants, self.quantiles)
+            if interval is not None:
+                metrics["interval"] = interval
+        bt = Backtest(origins.cut - 1, actual, point, naive, snaive, quants, metrics,
+                      series=origins.series, ids=panel.ids)
+        first = bt.of_series(panel, 0)
+        return Backtest(bt.origins, actual, point, naive, snaive, quants, metrics,
+                        first.index, first.history, origins.series, panel.ids)
 
-    def evaluate(self, series: Any, *, test: float | int = 0.2) -> dict[str, Any]:
+    def _refit_forecasts(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64],
+                         folds: int) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        counts = np.bincount(series, minlength=panel.n_series)
+        within = np.arange(len(series)) - np.repeat(np.cumsum(counts) - counts, counts)
+        fold = within * min(folds, int(counts.min())) // counts[series]  # (n,)
+        point = np.zeros((len(series), int(self.horizon)))
+        quants: NDArray[np.float64] | None = None
+        for f in np.unique(fold):
+            sel = fold == f
+            ends = cut[sel][np.searchsorted(series[sel], np.arange(panel.n_series))]
+            model = clone(self).fit(panel_head(panel, ends))
+            p, q = model._forecast_at(panel, series[sel], cut[sel])
+            point[sel] = p
+            if q is not None:
+                quants = np.zeros((*point.shape, q.shape[2])) if quants is None else quants
+                quants[sel] = q
+        return point, quants
+
+    def evaluate(self, data: Any, *, test: float | int = 0.2) -> dict[str, Any]:
         """Held-out metrics (``mae``, ``rmse``, ``mape``, ``mase`` and the baselines'
         under ``baselines``): :meth:`backtest` without refitting."""
-        return self.backtest(series, test=test).metrics
+        return self.backtest(data, test=test).metrics
 
-    # -- the run protocol (held-out data: the series and its number of test rows) ------------
-    def heldout_metrics(self, heldout: tuple[pd.DataFrame, int]) -> dict[str, Any]:
-        series, n_test = heldout
-        return self.evaluate(series, test=n_test)
+    # -- the run protocol (held-out data: the panel and its test part) -----------------------
+    def heldout_metrics(self, heldout: tuple[Panel, float | int]) -> dict[str, Any]:
+        panel, test = heldout
+        if not test:
+            return {"n_test_rows": 0, "n_series": panel.n_series,
+                    "note": "trained on every row (test=0): nothing was held out"}
+        return self.evaluate(panel, test=test)
 
-    def heldout_arrays(self, heldout: tuple[pd.DataFrame, int]) -> dict[str, np.ndarray]:
-        frame, n_test = series_frame(heldout[0]), heldout[1]
-        arrays: dict[str, np.ndarray] = {
-            "values": frame.to_numpy(np.float64),
-            "columns": np.array([str(c) for c in frame.columns]),
-            "n_test": np.array(n_test),
-        }
-        if isinstance(frame.index, pd.DatetimeIndex):
-            arrays["index_ns"] = frame.index.as_unit("ns").asi8
-        return arrays
+    def heldout_arrays(self, heldout: tuple[Panel, float | int]) -> dict[str, np.ndarray]:
+        panel, test = heldout
+        return {**panel_to_arrays(panel), "test": np.array(test)}
 
-    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> tuple[pd.DataFrame, int]:
-        index = None
-        if "index_ns" in arrays:
-            index = pd.DatetimeIndex(pd.to_datetime(arrays["index_ns"], unit="ns"))
-        frame = pd.DataFrame(arrays["values"], columns=[str(c) for c in arrays["columns"]],
-                             index=index)
-        return frame, int(arrays["n_test"])
+    def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]
+                            ) -> tuple[Panel, float | int]:
+        return panel_from_arrays(arrays), arrays["test"].item()
 
-    def write_plots(self, folder: Path, heldout: tuple[pd.DataFrame, int],
+    def write_plots(self, folder: Path, heldout: tuple[Panel, float | int],
                     metrics: Mapping[str, Any]) -> list[Path]:
-        series, n_test = heldout
+        panel, test = heldout
+        if not test:
+            return []
+        bt = self.backtest(panel, test=test)
         data = metrics.get("data") or "held-out part"
-        path = plot_forecast(self.backtest(series, test=n_test), folder / "forecast.png",
-                             title=f"{self.cell.upper()} forecast vs actual ({data})")
+        name = "" if panel.n_series == 1 else f", series {panel.ids[0]!r}"
+        path = plot_forecast(bt.of_series(panel, 0), folder / "forecast.png",
+                             title=f"{self.cell.upper()} forecast vs actual ({data}{name})")
         return [path]
 
-    def inspect_batch(self, heldout: tuple[pd.DataFrame, int], samples: int) -> InspectBatch:
-        """Windows from the start of the test part, with the squared error of the scaled
-        forecast (per sample) as the loss."""
-        series, n_test = heldout
-        values, _ = self._input_values(series)
-        first = max(len(values) - n_test - 1, self.window - 1)
-        origins = np.arange(first, len(values) - self.horizon)[: max(1, int(samples))]
-        scaled = self._scale(values)
-        x = np.stack([scaled[t - self.window + 1 : t + 1] for t in origins]).astype(np.float32)
-        h = np.arange(1, self.horizon + 1)
-        direct = self.strategy.lower() == "direct"
-        y = scaled[origins[:, None] + h[None, :], 0] if direct else scaled[origins + 1]
-        if self.residual:
-            y = y - (x[:, -1, 0:1] if direct else x[:, -1, :])
+    def inspect_batch(self, heldout: tuple[Panel, float | int], samples: int) -> InspectBatch:
+        """Windows from the start of the test part of the first series, with the squared
+        error of the scaled forecast (per sample) as the loss."""
+        panel, test = heldout
+        if not self.net_.plain:
+            raise ValueError("expected a forecaster whose only input is the window for "
+                             "inspect, got one with covariate inputs")
+        scaled = self._scaler_for(panel).transform(panel)
+        length = int(panel.lengths[0])
+        n_test = int(test) if isinstance(test, int) else math.floor(float(test) * length)
+        first = max(length - n_test, int(self.window))
+        cut = np.arange(first, length - self.net_.steps + 1)[: max(1, int(samples))]
+        x, y = self._examples(scaled, np.zeros_like(cut), cut, self.net_)
         width = y.shape[1]
 
         def squared_error(y_true: Tensor, y_pred: Tensor) -> Tensor:
             return ((y_pred[:, :width] - y_true.to(y_pred.dtype)) ** 2).mean(dim=1)
 
-        return InspectBatch(x, y.astype(np.float32), squared_error)
+        return InspectBatch(x, y, squared_error)
 
     def predict_file(self, request: PredictRequest) -> str:
-        """CSV of the ``horizon`` steps after the end of the series in ``request.file``:
-        ``step`` (the timestamp when the index is regular), the forecast and the quantiles."""
+        """CSV of the ``horizon`` steps after every series in ``request.file`` (a CSV like
+        the training data), with ``request.future_covariates`` (a CSV) when the model
+        reads future covariates."""
         self._require_fitted()
-        series = read_series_csv(request.file)
-        point, quants = self.predict_at(series, [len(series) - 1])
-        header = ["step", f"forecast_{self.target_}"]
-        if quants is not None:
-            header += [f"q{q:g}" for q in (self.quantiles or ())]
-        stamps = future_index(series.index, self.horizon)
-        rows = []
-        for h in range(self.horizon):
-            row = [stamps[h] if stamps is not None else h + 1, float(point[0, h])]
-            if quants is not None:
-                row += [float(v) for v in quants[0, h]]
-            rows.append(row)
-        return csv_text(header, rows)
+        if self.time_column_ is None and self.id_column_ is None:
+            data: Any = read_series_csv(request.file)
+        else:
+            data = pd.read_csv(request.file)
+        future = None
+        if request.future_covariates is not None:
+            future = pd.read_csv(request.future_covariates)
+        table = self.forecast_table(data, future_covariates=future)
+        return csv_text([str(c) for c in table.columns], table.to_numpy().tolist())
 
     @classmethod
     def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        if "mae" not in metrics:
+            return [f"held-out       none ({metrics.get('note', 'no test part')})"]
         keys = ("mae", "rmse", "mape", "mase")
         lines = ["held-out       " + "  ".join(f"{k}={fmt(metrics.get(k))}" for k in keys)]
-        base = metrics.get("baselines", {})
-        for name in ("naive", "seasonal_naive"):
-            b = base.get(name, {})
+        for name, b in metrics.get("baselines", {}).items():
             lines.append(f"{name:<15}" + "  ".join(f"{k}={fmt(b.get(k))}" for k in keys))
         if "interval" in metrics:
             iv = metrics["interval"]
@@ -663,23 +694,33 @@ class Forecaster(Task):
     # -- state --------------------------------------------------------------------------------
     def _get_state(self) -> dict[str, Any]:
         return {
-            "scaler": None if self.scaler_ is None else self.scaler_.to_dict(),
+            "scaler": self.scaler_.to_dict(),
+            "id_column": self.id_column_,
+            "time_column": self.time_column_,
             "target": self.target_,
             "inputs": self.inputs_,
-            "n_features": self.n_features_,
+            "ids": self.ids_,
+            "net": asdict(self.net_),
+            "freq": self.freq_,
             "seasonal_period": self.seasonal_period_,
-            "mase_scale": self.mase_scale_,
-            "last_window": self.last_window_,
+            "mase_scales": self.mase_scales_,
+            "tail": {k: v.tolist() for k, v in panel_to_arrays(self.tail_).items()},
             "n_train_windows": self.n_train_windows_,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        sc = state.get("scaler")
-        self.scaler_ = None if sc is None else scaler_from_dict(sc)
+        self.scaler_ = PanelScaler.from_dict(state["scaler"])
+        self.id_column_ = state.get("id_column")
+        self.time_column_ = state.get("time_column")
         self.target_ = str(state["target"])
         self.inputs_ = [str(c) for c in state["inputs"]]
-        self.n_features_ = int(state["n_features"])
+        self.ids_ = list(state["ids"])
+        net = dict(state["net"])
+        self.net_ = NetShape(**{**net, "categories": tuple(net["categories"])})
+        self.freq_ = state.get("freq")
         self.seasonal_period_ = int(state["seasonal_period"])
-        self.mase_scale_ = float(state["mase_scale"])
-        self.last_window_ = [list(map(float, row)) for row in state["last_window"]]
+        self.mase_scales_ = [float(v) if v is not None else math.nan
+                             for v in state["mase_scales"]]
+        tail = {k: np.asarray(v) for k, v in state["tail"].items()}
+        self.tail_ = panel_from_arrays(tail)
         self.n_train_windows_ = int(state.get("n_train_windows", 0))

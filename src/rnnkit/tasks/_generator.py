@@ -149,6 +149,7 @@ class TextGenerator(Task):
     """
 
     task_name = "generator"
+    model_: Sequential
     tuple_params = ("units",)
     training_defaults = TrainingConfig(epochs=10, batch_size=128, learning_rate=2e-3,
                                        validation=0.1, patience=2)

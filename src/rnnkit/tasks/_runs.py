@@ -43,9 +43,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ._backtest import test_rows
 from ._base import Task, load_task, rnnkit_version, task_class, to_json
 from ._classifier import SequenceClassifier
-from ._forecaster import Forecaster, series_frame
+from ._forecast_input import panel_head
+from ._forecaster import Forecaster
 from ._generator import TextGenerator
 from ._inspect import gate_activations, gradient_norms
 from ._report import plot_gates, plot_gradient_norms, plot_learning_curves
@@ -148,29 +150,25 @@ def run_task(task: Task, heldout: Any, *, out: PathLike, data: str = "",
 
 
 # -- forecasting ------------------------------------------------------------------------------
-def _test_rows(n_rows: int, test: float | int) -> int:
-    if isinstance(test, (int, np.integer)) and not isinstance(test, bool) and test >= 1:
-        return int(test)
-    if not isinstance(test, (int, float)) or not 0.0 < float(test) < 1.0:
-        raise ValueError(f"expected test as a fraction in (0, 1) or a row count >= 1, "
-                         f"got {test!r}")
-    return math.floor(float(test) * n_rows)
-
-
 def run_forecast(
     task: Forecaster, series: Any, *, out: PathLike, test: float | int = 0.2,
     config: Mapping[str, Any] | None = None, data: str = "",
 ) -> Run:
-    """Fit ``task`` on the series before its last ``test`` part, backtest that part
-    (rolling origin, one forecast per step) against the naive and seasonal-naive
-    forecasts, and write the report to ``out``."""
-    frame = series_frame(series)
-    n_test = _test_rows(len(frame), test)
-    if n_test >= len(frame):
-        raise ValueError(f"expected fewer test rows than the series' {len(frame)}, got {n_test}")
-    task.fit(frame.iloc[: len(frame) - n_test])
-    return run_task(task, (frame, n_test), out=out, data=data,
-                    config={"test": n_test, **dict(config or {})})
+    """Fit ``task`` on every series of ``series`` (any input :meth:`Forecaster.fit` takes)
+    before its last ``test`` rows (a count, or
+    a fraction of each series; 0: train on every row), backtest those rows (rolling origin,
+    one forecast per step) against the naive and seasonal-naive forecasts, and write the
+    report to ``out``."""
+    panel = task.read_panel(series)
+    if test:
+        n_test = test_rows(test, panel.lengths)
+        task.fit(panel_head(panel, panel.lengths - n_test))
+    else:
+        task.fit(panel)
+    return run_task(task, (panel, test), out=out, data=data,
+                    config={"test": test, **dict(config or {})})
+
+
 # -- classification ---------------------------------------------------------------------------
 def split_classification(
     X: Any, y: Any, test: float = 0.2, random_state: int | None = 0

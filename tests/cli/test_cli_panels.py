@@ -1,0 +1,71 @@
+"""`rnnkit forecast` on a long CSV of many series and `rnnkit predict` with future
+covariates; --test as a count, a fraction or 0; option values outside their set exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import invoke
+
+
+@pytest.fixture(scope="module")
+def panel_csv(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("panel")
+    rng = np.random.default_rng(1)
+    parts, future = [], []
+    for k, (n, start) in enumerate([(50, "2024-01-01"), (40, "2024-01-15")]):
+        t = np.arange(n)
+        day = pd.date_range(start, periods=n, freq="D")
+        parts.append(pd.DataFrame({"shop": f"s{k}", "day": day.strftime("%Y-%m-%d"),
+                                   "sales": 5.0 + k + np.sin(t) + 0.1 * rng.normal(size=n),
+                                   "promo": (t % 3 == 0).astype(float), "note": "x"}))
+        nxt = pd.date_range(day[-1] + pd.Timedelta(days=1), periods=2, freq="D")
+        future.append(pd.DataFrame({"shop": f"s{k}", "day": nxt.strftime("%Y-%m-%d"),
+                                    "promo": [1.0, 0.0]}))
+    pd.concat(parts).to_csv(root / "panel.csv", index=False)
+    pd.concat(future).to_csv(root / "future.csv", index=False)
+    return root / "panel.csv", root / "future.csv"
+
+
+BASE = ["--id-column", "shop", "--time-column", "day", "--target", "sales", "--window", "7",
+        "--horizon", "2", "--units", "4", "--epochs", "1", "-v", "0"]
+
+
+def test_forecast_and_predict_a_panel(panel_csv: tuple[Path, Path], tmp_path: Path) -> None:
+    data, future = panel_csv
+    refused = invoke("forecast", data, *BASE, "--out", tmp_path / "bad")
+    assert refused.exit_code == 1 and "['promo', 'note']" in refused.output
+    run = tmp_path / "run"
+    result = invoke("forecast", data, *BASE, "--future-covariates", "promo", "--ignore",
+                    "note", "--calendar", "--quantiles", "0.1,0.9", "--test", "6",
+                    "--validation", "0.2", "--out", run)
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_series"] == 2 and metrics["seasonal_period"] == 7
+    assert metrics["n_origins"] == 2 * 5 and "seasonal_naive" in metrics["baselines"]
+    missing = invoke("predict", run, data)
+    assert missing.exit_code == 1 and "promo" in missing.output
+    pred = invoke("predict", run, data, "--future-covariates", future)
+    assert pred.exit_code == 0, pred.output
+    lines = pred.output.strip().splitlines()
+    assert lines[0] == "shop,step,forecast_sales,q0.1,q0.9" and len(lines) == 5
+    assert lines[1].startswith("s0,2024-02-20") and lines[3].startswith("s1,2024-02-24")
+
+
+def test_test_zero_trains_on_every_row(panel_csv: tuple[Path, Path], tmp_path: Path) -> None:
+    result = invoke("forecast", panel_csv[0], *BASE, "--ignore", "promo,note", "--test", "0",
+                    "--out", tmp_path / "all")
+    assert result.exit_code == 0, result.output
+    assert "nothing was held out" in result.output
+
+
+@pytest.mark.parametrize("args", [["--strategy", "sideways"], ["--cell", "transformer"],
+                                  ["--test", "1.5"], ["--test", "some"]])
+def test_option_values_outside_their_set_exit_2(panel_csv: tuple[Path, Path],
+                                                args: list[str]) -> None:
+    assert invoke("forecast", panel_csv[0], "--target", "sales", *args).exit_code == 2
