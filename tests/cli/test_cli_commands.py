@@ -80,7 +80,7 @@ def test_quick_demo(name: str, workdir: Path) -> None:
             "generator": "sample.png"}[metrics["task"]]
     assert (out / plot).read_bytes()[:4] == b"\x89PNG"
     if metrics["task"] == "forecaster":
-        assert set(metrics["baselines"]) == {"naive", "seasonal_naive"}
+        assert set(metrics["baselines"]) == {"naive", "seasonal_naive", "theta"}
         assert {"mae", "rmse", "mape", "mase"} <= set(metrics)
 
 
@@ -97,8 +97,9 @@ def test_forecast_run_folder(forecast_run: Path, series_csv: Path) -> None:
     assert evaluated.exit_code == 0
     again = json.loads(evaluated.output)
     assert again["mae"] == pytest.approx(metrics["mae"], rel=1e-5)
-    for name in ("naive", "seasonal_naive"):
-        assert again["baselines"][name] == pytest.approx(metrics["baselines"][name])
+    for name in ("naive", "seasonal_naive", "theta"):
+        for key in ("mae", "rmse", "smape", "mase"):
+            assert again["baselines"][name][key] == pytest.approx(metrics["baselines"][name][key])
     pred = invoke("predict", forecast_run, series_csv)
     assert pred.exit_code == 0, pred.output
     lines = pred.output.strip().splitlines()

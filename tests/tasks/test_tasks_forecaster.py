@@ -93,8 +93,11 @@ def test_backtest_baselines_and_metrics_by_hand() -> None:
     np.testing.assert_allclose(bt.seasonal_naive, seasonal_naive_forecast(y, bt.origins, 2, 24))
     np.testing.assert_allclose(bt.seasonal_naive[:, 0], y[bt.origins + 1 - 24])
     scale = mase_scale(y[:150])
-    assert bt.metrics["baselines"]["naive"] == pytest.approx(
-        forecast_metrics(bt.actual, bt.naive, scale))
+    naive = bt.metrics["baselines"]["naive"]
+    by_hand = forecast_metrics(bt.actual, bt.naive, scale)
+    assert {k: naive[k] for k in by_hand} == pytest.approx(by_hand)
+    assert len(naive["per_step"]) == 2 and set(naive["per_series"]) == {"0"}
+    assert bt.metrics["baselines"]["theta"]["mae"] > 0
     assert bt.metrics["mae"] == pytest.approx(np.abs(bt.actual - bt.forecast).mean())
     point, _ = f.predict_at(df, bt.origins)
     np.testing.assert_allclose(point, bt.forecast)

@@ -2,8 +2,10 @@
 
 Forecasts are made at every ``step``-th origin of each series' test part (its last
 ``test`` rows: a count, or a fraction of the series' length) whose ``horizon`` targets are
-observed, from the rows up to that origin. Beside the model: the naive forecast (the last
-value) and the seasonal naive one (the value a season before), on the same origins.
+observed, from the rows up to that origin. Beside the model, on the same origins: the
+naive forecast (the last value), the seasonal naive one (the value a season before) and a
+statistical model fitted per series and origin (statsforecast's Theta or ETS; see
+:func:`rnnkit.tasks.panel_baselines`).
 MASE scales each series' errors by the in-sample MAE of its one-step naive forecast on the
 rows before its test part; the aggregated MASE is the mean of the scaled errors over every
 series, origin and step (series of constant history, whose scale is 0, are left out of it).
@@ -12,7 +14,7 @@ series, origin and step (series of constant history, whose scale is 0, are left 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,10 +23,10 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from ..data import Panel
-from ._baselines import naive_forecast, seasonal_naive_forecast
-from ._metrics import mae, mape, rmse
+from ._metrics import mape, panel_metrics
 
-__all__ = ["Backtest", "TestOrigins", "panel_metrics", "test_origins"]
+__all__ = ["Backtest", "TestOrigins", "interval_metrics", "mase_scales", "scored",
+           "test_origins", "test_rows"]
 
 
 @dataclass
@@ -112,36 +114,18 @@ def test_origins(panel: Panel, test: float | int, horizon: int, need: int,
     return TestOrigins(series, cut, n_test)
 
 
-def _scaled_mae(actual: NDArray[np.float64], pred: NDArray[np.float64],
-                scale: NDArray[np.float64]) -> float:
-    ok = scale > 0
-    if not ok.any():
-        return math.nan
-    return float(np.mean(np.abs(actual[ok] - pred[ok]) / scale[ok][:, None]))
-
-
-def panel_metrics(actual: NDArray[np.float64], pred: NDArray[np.float64],
-                  scale: NDArray[np.float64]) -> dict[str, float]:
-    """``mae``, ``rmse``, ``mape``, ``mase`` of forecasts ``(n, horizon)`` whose rows have
-    the MASE scales ``scale`` ``(n,)``."""
-    return {"mae": mae(actual, pred), "rmse": rmse(actual, pred), "mape": mape(actual, pred),
-            "mase": _scaled_mae(actual, pred, scale)}
-
-
-def baselines(panel: Panel, origins: TestOrigins, horizon: int, period: int
-              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """The actual values, naive and seasonal-naive forecasts ``(n, horizon)``."""
-    flat = panel.offsets[origins.series] + origins.cut - 1  # (n,) flat origin rows
-    h = np.arange(1, horizon + 1)
-    actual = panel.target[flat[:, None] + h[None, :]]  # (n, horizon)
-    naive = naive_forecast(panel.target, flat, horizon)
-    short = np.flatnonzero(origins.cut < period)
-    if short.size:
-        i = int(origins.series[short[0]])
-        raise ValueError(f"expected {period} rows (a season) before every forecast origin, "
-                         f"got {int(origins.cut[short[0]])} in series {panel.ids[i]!r}")
-    snaive = seasonal_naive_forecast(panel.target, flat, horizon, period)
-    return actual, naive, snaive
+def scored(actual: NDArray[np.float64], forecasts: Mapping[str, NDArray[np.float64]],
+           series: NDArray[np.int64], scales: NDArray[np.float64], ids: Sequence[Hashable]
+           ) -> dict[str, Any]:
+    """The metrics of every forecast in ``forecasts`` (the model's, then the baselines'):
+    each aggregated (``mae``, ``rmse``, ``mape``, ``smape``, ``mase``), per horizon step
+    (``per_step``) and per series (``per_series``)."""
+    out: dict[str, Any] = {}
+    for name, pred in forecasts.items():
+        m = panel_metrics(actual, pred, series, scales, ids)
+        out[name] = {**m["aggregate"], "mape": mape(actual, pred), "per_step": m["per_step"],
+                     "per_series": m["per_series"]}
+    return out
 
 
 def mase_scales(panel: Panel, ends: NDArray[np.int64]) -> NDArray[np.float64]:

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 from torch import Tensor
 
 from ..data import (
+    Origins,
     Panel,
     PanelScaler,
     horizon_times,
@@ -54,15 +55,9 @@ from ..data import (
 )
 from ..data import future_covariates as horizon_covariates
 from ..layers import GRU, LSTM, Conv1D, IndRNN, SimpleRNN
-from ._backtest import (
-    Backtest,
-    baselines,
-    interval_metrics,
-    mase_scales,
-    panel_metrics,
-    test_origins,
-)
+from ._backtest import Backtest, interval_metrics, mase_scales, scored, test_origins
 from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, clone, fmt
+from ._baselines import STATISTICAL_METHODS, panel_baselines
 from ._checks import check_choice, check_float, check_int, check_units
 from ._files import csv_text, read_series_csv
 from ._forecast_input import (
@@ -174,6 +169,9 @@ class Forecaster(Task):
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss).
         seasonal_period: season of the seasonal-naive baseline; default: from the frequency
             (monthly 12, quarterly 4, business days 5, daily 7, hourly 24), else 1.
+        baseline: the statistical baseline fitted per series and backtest origin beside the
+            naive ones: ``"theta"`` (statsforecast's AutoTheta), ``"ets"`` (AutoETS) or
+            ``None`` (none; faster on many series).
         scaler: ``"standard"`` (per series, on its training rows) or ``None``.
         dropout: input dropout of the recurrent layers.
         filters, kernel_size: the CNN-LSTM's convolution.
@@ -222,6 +220,7 @@ class Forecaster(Task):
         residual: bool = False,
         quantiles: Sequence[float] | None = None,
         seasonal_period: int | None = None,
+        baseline: str | None = "theta",
         scaler: str | None = "standard",
         dropout: float = 0.0,
         filters: int = 64,
@@ -249,6 +248,7 @@ class Forecaster(Task):
         self.residual = residual
         self.quantiles = quantiles
         self.seasonal_period = seasonal_period
+        self.baseline = baseline
         self.scaler = scaler
         self.dropout = dropout
         self.filters = filters
@@ -272,6 +272,8 @@ class Forecaster(Task):
         check_int("static_embedding", self.static_embedding, 1)
         if self.seasonal_period is not None:
             check_int("seasonal_period", self.seasonal_period, 1)
+        if self.baseline is not None:
+            check_choice("baseline", self.baseline, tuple(STATISTICAL_METHODS))
         if self.quantiles is not None:
             qs = list(self.quantiles)
             if not qs:
@@ -553,13 +555,14 @@ class Forecaster(Task):
 
     # -- evaluation ---------------------------------------------------------------------------
     def backtest(self, data: Any, *, test: float | int = 0.2, step: int = 1,
-                 refit: bool = False, folds: int = 3) -> Backtest:
+                 refit: bool = False, folds: int = 3, statistical: bool = True) -> Backtest:
         """Rolling-origin evaluation on the last part of every series of ``data``
         (:mod:`rnnkit.tasks._backtest`): forecasts at every ``step``-th origin whose
         ``horizon`` targets lie in the series' test part (its last ``test`` rows, or
         ``test`` fraction), from the rows up to that origin. ``refit=True`` re-trains a
         clone before each of ``folds`` consecutive blocks of origins on every row before
-        the block (``folds`` trainings)."""
+        the block (``folds`` trainings). ``statistical=False`` leaves the statistical
+        baseline out (faster)."""
         self._require_fitted()
         panel = self.read_panel(data)
         step = check_int("step", step, 1)
@@ -570,14 +573,18 @@ class Forecaster(Task):
                                                   check_int("folds", folds, 1))
         else:
             point, quants = self._forecast_at(panel, origins.series, origins.cut)
-        actual, naive, snaive = baselines(panel, origins, int(self.horizon),
-                                          self.seasonal_period_)
-        scale = mase_scales(panel, panel.lengths - origins.n_test)[origins.series]
+        h = int(self.horizon)
+        flat = panel.offsets[origins.series] + origins.cut  # (n,) first forecast rows
+        actual = panel.target[flat[:, None] + np.arange(h)[None, :]]  # (n, horizon)
+        found = panel_baselines(panel, Origins(origins.series, origins.cut,
+                                               np.zeros_like(origins.cut)),
+                                h, self.seasonal_period_,
+                                method=self.baseline if statistical else None)
+        scales = mase_scales(panel, panel.lengths - origins.n_test)
+        figures = scored(actual, {"model": point, **found}, origins.series, scales, panel.ids)
         metrics: dict[str, Any] = {
-            **panel_metrics(actual, point, scale),
-            "baselines": {"naive": panel_metrics(actual, naive, scale),
-                          "seasonal_naive": panel_metrics(actual, snaive, scale)},
-            "horizon": int(self.horizon), "seasonal_period": self.seasonal_period_,
+            **figures.pop("model"), "baselines": figures,
+            "horizon": h, "seasonal_period": self.seasonal_period_,
             "n_origins": int(len(origins.cut)), "n_series": panel.n_series,
             "n_test_rows": int(origins.n_test.sum()), "target": self.target_,
         }
@@ -585,6 +592,7 @@ class Forecaster(Task):
             interval = interval_metrics(actual, quants, self.quantiles)
             if interval is not None:
                 metrics["interval"] = interval
+        naive, snaive = found["naive"], found["seasonal_naive"]
         bt = Backtest(origins.cut - 1, actual, point, naive, snaive, quants, metrics,
                       series=origins.series, ids=panel.ids)
         first = bt.of_series(panel, 0)
@@ -635,7 +643,7 @@ class Forecaster(Task):
         panel, test = heldout
         if not test:
             return []
-        bt = self.backtest(panel, test=test)
+        bt = self.backtest(panel, test=test, statistical=False)
         data = metrics.get("data") or "held-out part"
         name = "" if panel.n_series == 1 else f", series {panel.ids[0]!r}"
         path = plot_forecast(bt.of_series(panel, 0), folder / "forecast.png",
