@@ -49,13 +49,17 @@ def _layer_from_config(entry: dict[str, Any]) -> Layer:
 
 
 def _call(layer: nn.Module, x: Any, mask: Any, kwargs: dict[str, Any] | None = None) -> Any:
+    """``layer(x, mask=mask, **kwargs)``; a ``mask`` among the call's own keyword arguments
+    (``layer(x, mask=m)`` in the functional API, as Keras allows) replaces the carried one."""
     if isinstance(layer, Layer):
-        return layer(x, mask=mask, **(kwargs or {}))
+        return layer(x, **{"mask": mask, **(kwargs or {})})
     return layer(x)
 
 
-def _out_mask(layer: nn.Module, x: Any, mask: Any) -> Any:
-    return layer.compute_mask(x, mask) if isinstance(layer, Layer) else None
+def _out_mask(layer: nn.Module, x: Any, mask: Any, kwargs: dict[str, Any] | None = None) -> Any:
+    if not isinstance(layer, Layer):
+        return None
+    return layer.compute_mask(x, (kwargs or {}).get("mask", mask))
 
 
 class _Base(nn.Module, abc.ABC):
@@ -534,7 +538,7 @@ class Model(_Base):
             every_mask = [masks[t.node.id][t.index] for t in node.inputs]
             kwargs.update(keyword_masks(node.layer, node.kwargs, every_mask))
             y = _call(node.layer, x_in, m_in, kwargs)
-            m = _out_mask(node.layer, x_in, m_in)
+            m = _out_mask(node.layer, x_in, m_in, kwargs)
             ys = list(y) if isinstance(y, (list, tuple)) else [y]
             ms = list(m) if isinstance(m, (list, tuple)) else [m] * len(ys)
             values[node.id], masks[node.id] = ys, ms

@@ -43,6 +43,17 @@ def _check_rate(name: str, rate: float) -> float:
     return float(rate)
 
 
+def _trim_padding(x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Drop the last steps that are masked in every row. A masked step leaves the states as
+    they are, so the final output and states are unchanged, and the work follows the longest
+    real sequence of the batch (batches bucketed by length then cost their true lengths)."""
+    real = mask.any(dim=0)  # (time,)
+    if bool(real[-1]) or not bool(real.any()):
+        return x, mask
+    last = int(real.nonzero().max()) + 1
+    return x[:, :last], mask[:, :last]  # (batch, last, features), (batch, last)
+
+
 @register
 class RNN(Layer):
     """Runs ``cell`` over the time axis of a (batch, time, features) input.
@@ -198,6 +209,8 @@ class RNN(Layer):
             raise ValueError("expected at least one time step, got 0")
         if mask is not None:
             mask = kernels.as_bool_mask(mask, batch, time)
+            if not self.return_sequences:
+                x, mask = _trim_padding(x, mask)
         training = self.training if training is None else training
         if not self.builtin:
             outputs, states = run_cell(
