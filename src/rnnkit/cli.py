@@ -17,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import typer
 
@@ -334,44 +334,52 @@ def forecast(
 @app.command()
 @_guard
 def classify(
-    file: Annotated[Path, typer.Argument(help=".npz with X (samples, timesteps, features) "
-                                              "and y (labels of any dtype).",
-                                         show_default=False)],
-    test: Annotated[Path | None, typer.Option("--test", help="Held-out .npz (default: a "
-                                                             "stratified split).")] = None,
+    file: Annotated[Path, typer.Argument(help=".npz with X (samples, timesteps, features; NaN "
+                                              "after each sequence, or an array 'lengths') "
+                                              "and y (labels of any dtype), or a UEA/UCR .ts "
+                                              "file.", show_default=False)],
+    test: Annotated[Path | None, typer.Option("--test", help="Held-out .npz or .ts (default: "
+                                                             "a stratified split).")] = None,
     test_size: Annotated[float, typer.Option("--test-size", min=0.0, max=1.0)] = 0.2,
-    cell: Annotated[str, typer.Option("--cell", help="lstm, gru, rnn or indrnn.")] = "lstm",
-    units: Units = "32,32",
+    cell: Annotated[Literal["lstm", "gru", "rnn", "indrnn"], typer.Option("--cell")] = "lstm",
+    units: Units = "64",
+    filters: Annotated[str, typer.Option("--filters", help="Filters of the Conv1D front end, "
+                                                           "e.g. 64,64 ('' for none).")]
+    = "64,64",
     bidirectional: Annotated[bool, typer.Option("--bidirectional")] = False,
-    epochs: Epochs = 30,
-    batch_size: BatchSize = 32,
+    class_weight: Annotated[Literal["balanced", "none"], typer.Option("--class-weight")]
+    = "balanced",
+    epochs: Annotated[int | None, typer.Option(
+        "--epochs", min=0, help="Maximum epochs (default: scaled to the data).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        "--batch-size", min=1, help="Default: scaled to the data.")] = None,
     learning_rate: LearningRate = 1e-3,
     clipnorm: Clipnorm = 1.0,
-    patience: Patience = 5,
+    patience: Annotated[int | None, typer.Option(
+        "--patience", min=0, help="Early-stopping patience (default: scaled to the data).")]
+    = None,
     random_state: Seed = 0,
     out: Out = None,
     verbose: Verbose = 1,
     debug: Debug = False,
 ) -> None:
-    """Train a sequence classifier on an .npz file and score it (with the majority-class
-    and non-recurrent baselines)."""
-    from .tasks import (
-        SequenceClassifier,
-        read_labelled_npz,
-        run_classification,
-        split_classification,
-    )
+    """Train a sequence classifier on an .npz or .ts file (sequences may differ in length)
+    and score it beside the majority-class and non-recurrent baselines."""
+    from .tasks import SequenceClassifier, read_labelled, run_classification, split_classification
 
-    X, y = read_labelled_npz(file)
+    X, y = read_labelled(file)
     if test is not None:
-        xte, yte = read_labelled_npz(test)
+        xte, yte = read_labelled(test)
         xtr, ytr = X, y
     else:
         xtr, ytr, xte, yte = split_classification(X, y, test_size, random_state)
+    auto: dict[str, Any] = {name: "auto" if value is None else value for name, value in
+                            (("epochs", epochs), ("batch_size", batch_size),
+                             ("patience", patience))}
     task = SequenceClassifier(
-        cell, _ints(units, "--units"), bidirectional=bidirectional, epochs=epochs,
-        batch_size=batch_size, learning_rate=learning_rate, clipnorm=clipnorm or None,
-        patience=patience, random_state=random_state, verbose=verbose,
+        cell, _ints(units, "--units"), filters=_ints(filters, "--filters") if filters else (),
+        bidirectional=bidirectional, class_weight=class_weight, learning_rate=learning_rate,
+        clipnorm=clipnorm or None, random_state=random_state, verbose=verbose, **auto,
     )
     folder = _out_dir(out, "classify")
     run = run_classification(task, xtr, ytr, xte, yte, out=folder, data=f"file {file}",

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from rnnkit.tasks import SequenceClassifier, load_task
+from rnnkit.tasks._recipe import stratified_validation
 
-FAST: dict[str, Any] = {"epochs": 3, "batch_size": 16, "learning_rate": 5e-3, "verbose": 0}
+FAST: dict[str, Any] = {"epochs": 3, "batch_size": 16, "learning_rate": 5e-3, "verbose": 0,
+                        "filters": (4,)}
 
 
 def _data(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
@@ -86,7 +88,10 @@ def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="samples, timesteps, features"):
         SequenceClassifier(**FAST).fit(X[:, :, 0].astype(np.float32), y)
     c = SequenceClassifier(units=(4,), baseline=False, **FAST).fit(X, y)
-    with pytest.raises(ValueError, match="as fitted"):
+    with pytest.raises(ValueError, match="feature"):
+        c.predict(np.zeros((2, 6, 3)))
+    with pytest.raises(ValueError, match=r"at most 6 steps \(the longest in training\), "
+                                         "got longer 2 sequence"):
         c.predict(np.zeros((2, 9, 2)))
 
 
@@ -102,11 +107,12 @@ def test_augment_fresh_copy_every_epoch(tmp_path: Path) -> None:
 
     c = SequenceClassifier(units=(4,), augment=jitter, baseline=False, **FAST).fit(X, y)
     assert len(calls) == FAST["epochs"]  # once per epoch, each time from the original part
-    n_train = 60 - int(0.1 * 60)
-    order = np.random.default_rng(0).permutation(60)
+    ids = np.unique(y, return_inverse=True)[1]
+    tr, va = stratified_validation(ids, 0.2, np.random.default_rng(0))
+    assert len(va) == 12 and np.bincount(ids[va]).tolist() == [4, 4, 4]
     for x, _ in calls:  # the unscaled training part, not the previous epoch's copy
-        np.testing.assert_allclose(x, X[order[6:]].astype(np.float32), rtol=1e-6)
-        assert x.shape == (n_train, 6, 2)
+        np.testing.assert_allclose(x, X[tr].astype(np.float32), rtol=1e-6)
+        assert x.shape == (48, 6, 2)
     draws = [d for _, d in calls]
     assert len(set(draws)) == len(draws)  # a fresh generator state per epoch ...
     calls.clear()

@@ -47,7 +47,7 @@ from ._baselines import (
 from ._classifier import SequenceClassifier
 from ._config import load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
-from ._files import read_labelled_npz, read_series_csv
+from ._files import read_labelled, read_labelled_npz, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
 from ._generator import StatefulRunner, TextGenerator, sample_from_logits
 from ._inspect import gate_activations, gradient_norms, run_gates
@@ -125,6 +125,7 @@ __all__ = [
     "panel_metrics",
     "naive_forecast",
     "new_run_dir",
+    "read_labelled",
     "read_labelled_npz",
     "read_metrics",
     "read_series_csv",

@@ -52,6 +52,8 @@ TASK_FILE = "task.json"
 MODEL_FILE = "model.rnnkit"
 _FORMAT_VERSION = 1
 _TASKS: dict[str, type[Task]] = {}
+#: a task's network: a Sequential, or a functional Model (the classifier's default network)
+Network = Sequential | Model
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -161,7 +163,7 @@ class Task(abc.ABC):
     #: parameters that are tuples (JSON stores lists; they come back as tuples)
     tuple_params: ClassVar[tuple[str, ...]] = ()
     # learned state
-    model_: Sequential | Model
+    model_: Network
     history_: dict[str, list[float]]
     train_seconds_: float
     stopped_by_time_: bool
@@ -243,12 +245,14 @@ class Task(abc.ABC):
             )
 
     # -- training ---------------------------------------------------------------------------
-    def _train(self, model: Sequential, loss: Any, x: Any, y: Any,
-               validation_data: tuple[Any, Any] | None, **kwargs: Any) -> None:
-        """Train the task's network with its training arguments (:func:`train_model`) and
-        keep ``history_``, ``train_seconds_`` and ``stopped_by_time_``."""
+    def _train(self, model: Network, loss: Any, x: Any, y: Any,
+               validation_data: tuple[Any, Any] | None, config: TrainingConfig | None = None,
+               **kwargs: Any) -> None:
+        """Train the task's network with its training arguments (:func:`train_model`; or
+        ``config``, the task's arguments as resolved for the data) and keep ``history_``,
+        ``train_seconds_`` and ``stopped_by_time_``."""
         result: TrainingResult = train_model(model, loss, x, y, validation_data,
-                                             self.training_config(), **kwargs)
+                                             config or self.training_config(), **kwargs)
         self.history_ = result.history
         self.train_seconds_ = result.seconds
         self.stopped_by_time_ = result.stopped_by_time
@@ -294,7 +298,7 @@ class Task(abc.ABC):
     def _set_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`_get_state` returned."""
 
-    def _extra_models(self) -> dict[str, Sequential]:
+    def _extra_models(self) -> dict[str, Network]:
         """Further networks saved beside ``model.rnnkit`` (file stem -> model)."""
         return {}
 
@@ -403,17 +407,17 @@ def load_task(folder: str | os.PathLike[str], expect: type[Task] = Task) -> Task
     return task
 
 
-def _load_extra(root: Path, stem: str) -> Sequential | None:
+def _load_extra(root: Path, stem: str) -> Network | None:
     path = root / f"{stem}.rnnkit"
     if not path.is_file():
         return None
     model = load_model(path)
-    if not isinstance(model, Sequential):  # pragma: no cover - tasks save Sequential models
-        raise ValueError(f"expected a Sequential model in {path}")
+    if not isinstance(model, (Sequential, Model)):  # pragma: no cover - load_model's types
+        raise ValueError(f"expected an rnnkit model in {path}")
     return model
 
 
-def _predict(model: Sequential | Model, x: Any, batch_size: int = 256) -> np.ndarray:
+def _predict(model: Network, x: Any, batch_size: int = 256) -> np.ndarray:
     """``model.predict`` in eval mode, float64 numpy."""
     model.eval()
     with torch.no_grad():

@@ -2,20 +2,29 @@
 
 Inputs, chosen by what ``fit`` receives:
 
-* numeric sequences ``X (samples, timesteps, features)``: scaled per feature (a
-  :class:`rnnkit.data.StandardScaler` fitted on the training samples only);
+* numeric sequences, of equal or different lengths: an array ``(samples, timesteps,
+  features)``, a list of arrays ``(length_i, features)``, a padded array with
+  ``lengths=``, or a NaN-padded array (:func:`rnnkit.data.to_padded`). They are scaled per
+  feature by a :class:`rnnkit.data.StandardScaler` fitted on the real steps of the training
+  sequences, padded with zeros after each sequence, and the network receives the mask beside
+  them, so padding is never read as values;
 * texts (a list of strings): a :class:`rnnkit.data.WordTokenizer` fitted on the training
   texts maps them to ids, padded to ``maxlen``; an ``Embedding(mask_zero=True)`` reads them;
 * token ids ``X (samples, timesteps)`` (integers, 0 = padding): an ``Embedding`` reads them.
 
 Labels may be of any dtype (ints, strings, bools); ``classes_`` holds them sorted and the
-network predicts their positions (softmax output, sparse categorical cross-entropy).
+network predicts their positions (softmax output, cross-entropy weighted per class).
+
+The defaults are one recipe for 40 to 10,000 training sequences (:mod:`._recipe`): a
+stratified validation part, epochs, batch size and patience that scale with the data, the
+best weights restored, the learning rate halved on plateaus, classes weighted "balanced",
+batches bucketed by length; the network is a convolutional front end before an LSTM with a
+pooled convolutional branch beside it (:mod:`._classifier_net`).
 
 Baselines: the majority class of the training labels, and a non-recurrent network trained
-the same way: multinomial logistic regression on the flattened scaled sequence
-(``Flatten -> Dense(softmax)``), or for text/tokens the mean of the word embeddings
-(``Embedding -> GlobalAveragePooling1D -> Dense(softmax)``, fastText-style), with ten
-times the learning rate.
+with the same recipe: multinomial logistic regression on the flattened scaled sequence, or
+for text/tokens the mean of the word embeddings (fastText-style), with ten times the
+learning rate. The held-out log loss of each is reported beside the chance level.
 """
 
 from __future__ import annotations
@@ -30,31 +39,43 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from ..data import StandardScaler, WordTokenizer, scaler_from_dict, validate_arrays
-from ..layers import (
-    Bidirectional,
-    Dense,
-    Dropout,
-    Embedding,
-    Flatten,
-    GlobalAveragePooling1D,
-    Input,
-)
-from ..model import Sequential
+from ..data import Padded, StandardScaler, WordTokenizer, scaler_from_dict, to_padded
 from ..training import Callback
-from ._base import InspectBatch, PredictRequest, Task, _load_extra, _predict, build_layer, fmt
+from ._base import (
+    InspectBatch,
+    Network,
+    PredictRequest,
+    Task,
+    _load_extra,
+    _predict,
+    fmt,
+)
 from ._baselines import majority_class
 from ._checks import check_choice, check_float, check_int, check_units
+from ._classifier_net import NetSpec, build_baseline, build_network
 from ._files import csv_text, read_sequences
 from ._forecaster import RNN_CELLS
 from ._metrics import classification_report
+from ._recipe import (
+    BalancedCrossEntropy,
+    LengthBuckets,
+    balanced_weights,
+    plateau_schedule,
+    resolve_recipe,
+    stratified_validation,
+)
 from ._report import plot_confusion_matrix
-from ._training import TrainingConfig, train_model
+from ._training import AUTO, TrainingConfig, TrainingResult, train_model
 
 __all__ = ["SequenceClassifier"]
 
+
+def _loss_text(figures: Mapping[str, Any]) -> str:
+    loss = figures.get("log_loss")
+    return "" if loss is None else f"  log_loss={fmt(loss)}"
+
 _MODES = ("features", "text", "tokens")
-_LOSS = "sparse_categorical_crossentropy"
+_CLASS_WEIGHTS = ("balanced", "none")
 
 
 def _is_text(X: Any) -> bool:
@@ -65,8 +86,17 @@ def _is_text(X: Any) -> bool:
     return isinstance(X, (list, tuple)) and len(X) > 0 and all(isinstance(t, str) for t in X)
 
 
+def _is_tokens(X: Any) -> bool:
+    return isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iu"
+
+
 def _labels_to_json(classes: NDArray[Any]) -> list[Any]:
     return [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+def _log_loss(true: NDArray[np.int64], proba: NDArray[np.float64]) -> float:
+    p = proba[np.arange(len(true)), true]
+    return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
 
 
 Augment = Callable[[NDArray[np.float32], np.random.Generator], Any]
@@ -74,95 +104,135 @@ Augment = Callable[[NDArray[np.float32], np.random.Generator], Any]
 
 class _EpochAugment(Callback):
     """Before every epoch, overwrite the training tensor ``data`` (shared with the training
-    loop) with ``augment(raw, rng)``, scaled like the inputs. ``rng`` depends only on
-    ``seed`` and the epoch, so a resumed run sees the same data as an uninterrupted one."""
+    loop) with ``augment(raw, rng)``, scaled like the inputs (padding stays zero).
+    ``rng`` depends only on ``seed`` and the epoch, so a resumed run sees the same data."""
 
-    def __init__(self, augment: Augment, raw: NDArray[np.float32],
-                 scaler: StandardScaler | None, seed: int | None) -> None:
+    def __init__(self, augment: Augment, raw: Padded, scaler: StandardScaler | None,
+                 seed: int | None) -> None:
         super().__init__()
         self.augment, self.raw, self.scaler = augment, raw, scaler
         self.seed = int(np.random.default_rng().integers(2**32)) if seed is None else seed
-        self.data = torch.from_numpy(self._transform(raw))  # (n, T, F), trained on
+        self.data = torch.from_numpy(self._transform(raw.values))  # (n, T, F), trained on
 
     def _transform(self, x: Any) -> NDArray[np.float32]:
+        mask = self.raw.mask
         if self.scaler is not None:
-            x = self.scaler.transform(x)
-        return np.array(x, dtype=np.float32)  # a copy
+            x = self.scaler.transform(x, mask=mask)
+        return np.where(mask[..., None], x, 0.0).astype(np.float32)  # a copy
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        out = np.asarray(self.augment(self.raw.copy(), np.random.default_rng([self.seed, epoch])))
-        if out.shape != self.raw.shape:
-            raise ValueError(f"expected augment(X, rng) to return shape {self.raw.shape}, got "
+        shape = self.raw.values.shape
+        out = np.asarray(self.augment(self.raw.values.copy(),
+                                      np.random.default_rng([self.seed, epoch])))
+        if out.shape != shape:
+            raise ValueError(f"expected augment(X, rng) to return shape {shape}, got "
                              f"{out.shape}")
-        if not np.isfinite(out).all():
+        if not np.isfinite(out[self.raw.mask]).all():
             raise ValueError("expected augment(X, rng) to return finite values, got NaN/Inf")
         self.data.copy_(torch.from_numpy(self._transform(out)))
 
 
+@dataclasses.dataclass
+class _Prepared:
+    """Network inputs: ``[values, mask]`` (numeric) or ``[ids]`` (text, tokens), and the
+    real length of each sequence (numeric) for bucketing."""
+
+    inputs: list[NDArray[Any]]
+    lengths: NDArray[np.int64] | None = None
+    raw: Padded | None = None
+
+    def take(self, idx: NDArray[np.intp]) -> list[NDArray[Any]]:
+        return [a[idx] for a in self.inputs]
+
+    def network_input(self) -> Any:
+        return self.inputs if len(self.inputs) > 1 else self.inputs[0]
+
+
 class SequenceClassifier(Task):
-    """Classify whole sequences with stacked LSTM/GRU/RNN layers and a softmax head.
+    """Classify whole sequences: a convolutional front end, LSTM/GRU/RNN layers and a
+    softmax head, trained with a recipe that scales with the data.
 
     Args:
         cell: ``"lstm"``, ``"gru"``, ``"rnn"`` or ``"indrnn"``.
-        units: units per recurrent layer (the seeds' activity model: ``(32, 32)``); all but
-            the last return sequences.
-        layers: instead of ``cell``/``units``/``dense``, the hidden layers as specs
-            (``[{"class": "LSTM", "units": 32, "return_sequences": true}, ...]``); the
-            input (and the embedding for text) and the softmax head are added.
-        dense: units of ReLU ``Dense`` layers between the recurrent layers and the head.
+        units: units per recurrent layer; all but the last return sequences.
+        filters: numeric sequences: filters of the ReLU ``Conv1D`` layers (``'same'``
+            padding) before the recurrent layers; ``()`` for none (the recurrent layers
+            read the scaled inputs).
+        kernel_size: width of those convolutions.
+        pooling: numeric sequences with ``filters``: concatenate the convolutional features
+            averaged over the real steps to the last recurrent output (LSTM-FCN style).
+        layers: instead of the above, the hidden layers as specs (``[{"class": "LSTM",
+            "units": 32}, ...]``) run in a ``Sequential`` that receives the mask; the input
+            (and the embedding for text) and the softmax head are added.
+        dense: units of ReLU ``Dense`` layers before the head.
         dropout: dropout rate before the head (0: none).
         bidirectional: wrap each recurrent layer in ``Bidirectional``.
         embedding_dim: embedding size for text / token ids.
         max_vocab: vocabulary size for text (padding and out-of-vocabulary ids included).
         maxlen: padded length for text (default: the longest training text).
-        scale: standardise numeric features (statistics of the training samples).
+        scale: standardise numeric features (statistics of the training sequences' real
+            steps).
+        class_weight: ``"balanced"`` weights each class ``n / (k * count)`` in the loss
+            (a rare class counts as much as a common one); ``"none"``: equal weights.
         augment: for numeric sequences, training-time augmentation: a function
             ``augment(X, rng)`` that gets a copy of the training part ``(n, T, F)`` (as
-            given, unscaled) and a ``numpy.random.Generator`` seeded from ``random_state``
-            and the epoch, and returns an array of the same shape. It is called at the
-            start of every epoch, and the network (and the baseline) train on that epoch's
-            result, so every epoch sees a fresh random copy. The validation part and the
-            scaler's statistics stay unaugmented. A callable is not saved: ``task.json``
+            given, unscaled; zeros after each sequence's length) and a
+            ``numpy.random.Generator`` seeded from ``random_state`` and the epoch, and returns
+            an array of the same shape. It is called at the start of every epoch, and the
+            network (and the baseline) train on that epoch's result. The validation part and
+            the scaler's statistics stay unaugmented. A callable is not saved: ``task.json``
             stores ``null`` (set it again before refitting a loaded task).
         baseline: also train the non-recurrent baseline during ``fit``.
-        **training: :class:`TrainingConfig`'s arguments (``epochs=30``, ``batch_size=32``,
-            ``learning_rate=1e-3``, ``clipnorm=1.0``, ``validation=0.1`` (a seeded random
-            fraction of the training samples), ``patience=5``, ``max_time``,
-            ``checkpoint_dir``, ``random_state=0``, ``verbose=0``).
+        **training: :class:`TrainingConfig`'s arguments. ``epochs``, ``batch_size``,
+            ``validation`` and ``patience`` default to ``"auto"``: chosen from the number
+            of training sequences (see :mod:`rnnkit.tasks._recipe`); a number fixes them.
+            ``learning_rate=1e-3``, ``clipnorm=1.0``, ``max_time``, ``checkpoint_dir``,
+            ``random_state=0``, ``verbose=0``.
+
+    ``fit(X, y, lengths=None)``, ``predict(X, lengths=None)``: ``X`` in any of the numeric
+    forms above; sequences longer than the longest training sequence are refused.
 
     Learned attributes: ``model_``, ``classes_``, ``mode_``, ``scaler_``, ``tokenizer_``,
-    ``input_shape_``, ``majority_``, ``baseline_model_``, ``history_``.
+    ``input_shape_``, ``majority_``, ``baseline_model_``, ``history_``, ``recipe_`` (the
+    resolved training arguments), ``baseline_history_``.
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(40, 5, 2)); y = np.array(["a", "b"] * 20)
-    >>> SequenceClassifier(units=4, epochs=1).fit(X, y).predict(X[:3]).shape
+    >>> SequenceClassifier(units=4, filters=(4,), epochs=1).fit(X, y).predict(X[:3]).shape
     (3,)
     """
 
     task_name = "classifier"
-    tuple_params = ("units", "dense")
-    training_defaults = TrainingConfig(epochs=30, batch_size=32, learning_rate=1e-3,
-                                       validation=0.1, patience=5)
+    tuple_params = ("units", "dense", "filters")
+    training_defaults = TrainingConfig(epochs=AUTO, batch_size=AUTO, learning_rate=1e-3,
+                                       validation=AUTO, patience=AUTO)
 
     def __init__(
         self,
         cell: str = "lstm",
-        units: int | Sequence[int] = (32, 32),
+        units: int | Sequence[int] = (64,),
         *,
+        filters: Sequence[int] = (64, 64),
+        kernel_size: int = 5,
+        pooling: bool = True,
         layers: Sequence[dict[str, Any]] | None = None,
         dense: Sequence[int] = (),
-        dropout: float = 0.0,
+        dropout: float = 0.3,
         bidirectional: bool = False,
         embedding_dim: int = 64,
         max_vocab: int | None = 20000,
         maxlen: int | None = None,
         scale: bool = True,
+        class_weight: str = "balanced",
         augment: Augment | None = None,
         baseline: bool = True,
         **training: Any,
     ) -> None:
         self.cell = cell
         self.units = units
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.pooling = pooling
         self.layers = layers
         self.dense = dense
         self.dropout = dropout
@@ -171,20 +241,24 @@ class SequenceClassifier(Task):
         self.max_vocab = max_vocab
         self.maxlen = maxlen
         self.scale = scale
+        self.class_weight = class_weight
         self.augment = augment
         self.baseline = baseline
         self._store_training(training)
 
     # -- inputs -------------------------------------------------------------------------------
     def _check_params(self) -> None:
-        self.training_config().check()
         check_choice("cell", self.cell, tuple(RNN_CELLS))
         if self.layers is None:
             check_units(self.units)
         for d in self.dense:
             check_int("dense item", d, 1)
+        for f in self.filters:
+            check_int("filters item", f, 1)
+        check_int("kernel_size", self.kernel_size, 1)
         check_float("dropout", self.dropout, 0.0, 1.0)
         check_int("embedding_dim", self.embedding_dim, 1)
+        check_choice("class_weight", self.class_weight, _CLASS_WEIGHTS)
         if self.max_vocab is not None:
             check_int("max_vocab", self.max_vocab, 2)
         if self.maxlen is not None:
@@ -193,49 +267,69 @@ class SequenceClassifier(Task):
             raise TypeError(f"expected augment to be a callable augment(X, rng) or None, got "
                             f"{type(self.augment).__name__}")
 
-    def _prepare(self, X: Any, fitting: bool) -> NDArray[Any]:
-        """Model inputs: scaled float32 ``(n, T, F)`` or int64 ids ``(n, T)``."""
+    def _prepare(self, X: Any, lengths: Any = None, fitting: bool = False) -> _Prepared:
+        """Network inputs of ``X`` (see the module docstring for the forms)."""
         if fitting:
             self.scaler_: StandardScaler | None = None
-            if _is_text(X):
-                self.mode_ = "text"
-            else:
-                arr = np.asarray(X)
-                self.mode_ = "tokens" if arr.ndim == 2 and arr.dtype.kind in "iu" else "features"
+            self.mode_ = "text" if _is_text(X) else "tokens" if _is_tokens(X) else "features"
+        if self.mode_ != "features" and lengths is not None:
+            raise ValueError(f"expected lengths only with numeric sequences, got them with "
+                             f"{self.mode_}")
         if self.mode_ == "text":
-            if not _is_text(X):
-                raise ValueError("expected a list of texts (the classifier was fitted on text), "
-                                 f"got {type(X).__name__}")
-            texts = [str(t) for t in X]
-            if fitting:
-                self.tokenizer_ = WordTokenizer(max_vocab=self.max_vocab).fit(texts)
-                lengths = [len(s) for s in self.tokenizer_.texts_to_sequences(texts)]
-                self.input_shape_ = [int(self.maxlen or max(max(lengths), 1))]
-            return self.tokenizer_.encode(texts, maxlen=self.input_shape_[0])  # (n, maxlen)
+            return _Prepared([self._text_ids(X, fitting)])
         if self.mode_ == "tokens":
-            ids = np.asarray(X)
-            if ids.ndim != 2 or ids.dtype.kind not in "iu":
-                raise ValueError(f"expected token ids of shape (samples, timesteps), got "
-                                 f"shape {ids.shape} dtype {ids.dtype}")
-            if ids.size and ids.min() < 0:
-                raise ValueError(f"expected token ids >= 0, got {int(ids.min())}")
-            if fitting:
-                self.input_shape_ = [int(ids.shape[1])]
-                self.vocab_size_ = int(ids.max()) + 1 if ids.size else 1
-            elif ids.size and ids.max() >= self.vocab_size_:
-                raise ValueError(f"expected token ids < {self.vocab_size_} (as fitted), got "
-                                 f"{int(ids.max())}")
-            return ids.astype(np.int64)
-        x, _ = validate_arrays(X)
+            return _Prepared([self._token_ids(X, fitting)])
+        return self._features(X, lengths, fitting)
+
+    def _text_ids(self, X: Any, fitting: bool) -> NDArray[np.int64]:
+        if not _is_text(X):
+            raise ValueError("expected a list of texts (the classifier was fitted on text), "
+                             f"got {type(X).__name__}")
+        texts = [str(t) for t in X]
         if fitting:
-            self.input_shape_ = [int(x.shape[1]), int(x.shape[2])]
-            self.scaler_ = StandardScaler().fit(x) if self.scale else None
-        elif list(x.shape[1:]) != self.input_shape_:
-            raise ValueError(f"expected sequences of shape (samples, {self.input_shape_[0]}, "
-                             f"{self.input_shape_[1]}) as fitted, got {x.shape}")
-        if self.scaler_ is not None:
-            x = self.scaler_.transform(x)
-        return np.asarray(x, dtype=np.float32)
+            self.tokenizer_ = WordTokenizer(max_vocab=self.max_vocab).fit(texts)
+            lengths = [len(s) for s in self.tokenizer_.texts_to_sequences(texts)]
+            self.input_shape_ = [int(self.maxlen or max(max(lengths), 1))]
+        return self.tokenizer_.encode(texts, maxlen=self.input_shape_[0])  # (n, maxlen)
+
+    def _token_ids(self, X: Any, fitting: bool) -> NDArray[np.int64]:
+        ids = np.asarray(X)
+        if ids.ndim != 2 or ids.dtype.kind not in "iu":
+            raise ValueError(f"expected token ids of shape (samples, timesteps), got "
+                             f"shape {ids.shape} dtype {ids.dtype}")
+        if ids.size and ids.min() < 0:
+            raise ValueError(f"expected token ids >= 0, got {int(ids.min())}")
+        if fitting:
+            self.input_shape_ = [int(ids.shape[1])]
+            self.vocab_size_ = int(ids.max()) + 1 if ids.size else 1
+        elif ids.size and ids.max() >= self.vocab_size_:
+            raise ValueError(f"expected token ids < {self.vocab_size_} (as fitted), got "
+                             f"{int(ids.max())}")
+        return ids.astype(np.int64)
+
+    def _features(self, X: Any, lengths: Any, fitting: bool) -> _Prepared:
+        raw = to_padded(X, lengths)
+        n, steps, width = len(raw), int(raw.lengths.max()), raw.values.shape[2]
+        raw = Padded(raw.values[:, :steps], raw.lengths)  # (n, longest real, F)
+        if fitting:
+            self.input_shape_ = [int(steps), int(width)]
+            self.scaler_ = StandardScaler().fit(raw.values, mask=raw.mask) if self.scale \
+                else None
+        if width != self.input_shape_[1]:
+            raise ValueError(f"expected sequences of {self.input_shape_[1]} feature(s) as "
+                             f"fitted, got {width}")
+        longest = self.input_shape_[0]
+        over = np.flatnonzero(raw.lengths > longest)
+        if over.size:
+            shown = ", ".join(str(int(i)) for i in over[:10])
+            raise ValueError(f"expected sequences of at most {longest} steps (the longest in "
+                             f"training), got longer {over.size} sequence(s), index {shown}")
+        values = np.zeros((n, longest, width), dtype=np.float32)  # (n, T_fit, F)
+        mask = np.zeros((n, longest), dtype=bool)
+        values[:, :steps] = raw.values if self.scaler_ is None else \
+            self.scaler_.transform(raw.values, mask=raw.mask)
+        mask[:, :steps] = raw.mask
+        return _Prepared([values, mask.astype(np.float32)], raw.lengths, raw)
 
     def _encode_labels(self, y: Any) -> NDArray[np.int64]:
         labels = np.asarray(y)
@@ -243,44 +337,24 @@ class SequenceClassifier(Task):
             raise ValueError(f"expected labels y of shape (samples,), got {labels.shape}")
         pos = np.searchsorted(self.classes_, labels)
         pos = np.minimum(pos, len(self.classes_) - 1)
-        bad = self.classes_[pos] != labels
-        if np.any(bad):
-            unknown = labels[np.flatnonzero(bad)[0]]
+        bad = np.flatnonzero(self.classes_[pos] != labels)
+        if bad.size:
             raise ValueError(f"expected labels among the fitted classes {self.classes_.tolist()},"
-                             f" got {unknown!r}")
+                             f" got {labels[bad[0]]!r} at index {int(bad[0])} ({bad.size} "
+                             "unknown label(s))")
         return pos.astype(np.int64)
 
     # -- model --------------------------------------------------------------------------------
-    def _input_layers(self) -> list[Any]:
-        if self.mode_ == "features":
-            return [Input(tuple(self.input_shape_))]
-        vocab = self.tokenizer_.vocab_size if self.mode_ == "text" else self.vocab_size_
-        return [Input(tuple(self.input_shape_), dtype="int64"),
-                Embedding(vocab, int(self.embedding_dim), mask_zero=True)]
-
-    def _build(self) -> Sequential:
-        hidden: list[Any]
-        if self.layers is not None:
-            hidden = [build_layer(spec) for spec in self.layers]
-        else:
-            units = check_units(self.units)
-            rnn = RNN_CELLS[self.cell.lower()]
-            hidden = []
-            for i, u in enumerate(units):
-                layer = rnn(u, return_sequences=i < len(units) - 1)
-                hidden.append(Bidirectional(layer) if self.bidirectional else layer)
-            hidden += [Dense(int(d), activation="relu") for d in self.dense]
-            if self.dropout:
-                hidden.append(Dropout(float(self.dropout)))
-        head = Dense(len(self.classes_), activation="softmax")
-        return Sequential([*self._input_layers(), *hidden, head], name="classifier")
-
-    def _build_baseline(self) -> Sequential:
-        head = Dense(len(self.classes_), activation="softmax")
-        if self.mode_ == "features":
-            return Sequential([*self._input_layers(), Flatten(), head], name="baseline")
-        return Sequential([*self._input_layers(), GlobalAveragePooling1D(), head],
-                          name="baseline")
+    def _spec(self) -> NetSpec:
+        text = self.mode_ == "text"
+        vocab = self.tokenizer_.vocab_size if text else getattr(self, "vocab_size_", 0)
+        return NetSpec(
+            cell=self.cell, units=check_units(self.units) if self.layers is None else (),
+            filters=tuple(int(f) for f in self.filters), kernel_size=int(self.kernel_size),
+            pooling=bool(self.pooling), dense=tuple(int(d) for d in self.dense),
+            dropout=float(self.dropout), bidirectional=bool(self.bidirectional),
+            layers=self.layers, input_shape=tuple(self.input_shape_),
+            n_classes=len(self.classes_), vocab=int(vocab), embedding_dim=int(self.embedding_dim))
 
     @property
     def baseline_name_(self) -> str:
@@ -290,9 +364,7 @@ class SequenceClassifier(Task):
         return "mean of word embeddings (Embedding -> GlobalAveragePooling1D -> Dense softmax)"
 
     # -- fitting ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any) -> SequenceClassifier:
-        """Train on sequences ``X`` and labels ``y`` (any dtype). Returns ``self``."""
-        self._check_params()
+    def _check_labels(self, X: Any, y: Any) -> NDArray[Any]:
         labels = np.asarray(y)
         if labels.ndim != 1 or len(labels) != len(X):
             raise ValueError(f"expected one label per sample ({len(X)}), got y of shape "
@@ -302,77 +374,136 @@ class SequenceClassifier(Task):
                             "got an object array")
         if labels.dtype.kind == "f" and not np.isfinite(labels).all():
             raise ValueError("expected finite labels, got NaN/Inf")
+        return labels
+
+    def fit(self, X: Any, y: Any, lengths: Any = None) -> SequenceClassifier:
+        """Train on sequences ``X`` (with ``lengths`` for a padded array) and labels ``y``
+        (any dtype). Returns ``self``."""
+        self._check_params()
+        labels = self._check_labels(X, y)
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"expected at least 2 classes, got {self.classes_.tolist()}")
         ids = self._encode_labels(labels)
-        x = self._prepare(X, fitting=True)
-        config = self.training_config()
-        rng = np.random.default_rng(config.random_state)
-        order = rng.permutation(len(ids))
-        n_val = int(np.floor(float(config.validation) * len(ids)))
-        tr, va = order[n_val:], order[:n_val]
-        val = (x[va], ids[va]) if n_val else None
-        hooks: tuple[Callback, ...] = ()
-        x_tr: Any = x[tr]
-        if self.augment is not None:
-            if self.mode_ != "features":
-                raise ValueError(f"expected numeric sequences with augment, got {self.mode_}")
-            raw = np.asarray(validate_arrays(X)[0], dtype=np.float32)[tr]
-            hook = _EpochAugment(self.augment, raw, self.scaler_, config.random_state)
-            hooks, x_tr = (hook,), hook.data
+        data = self._prepare(X, lengths, fitting=True)
+        config = resolve_recipe(self.training_config(), len(ids), len(self.classes_))
+        config.check()
+        self.recipe_ = {k: getattr(config, k) for k in ("epochs", "batch_size", "validation",
+                                                       "patience")}
+        tr, va = stratified_validation(ids, float(config.validation),
+                                       np.random.default_rng(config.random_state))
+        val = (data.take(va), ids[va]) if len(va) else None
+        weights = balanced_weights(ids[tr], len(self.classes_))
+        loss: Any = BalancedCrossEntropy(weights) if self.class_weight == "balanced" else \
+            BalancedCrossEntropy(np.ones(len(self.classes_)))
         config.seed()
-        model = self._build()
-        self._train(model, _LOSS, x_tr, ids[tr], val, metrics=["accuracy"], callbacks=hooks)
+        model = build_network(self._spec(), self.mode_)
+        x_fit, y_fit, hooks = self._training_data(data, ids, tr, config)
+        self._train(model, loss, x_fit, y_fit, val, config=config, metrics=["accuracy"],
+                    callbacks=[*hooks, *self._schedule(config, val)],
+                    shuffle=self.mode_ != "features")
         self.model_ = model
         self.majority_ = majority_class(ids[tr])
-        self.baseline_model_: Sequential | None = None
+        self.class_prior_ = np.bincount(ids[tr], minlength=len(self.classes_)) / len(tr)
+        self.baseline_model_: Network | None = None
+        self.baseline_history_: dict[str, list[float]] = {}
         if self.baseline:
             # a linear model tolerates (and needs) larger steps: ten times the rate
             base_config = dataclasses.replace(config, learning_rate=config.learning_rate * 10)
-            base = self._build_baseline()
-            train_model(base, _LOSS, x_tr, ids[tr], val, base_config, name="baseline",
-                        callbacks=hooks)
+            base = build_baseline(self._spec(), self.mode_)
+            x_fit, y_fit, hooks = self._training_data(data, ids, tr, config)
+            result: TrainingResult = train_model(
+                base, loss, x_fit, y_fit, val, base_config, name="baseline",
+                callbacks=[*hooks, *self._schedule(config, val)],
+                shuffle=self.mode_ != "features")
             self.baseline_model_ = base
+            self.baseline_history_ = result.history
         return self
 
+    @staticmethod
+    def _schedule(config: TrainingConfig, val: Any) -> list[Callback]:
+        if val is None or config.patience is None:
+            return []
+        return [plateau_schedule(int(config.patience))]
+
+    def _training_data(self, data: _Prepared, ids: NDArray[np.int64], tr: NDArray[np.intp],
+                       config: TrainingConfig) -> tuple[Any, Any, list[Callback]]:
+        """What the training loop reads (inputs, labels) and the hooks that rewrite it every
+        epoch: for numeric sequences the augmentation (if any) and then the length buckets
+        (the loop runs with ``shuffle=False``)."""
+        if self.mode_ != "features":
+            if self.augment is not None:
+                raise ValueError(f"expected numeric sequences with augment, got {self.mode_}")
+            return data.take(tr)[0], ids[tr], []
+        values, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in data.take(tr))
+        hooks: list[Callback] = []
+        if self.augment is not None and data.raw is not None:
+            raw = Padded(data.raw.values[tr], data.raw.lengths[tr])
+            augment = _EpochAugment(self.augment, raw, self.scaler_, config.random_state)
+            values = augment.data  # rewritten before every epoch
+            hooks.append(augment)
+        assert data.lengths is not None
+        buckets = LengthBuckets([values, mask, torch.from_numpy(ids[tr])], data.lengths[tr],
+                                int(config.batch_size), config.random_state)
+        return buckets.targets[:2], buckets.targets[2], [*hooks, buckets]
+
     # -- prediction ---------------------------------------------------------------------------
-    def predict_proba(self, X: Any) -> NDArray[np.float64]:
+    def _proba(self, model: Network, data: _Prepared) -> NDArray[np.float64]:
+        """Probabilities in the given order; numeric sequences are predicted sorted by
+        length (batches of similar lengths stop at their longest real step)."""
+        if data.lengths is None:
+            return _predict(model, data.network_input())
+        order = np.argsort(data.lengths, kind="stable")
+        proba = np.empty((len(order), len(self.classes_)))
+        proba[order] = _predict(model, data.take(order))
+        return proba
+
+    def predict_proba(self, X: Any, lengths: Any = None) -> NDArray[np.float64]:
         """Class probabilities ``(samples, n_classes)``, columns in ``classes_`` order."""
         self._require_fitted()
-        return _predict(self.model_, self._prepare(X, fitting=False))
+        return self._proba(self.model_, self._prepare(X, lengths))
 
-    def predict(self, X: Any) -> NDArray[Any]:
+    def predict(self, X: Any, lengths: Any = None) -> NDArray[Any]:
         """Predicted labels ``(samples,)`` (elements of ``classes_``)."""
-        proba = self.predict_proba(X)
+        proba = self.predict_proba(X, lengths)
         return self.classes_[np.argmax(proba, axis=1)]
 
-    def score(self, X: Any, y: Any) -> float:
+    def score(self, X: Any, y: Any, lengths: Any = None) -> float:
         """Accuracy on ``(X, y)`` (scikit-learn's classifier score)."""
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        return float(np.mean(self.predict(X, lengths) == np.asarray(y)))
 
-    def evaluate(self, X: Any, y: Any) -> dict[str, Any]:
-        """Held-out metrics: ``accuracy``, ``macro_f1``, ``per_class`` (precision, recall,
-        f1, support), ``confusion_matrix`` (rows: true class, columns: predicted) and
-        ``baselines`` (``majority`` and ``non_recurrent``: accuracy and macro_f1)."""
+    def evaluate(self, X: Any, y: Any, lengths: Any = None) -> dict[str, Any]:
+        """Held-out metrics: ``accuracy``, ``macro_f1``, ``log_loss``, ``per_class``
+        (precision, recall, f1, support), ``confusion_matrix`` (rows: true class, columns:
+        predicted) and ``baselines``: ``majority`` (accuracy, macro_f1), ``chance`` (the
+        log loss of predicting the training class frequencies) and ``non_recurrent``
+        (accuracy, macro_f1, log_loss); ``beats_baselines`` says whether the network's
+        accuracy is above every baseline's."""
         self._require_fitted()
-        x = self._prepare(X, fitting=False)
+        data = self._prepare(X, lengths)
         true = self._encode_labels(y)
-        pred = np.argmax(_predict(self.model_, x), axis=1)
-        out = classification_report(true, pred, self.classes_.tolist())
-        maj = classification_report(true, np.full_like(true, self.majority_),
-                                    self.classes_.tolist())
+        names = self.classes_.tolist()
+        proba = self._proba(self.model_, data)
+        out = classification_report(true, np.argmax(proba, axis=1), names)
+        out["log_loss"] = _log_loss(true, proba)
+        maj = classification_report(true, np.full_like(true, self.majority_), names)
         baselines: dict[str, Any] = {
             "majority": {"accuracy": maj["accuracy"], "macro_f1": maj["macro_f1"],
                          "class": str(self.classes_[self.majority_])},
         }
+        prior = getattr(self, "class_prior_", None)
+        if prior is not None:
+            baselines["chance"] = {"log_loss": _log_loss(true, np.tile(prior, (len(true), 1)))}
         if self.baseline_model_ is not None:
-            bpred = np.argmax(_predict(self.baseline_model_, x), axis=1)
-            rep = classification_report(true, bpred, self.classes_.tolist())
+            bproba = self._proba(self.baseline_model_, data)
+            rep = classification_report(true, np.argmax(bproba, axis=1), names)
             baselines["non_recurrent"] = {"accuracy": rep["accuracy"],
                                           "macro_f1": rep["macro_f1"],
+                                          "log_loss": _log_loss(true, bproba),
                                           "model": self.baseline_name_}
         out["baselines"] = baselines
+        out["beats_baselines"] = all(out["accuracy"] > b["accuracy"]
+                                     for b in baselines.values() if "accuracy" in b)
         out["n_samples"] = int(len(true))
         return out
 
@@ -382,13 +513,22 @@ class SequenceClassifier(Task):
         return self.evaluate(X, y)
 
     def heldout_arrays(self, heldout: tuple[Any, Any]) -> dict[str, np.ndarray]:
+        """Texts as a str array; numeric sequences zero-padded with their ``lengths``."""
         X, y = heldout
-        x_arr = np.array([str(t) for t in X]) if self.mode_ == "text" else np.asarray(X)
-        return {"X": x_arr, "y": np.asarray(y)}
+        if self.mode_ == "text":
+            return {"X": np.array([str(t) for t in X]), "y": np.asarray(y)}
+        if self.mode_ == "tokens":
+            return {"X": np.asarray(X), "y": np.asarray(y)}
+        padded = to_padded(X, dtype=np.float64)
+        return {"X": padded.values, "lengths": padded.lengths, "y": np.asarray(y)}
 
     def heldout_from_arrays(self, arrays: Mapping[str, np.ndarray]) -> tuple[Any, Any]:
         X = arrays["X"]
-        return ([str(t) for t in X] if self.mode_ == "text" else X), arrays["y"]
+        if self.mode_ == "text":
+            return [str(t) for t in X], arrays["y"]
+        if "lengths" in arrays:
+            return [X[i, :n] for i, n in enumerate(arrays["lengths"].tolist())], arrays["y"]
+        return X, arrays["y"]
 
     def write_plots(self, folder: Path, heldout: tuple[Any, Any],
                     metrics: Mapping[str, Any]) -> list[Path]:
@@ -402,18 +542,19 @@ class SequenceClassifier(Task):
         """The first held-out sequences, with the cross-entropy of their class."""
         X, y = heldout
         n = max(1, int(samples))
-        x = self._prepare(X[:n], fitting=False)
+        data = self._prepare(X[:n])
         ids = self._encode_labels(y[:n])
 
         def cross_entropy(y_true: Tensor, y_pred: Tensor) -> Tensor:
             p = y_pred.gather(1, y_true.long().reshape(-1, 1)).squeeze(1)
             return -torch.log(p.clamp_min(1e-12))
 
-        return InspectBatch(x, ids, cross_entropy)
+        return InspectBatch(data.network_input(), ids, cross_entropy)
 
     def predict_file(self, request: PredictRequest) -> str:
         """CSV of the predicted label and the class probabilities of each sequence in
-        ``request.file`` (texts: one per line of a .txt; else X of an .npz or an .npy)."""
+        ``request.file`` (texts: one per line of a .txt; else X (and lengths) of an .npz,
+        an .npy, or a .ts file)."""
         self._require_fitted()
         proba = self.predict_proba(read_sequences(request.file, self.mode_ == "text"))
         labels = self.classes_[np.argmax(proba, axis=1)]
@@ -423,11 +564,21 @@ class SequenceClassifier(Task):
 
     @classmethod
     def headline(cls, metrics: Mapping[str, Any]) -> list[str]:
+        """The held-out accuracy, macro F1 and log loss beside each baseline's, and one line
+        when the network does not beat them."""
         lines = [f"held-out       accuracy={fmt(metrics.get('accuracy'))}  "
-                 f"macro_f1={fmt(metrics.get('macro_f1'))}"]
+                 f"macro_f1={fmt(metrics.get('macro_f1'))}" + _loss_text(metrics)]
+        best = ("", -1.0)
         for name, b in metrics.get("baselines", {}).items():
+            if "accuracy" not in b:
+                lines.append(f"{name:<15}" + _loss_text(b).strip())
+                continue
             lines.append(f"{name:<15}accuracy={fmt(b.get('accuracy'))}  "
-                         f"macro_f1={fmt(b.get('macro_f1'))}")
+                         f"macro_f1={fmt(b.get('macro_f1'))}" + _loss_text(b))
+            best = max(best, (name, float(b["accuracy"])), key=lambda t: t[1])
+        if metrics.get("beats_baselines") is False:
+            lines.append(f"note           the recurrent network does not beat the {best[0]} "
+                         f"baseline ({fmt(metrics.get('accuracy'))} vs {fmt(best[1])})")
         return lines
 
     # -- state --------------------------------------------------------------------------------
@@ -441,6 +592,8 @@ class SequenceClassifier(Task):
             "tokenizer": self.tokenizer_.to_dict() if self.mode_ == "text" else None,
             "vocab_size": getattr(self, "vocab_size_", None),
             "majority": self.majority_,
+            "class_prior": getattr(self, "class_prior_", None),
+            "recipe": getattr(self, "recipe_", None),
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -457,9 +610,13 @@ class SequenceClassifier(Task):
         if state.get("vocab_size") is not None:
             self.vocab_size_ = int(state["vocab_size"])
         self.majority_ = int(state["majority"])
+        if state.get("class_prior") is not None:
+            self.class_prior_ = np.asarray(state["class_prior"], dtype=np.float64)
+        if state.get("recipe") is not None:
+            self.recipe_ = dict(state["recipe"])
         self.baseline_model_ = None
 
-    def _extra_models(self) -> dict[str, Sequential]:
+    def _extra_models(self) -> dict[str, Network]:
         base = getattr(self, "baseline_model_", None)
         return {} if base is None else {"baseline": base}
 

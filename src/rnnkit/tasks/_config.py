@@ -51,7 +51,7 @@ import pandas as pd
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
-from ._files import read_labelled_npz, read_series_csv
+from ._files import read_labelled, read_series_csv
 from ._forecaster import Forecaster
 from ._generator import TextGenerator
 from ._runs import (
@@ -172,9 +172,9 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
         if dataset is not None:
             xtr, ytr, xte, yte = demo_data(dataset)
         else:
-            xtr, ytr = read_labelled_npz(_resolve(base, file))
+            xtr, ytr = read_labelled(_resolve(base, file))
             if test_path is not None:
-                xte, yte = read_labelled_npz(_resolve(base, test_path))
+                xte, yte = read_labelled(_resolve(base, test_path))
             else:
                 xtr, ytr, xte, yte = split_classification(
                     xtr, ytr, float(test or 0.2), task.training_config().random_state)

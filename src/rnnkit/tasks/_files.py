@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import read_csv, read_npy, validate_arrays
+from ..data import read_csv, read_npy, read_ts, to_padded, validate_arrays
 
-__all__ = ["csv_text", "read_labelled_npz", "read_sequences", "read_series_csv"]
+__all__ = ["csv_text", "read_labelled", "read_labelled_npz", "read_sequences",
+           "read_series_csv"]
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -59,17 +61,87 @@ def read_labelled_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndar
     return x, y
 
 
+def _ragged(X: Any, lengths: Any = None) -> list[np.ndarray]:
+    """Sequences as a list of float64 arrays ``(length_i, features)``, validated (lengths,
+    NaN padding, finite real steps) by :func:`rnnkit.data.to_padded`."""
+    padded = to_padded(X, lengths, dtype=np.float64)
+    return [padded.values[i, :n] for i, n in enumerate(padded.lengths.tolist())]
+
+
+def _npz_arrays(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    """The named arrays (those present of ``keys``) of an ``.npz``, read without pickles."""
+    name = os.fspath(path)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"expected an .npz archive (numpy's np.savez) in {name!r}, got a "
+                         f"file numpy cannot read as one ({err})") from None
+    if isinstance(archive, np.ndarray):
+        raise ValueError(f"expected an .npz archive in {name!r}, got a single .npy array")
+    with archive:
+        try:
+            return {k: archive[k] for k in keys if k in archive.files} | {
+                "_files": np.array(archive.files)}
+        except ValueError as err:
+            if "allow_pickle" in str(err):
+                raise ValueError(f"expected plain arrays in {name!r}, got a pickled (object) "
+                                 "array; rnnkit never unpickles files; save strings as a "
+                                 "fixed-width str array, e.g. y.astype(str)") from None
+            raise
+
+
+def _labelled_npz(path: Path) -> tuple[Any, np.ndarray]:
+    arrays = _npz_arrays(path, ("X", "y", "lengths"))
+    if "X" not in arrays or "y" not in arrays:
+        raise ValueError(f"expected arrays 'X' and 'y' (and optionally 'lengths') in "
+                         f"{os.fspath(path)!r}, got {arrays['_files'].tolist()}; save with "
+                         "np.savez(path, X=X, y=y, lengths=lengths)")
+    X, y = arrays["X"], arrays["y"]
+    if y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"expected y of shape ({len(X)},) (one label per sample), got "
+                         f"{y.shape}")
+    return _ragged(X, arrays.get("lengths")), y
+
+
+def _labelled_ts(path: Path) -> tuple[Any, np.ndarray]:
+    data = read_ts(path)
+    return _ragged(data.X), data.y
+
+
+_LABELLED = {".npz": _labelled_npz, ".ts": _labelled_ts}
+
+
+def read_labelled(path: str | os.PathLike[str]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Labelled sequences for ``rnnkit classify``: an ``.npz`` with ``X`` (padded
+    ``(samples, timesteps, features)``, NaN after each sequence or with ``lengths``) and
+    ``y``, or a UEA/UCR ``.ts`` file. Returns the sequences as a list of arrays
+    ``(length_i, features)`` and the labels."""
+    p = Path(path)
+    reader = _LABELLED.get(p.suffix.lower())
+    if reader is None:
+        raise ValueError(f"expected a .npz (X, y and optionally lengths) or a .ts (UEA/UCR) "
+                         f"file, got {p.suffix or 'no suffix'!r} in {os.fspath(p)!r}")
+    return reader(p)
+
+
 def read_sequences(path: Path, text: bool) -> Any:
     """Sequences to classify: one text per non-empty line of a ``.txt`` (``text``), else
-    ``X`` from an ``.npy`` or from the array ``X`` of an ``.npz``."""
+    ``X`` from an ``.npy``, the ``X`` (and ``lengths``) of an ``.npz``, or a ``.ts`` file
+    (its labels are not used), as a list of arrays ``(length_i, features)``."""
     if text:
         return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if path.suffix == ".npy":
-        return read_npy(path)
-    with np.load(path, allow_pickle=False) as z:
-        if "X" not in z.files:
-            raise ValueError(f"expected an array 'X' in {os.fspath(path)!r}, got {z.files}")
-        return z["X"]
+        return _ragged(read_npy(path))
+    if path.suffix.lower() == ".ts":
+        return _ragged(read_ts(path).X)
+    if path.suffix.lower() != ".npz":
+        raise ValueError(f"expected sequences in a .npz (X, optionally lengths), .npy or .ts "
+                         f"file, got {path.suffix or 'no suffix'!r} in {os.fspath(path)!r}")
+    arrays = _npz_arrays(path, ("X", "lengths"))
+    if "X" not in arrays:
+        raise ValueError(f"expected an array 'X' in {os.fspath(path)!r}, got "
+                         f"{arrays['_files'].tolist()}")
+    return _ragged(arrays["X"], arrays.get("lengths"))
 
 
 def read_series_csv(path: str | os.PathLike[str], time_column: str | None = None,

@@ -35,7 +35,7 @@ from ..data import CharVocab, next_char_pairs
 from ..layers import RNN, Activation, Dense, Dropout, Embedding, Input
 from ..model import Sequential
 from ..training import losses
-from ._base import InspectBatch, PredictRequest, Task, build_layer, fmt
+from ._base import InspectBatch, Network, PredictRequest, Task, build_layer, fmt
 from ._checks import check_choice, check_float, check_int, check_units
 from ._forecaster import RNN_CELLS
 from ._report import plot_text_sample
@@ -54,7 +54,7 @@ class StatefulRunner:
     ``initial_state`` = the states returned by the previous call.
     """
 
-    def __init__(self, model: Sequential) -> None:
+    def __init__(self, model: Network) -> None:
         self.steps: list[tuple[str, nn.Module]] = []
         for layer in model.layers:
             if isinstance(layer, RNN):

@@ -34,6 +34,14 @@ from ..layers import RNN, Embedding, GRUCell, LSTMCell
 __all__ = ["gate_activations", "gradient_norms", "run_gates"]
 
 
+def _first_input(x: Any) -> tuple[Any, list[Tensor]]:
+    """The first input of ``x`` (one array, or a list of them) and the others as float32
+    tensors."""
+    if not isinstance(x, (list, tuple)):
+        return x, []
+    return x[0], [torch.as_tensor(np.asarray(v)).to(torch.float32) for v in x[1:]]
+
+
 def gradient_norms(
     model: nn.Module,
     x: Any,
@@ -43,12 +51,14 @@ def gradient_norms(
     """``{"per_step": [g_0, ..., g_{T-1}], "wrt": "inputs" | "embeddings"}`` for a batch.
 
     ``loss(y_true, y_pred)`` must return per-sample losses ``(batch,)`` or
-    ``(batch, ...)`` (they are summed).
+    ``(batch, ...)`` (they are summed). ``x`` may be a list of inputs (the classifier's
+    values and mask): the gradient is taken with respect to the first.
     """
     was_training = model.training
     model.eval()
     captured: dict[str, Tensor] = {}
     handle = None
+    x, rest = _first_input(x)
     xt = torch.as_tensor(np.asarray(x))
     if xt.is_floating_point():
         xt = xt.to(torch.float32).requires_grad_(True)
@@ -68,7 +78,7 @@ def gradient_norms(
         wrt = "embeddings"
     try:
         with torch.enable_grad():
-            out = model(xt)
+            out = model(xt, *rest)
             per_sample = loss(torch.as_tensor(np.asarray(y)), out)
             per_sample.sum().backward()
     finally:
@@ -130,8 +140,9 @@ def gate_activations(model: nn.Module, x: Any) -> dict[str, dict[str, list[float
     model.eval()
     try:
         with torch.no_grad():
-            xt = torch.as_tensor(np.asarray(x))
-            model(xt.to(torch.float32) if xt.is_floating_point() else xt)
+            first, rest = _first_input(x)
+            xt = torch.as_tensor(np.asarray(first))
+            model(xt.to(torch.float32) if xt.is_floating_point() else xt, *rest)
     finally:
         for h in handles:
             h.remove()

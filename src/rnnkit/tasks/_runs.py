@@ -286,7 +286,7 @@ def inspect_run(folder: PathLike, *, out: PathLike | None = None, samples: int =
     gates = gate_activations(task.model_, batch.x)
     target = Path(out) if out is not None else Path(folder)
     target.mkdir(parents=True, exist_ok=True)
-    result = {"gradient_norms": grads, "gates": gates, "samples": int(len(batch.x))}
+    result = {"gradient_norms": grads, "gates": gates, "samples": int(len(batch.y))}
     (target / "inspect.json").write_text(to_json(result) + "\n", encoding="utf-8")
     plot_gradient_norms(grads, target / "gradients.png")
     plot_gates(gates, target / "gates.png")

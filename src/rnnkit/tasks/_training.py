@@ -17,16 +17,21 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import numpy as np
 import torch
 
-from ..model import Sequential
+from ..model import Model, Sequential
 from ..training import Callback, EarlyStopping, History, optimizers
 from ._checks import check_float, check_int, check_positive
 
-__all__ = ["TimeLimit", "TrainingConfig", "TrainingResult", "seed_everything", "train_model"]
+__all__ = ["AUTO", "TimeLimit", "TrainingConfig", "TrainingResult", "seed_everything",
+           "train_model"]
+
+#: a training argument a task chooses from the data (the classifier's defaults)
+AUTO: Final = "auto"
+Auto = Literal["auto"]
 
 
 @dataclass(frozen=True)
@@ -46,14 +51,18 @@ class TrainingConfig:
         checkpoint_dir: checkpoint every epoch under this folder and resume from it.
         random_state: seed of weights and shuffling (``None``: not seeded).
         verbose: progress output of ``fit`` (0, 1, 2 or ``"auto"``), as Keras.
+
+    A task that scales its settings with the data (the classifier) accepts ``"auto"`` for
+    ``epochs``, ``batch_size``, ``validation`` and ``patience`` and resolves it before
+    training; :meth:`check` refuses a value still ``"auto"``.
     """
 
-    epochs: int = 100
-    batch_size: int = 32
+    epochs: int | Auto = 100
+    batch_size: int | Auto = 32
     learning_rate: float = 1e-3
     clipnorm: float | None = 1.0
-    validation: float = 0.15
-    patience: int | None = 10
+    validation: float | Auto = 0.15
+    patience: int | Auto | None = 10
     max_time: float | None = None
     checkpoint_dir: str | None = None
     random_state: int | None = 0
@@ -128,7 +137,7 @@ def seed_everything(seed: int) -> None:
 
 
 def train_model(
-    model: Sequential,
+    model: Sequential | Model,
     loss: Any,
     x: Any,
     y: Any,
@@ -138,18 +147,20 @@ def train_model(
     metrics: Sequence[Any] = (),
     name: str = "model",
     callbacks: Sequence[Callback] = (),
+    shuffle: bool = True,
 ) -> TrainingResult:
     """Compile ``model`` (Adam, ``clipnorm``) and fit it with early stopping and the time
     budget of ``config`` (after the caller's ``callbacks``).
 
     With ``config.checkpoint_dir`` set, every epoch is checkpointed under
     ``checkpoint_dir/name`` and a rerun resumes from the last complete checkpoint
-    (bit-identical on CPU)."""
+    (bit-identical on CPU). ``shuffle=False`` keeps the order of ``x`` (a callback that
+    orders the batches itself, such as the classifier's length buckets)."""
     model.compile(optimizers.Adam(config.learning_rate), loss, list(metrics),
                   clipnorm=config.clipnorm)
     hooks = list(callbacks)
     if validation_data is not None and config.patience is not None:
-        hooks.append(EarlyStopping(patience=config.patience, restore_best_weights=True))
+        hooks.append(EarlyStopping(patience=int(config.patience), restore_best_weights=True))
     limit = TimeLimit(config.max_time) if config.max_time is not None else None
     if limit is not None:
         hooks.append(limit)
@@ -158,8 +169,9 @@ def train_model(
         resume = {"checkpoint_dir": Path(config.checkpoint_dir) / name, "resume": "auto"}
     start = time.perf_counter()
     history: History = model.fit(
-        x, y, batch_size=config.batch_size, epochs=config.epochs, verbose=config.verbose,
-        validation_data=validation_data, callbacks=hooks, distributed="auto", **resume,
+        x, y, batch_size=int(config.batch_size), epochs=int(config.epochs),
+        verbose=config.verbose, validation_data=validation_data, callbacks=hooks,
+        distributed="auto", shuffle=shuffle, **resume,
     )
     seconds = time.perf_counter() - start
     model.eval()

@@ -1,0 +1,122 @@
+"""The classifier's networks: the default for numeric sequences, the text/token networks and
+the non-recurrent baselines.
+
+Numeric sequences (``mode == "features"``) come as two inputs, the padded values
+``(batch, T, F)`` and their mask ``(batch, T)`` (1 on real steps). The default network is a
+convolutional front end before the recurrent layers (the CNN-LSTM of seed 003, and the
+LSTM-FCN family's pooled convolutional branch beside the recurrent one)::
+
+    x -> Conv1D(f1, k, same, relu) -> Conv1D(f2, k, same, relu) -> c
+    c -> LSTM(u1, return_sequences) ... -> LSTM(un)        (mask = the input mask)
+    c -> GlobalAveragePooling1D                            (mean over the real steps)
+    [last LSTM output, pooled c] -> Dense(relu)... -> Dropout -> Dense(softmax)
+
+'same' convolutions see zeros past a sequence's end whether it is padded or not, and the
+masked layers skip the padding, so a sequence's prediction does not depend on how far it is
+padded. With ``filters=()`` the recurrent layers read the inputs directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..layers import (
+    Bidirectional,
+    Concatenate,
+    Conv1D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling1D,
+    Input,
+)
+from ..model import Model, Sequential
+from ._base import Network, build_layer
+from ._forecaster import RNN_CELLS
+
+__all__ = ["NetSpec", "build_baseline", "build_network"]
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """What the classifier's constructor says about its network, plus the fitted shapes."""
+
+    cell: str
+    units: tuple[int, ...]
+    filters: tuple[int, ...]
+    kernel_size: int
+    pooling: bool
+    dense: tuple[int, ...]
+    dropout: float
+    bidirectional: bool
+    layers: Sequence[dict[str, Any]] | None
+    input_shape: tuple[int, ...]
+    n_classes: int
+    vocab: int = 0
+    embedding_dim: int = 0
+
+
+def _recurrent(spec: NetSpec) -> list[Any]:
+    rnn = RNN_CELLS[spec.cell.lower()]
+    out = []
+    for i, u in enumerate(spec.units):
+        layer = rnn(u, return_sequences=i < len(spec.units) - 1)
+        out.append(Bidirectional(layer) if spec.bidirectional else layer)
+    return out
+
+
+def _head(spec: NetSpec) -> list[Any]:
+    out: list[Any] = [Dense(int(d), activation="relu") for d in spec.dense]
+    if spec.dropout:
+        out.append(Dropout(float(spec.dropout)))
+    return [*out, Dense(spec.n_classes, activation="softmax")]
+
+
+def _features_network(spec: NetSpec) -> Model:
+    x = Input(spec.input_shape, name="values")
+    mask = Input(spec.input_shape[:1], name="mask")
+    c = x
+    for f in spec.filters:
+        c = Conv1D(int(f), spec.kernel_size, padding="same", activation="relu")(c)
+    h = c
+    for layer in _recurrent(spec):
+        h = layer(h, mask=mask)  # (batch, units) after the last layer
+    if spec.pooling and spec.filters:
+        h = Concatenate()([h, GlobalAveragePooling1D()(c, mask=mask)])  # (batch, u + f)
+    for layer in _head(spec):
+        h = layer(h)
+    return Model([x, mask], h, name="classifier")
+
+
+def build_network(spec: NetSpec, mode: str) -> Network:
+    """The classifier's network for ``mode`` (``features``: inputs ``[values, mask]``;
+    ``text``/``tokens``: ids into an ``Embedding(mask_zero=True)``). Hidden layers given as
+    ``layers`` specs run in a ``Sequential`` that receives the mask with the values."""
+    if spec.layers is not None:
+        hidden = [build_layer(s) for s in spec.layers]
+        head = Dense(spec.n_classes, activation="softmax")
+        return Sequential([*_inputs(spec, mode), *hidden, head], name="classifier")
+    if mode == "features":
+        return _features_network(spec)
+    return Sequential([*_inputs(spec, mode), *_recurrent(spec), *_head(spec)],
+                      name="classifier")
+
+
+def _inputs(spec: NetSpec, mode: str) -> list[Any]:
+    if mode == "features":
+        return [Input(spec.input_shape)]
+    return [Input(spec.input_shape, dtype="int64"),
+            Embedding(spec.vocab, spec.embedding_dim, mask_zero=True)]
+
+
+def build_baseline(spec: NetSpec, mode: str) -> Network:
+    """The non-recurrent baseline: multinomial logistic regression on the flattened scaled
+    sequence (numeric; padding is zeros, the scaled mean) or the mean of the word embeddings
+    (text/tokens), trained like the network."""
+    head = Dense(spec.n_classes, activation="softmax")
+    if mode == "features":  # called as model(values, mask): Flatten drops the mask
+        return Sequential([*_inputs(spec, mode), Flatten(), head], name="baseline")
+    return Sequential([*_inputs(spec, mode), GlobalAveragePooling1D(), head], name="baseline")
