@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from rnnkit.training import Callback, fit, get_optimizer, optimizers, train_on_batch
+from rnnkit.training import Callback, fit, get_optimizer, keras_updates, optimizers, train_on_batch
 from rnnkit.training.keras_updates import _keras_eps_step
 
 
@@ -165,3 +165,17 @@ def test_prebuilt_torch_optimizer_is_used() -> None:
     grad = module.weight.grad
     assert grad is not None
     torch.testing.assert_close(module.weight.detach(), before - 0.5 * grad)
+
+
+def test_portable_mode_never_calls_the_private_fused_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``RNNKIT_PORTABLE=1``: every step goes through torch's public ``Adam.step``."""
+    w = nn.Parameter(torch.randn(3))
+    opt = optimizers.Adam(0.01).build([w])
+    w.grad = torch.ones(3)
+    opt.step()  # the first step creates the state (through torch)
+    monkeypatch.setenv(keras_updates.PORTABLE_ENV, "1")
+    assert keras_updates._fused_step(opt, decoupled=False) is False
+    monkeypatch.delenv(keras_updates.PORTABLE_ENV)
+    assert keras_updates._fused_step(opt, decoupled=False) is keras_updates._PRIVATE_FUSED_OK

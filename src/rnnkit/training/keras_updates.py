@@ -9,6 +9,7 @@ Keras-style specs that build them are in :mod:`rnnkit.training.optimizers`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -55,6 +56,28 @@ def fusable(params: list[Tensor]) -> bool:
     )
 
 
+#: torch releases whose private ``torch._fused_adam_`` / ``_fused_adamw_`` signature the direct
+#: call below was checked on (major, minor: first and last); elsewhere, and with
+#: ``RNNKIT_PORTABLE=1``, every step goes through ``torch.optim.Adam.step`` (the same update).
+CHECKED_TORCH = ((2, 4), (2, 13))
+PORTABLE_ENV = "RNNKIT_PORTABLE"
+
+
+def _torch_version() -> tuple[int, int]:
+    major, minor = torch.__version__.split("+")[0].split(".")[:2]
+    return int(major), int(minor)
+
+
+_PRIVATE_FUSED_OK = CHECKED_TORCH[0] <= _torch_version() <= CHECKED_TORCH[1] and hasattr(
+    torch, "_fused_adam_"
+)
+
+
+def _direct_fused_allowed() -> bool:
+    portable = os.environ.get(PORTABLE_ENV, "0").strip().lower() in ("1", "true", "on", "yes")
+    return _PRIVATE_FUSED_OK and not portable
+
+
 def _fused_step(opt: torch.optim.Optimizer, decoupled: bool) -> bool:
     """One fused Adam(W) step over every param group, straight on torch's fused kernel.
 
@@ -62,8 +85,11 @@ def _fused_step(opt: torch.optim.Optimizer, decoupled: bool) -> bool:
     per-step grouping by device and dtype, state checks) than the kernel takes for a small
     recurrent model. Once every parameter has its state (the first step goes through torch), a
     step here is the kernel call alone, with the same state tensors and the same update.
-    Returns False (nothing done) where that does not hold: the caller then runs torch's step.
+    Returns False (nothing done) where that does not hold, or where the private kernel is not
+    to be called (:func:`_direct_fused_allowed`): the caller then runs torch's step.
     """
+    if not _direct_fused_allowed():
+        return False
     fused = torch._fused_adamw_ if decoupled else torch._fused_adam_
     calls = []
     for group in opt.param_groups:
