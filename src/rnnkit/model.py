@@ -282,7 +282,21 @@ class _Base(nn.Module, abc.ABC):
         """The architecture as JSON-compatible data (no weights)."""
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the architecture (JSON) and weights (safetensors) to one ``.rnnkit`` file."""
+        """Write the model to one file: a path ending in ``.keras`` gets a Keras 3 archive that
+        ``keras.saving.load_model`` opens (layers without a Keras counterpart are an error
+        naming them); any other path rnnkit's own archive (architecture as JSON, weights as
+        safetensors; ``.rnnkit`` by convention), which ``rnnkit.load_model`` reads."""
+        suffix = os.fspath(path).lower().rpartition(".")[2]
+        if suffix in ("h5", "hdf5"):
+            raise ValueError(
+                f"expected a .keras or .rnnkit path, got {os.fspath(path)!r} (rnnkit writes no "
+                "legacy HDF5 model files: use .keras for Keras)"
+            )
+        if suffix == "keras":
+            if "keras" not in EXPORTERS:
+                raise ValueError("expected rnnkit.io to be importable to write .keras, got none")
+            EXPORTERS["keras"](self, path)
+            return
         _archive.write_archive(path, {"model": self.get_config()}, self.state_dict())
 
     def export_onnx(self, path: str | os.PathLike[str], **kwargs: Any) -> Any:

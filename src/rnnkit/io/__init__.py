@@ -11,18 +11,23 @@ from ..model import register_exporter
 from . import _keras_layers  # noqa: F401  (registers the loader's builders of more layers)
 from ._keras import load_keras
 from ._keras_config import KerasImportError
+from ._keras_out import save_keras
+from ._keras_out_layers import KerasExportError
 from ._onnx import OnnxExport, export_onnx
 from ._onnx_graph import OnnxExportError
 from ._torch import from_torch, to_torch
 
 register_exporter("onnx", export_onnx)  # model.export_onnx(path, ...) without model importing io
+register_exporter("keras", save_keras)  # model.save("m.keras")
 
 __all__ = [
+    "KerasExportError",
     "KerasImportError",
     "OnnxExport",
     "OnnxExportError",
     "export_onnx",
     "from_torch",
     "load_keras",
+    "save_keras",
     "to_torch",
 ]
