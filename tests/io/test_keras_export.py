@@ -135,9 +135,23 @@ def cells(rng: np.random.Generator) -> Built:
     return m, [seq(rng, 3, masked=True)]
 
 
+def attention_calls(rng: np.random.Generator) -> Built:
+    q_in, v_in, k_in = rk.Input((5, 4)), rk.Input((T, 4)), rk.Input((T, 3))
+    am = rk.Input((5, T), dtype="bool")
+    out, scores = L.Attention(score_mode="concat")([q_in, v_in], return_attention_scores=True,
+                                                  use_causal_mask=True)
+    mha = L.MultiHeadAttention(2, 3)(q_in, v_in, k_in, attention_mask=am)
+    fw, bw = L.Bidirectional(L.GRU(2, return_sequences=True), merge_mode=None)(v_in)
+    y = L.Concatenate()([out, mha, scores])
+    mask = rng.random((B, 5, T)) > 0.3
+    mask[:, :, 0] = True
+    return rk.Model([q_in, v_in, k_in, am], [y, fw, bw]), [
+        rng.normal(size=(B, 5, 4)).astype(np.float32), seq(rng, 4), seq(rng, 3), mask]
+
+
 MODELS: dict[str, Callable[[np.random.Generator], Built]] = {
     f.__name__: f for f in (masked_stack, embedding_text, conv_and_shapes, functional_graph,
-                            states_and_attention, cells)
+                            states_and_attention, cells, attention_calls)
 }
 
 
@@ -195,3 +209,19 @@ def test_rnnkit_archive_and_h5_paths(tmp_path: Path) -> None:
         assert "model.safetensors" in z.namelist()
     with pytest.raises(ValueError, match=r"expected a \.keras or \.rnnkit path"):
         model.save(tmp_path / "m.h5")
+
+
+def test_stateful_model_with_batch_shape_round_trips(tmp_path: Path) -> None:
+    rng = rng_for("stateful")
+    x_in = rk.Input(batch_shape=(B, T, 3))
+    y = L.Bidirectional(L.LSTM(3, stateful=True, return_sequences=True))(x_in)
+    model = rk.Model(x_in, L.GRU(2, stateful=True)(y))
+    randomize(model, rng)
+    model.save(tmp_path / "s.keras")
+    kmodel = keras.saving.load_model(tmp_path / "s.keras")
+    x = seq(rng, 3)
+    model.eval()
+    for _ in range(2):  # states carried into the second call alike
+        with torch.no_grad():
+            ours = model(torch.as_tensor(x)).numpy()
+        np.testing.assert_allclose(ours, kmodel.predict(x, batch_size=B, verbose=0), atol=1e-5)

@@ -192,3 +192,56 @@ def test_user_defined_keras_cell_is_refused(tmp_path: Path) -> None:
     with pytest.raises(KerasImportError, match="runs no code from a file"):
         load_keras(tmp_path / "c.keras")
     assert isinstance(rk.layers.RNN(rk.layers.GRUCell(2)), rk.layers.RNN)
+
+
+def attention_calls() -> Built:
+    q_in, v_in, k_in = keras.Input((5, 4)), keras.Input((T, 4)), keras.Input((T, 3))
+    am = keras.Input((5, T), dtype="bool")
+    out, scores = L.Attention(score_mode="concat")([q_in, v_in], return_attention_scores=True,
+                                                  use_causal_mask=True)
+    mha = L.MultiHeadAttention(2, 3)(q_in, v_in, k_in, attention_mask=am)
+    y = L.Concatenate()([out, mha, scores])
+    rng = np.random.default_rng(9)
+    mask = rng.random((B, 5, T)) > 0.3
+    mask[:, :, 0] = True
+    return keras.Model([q_in, v_in, k_in, am], y), [
+        rng.normal(size=(B, 5, 4)).astype(np.float32), seq(rng, 4), seq(rng, 3), mask]
+
+
+def shared_nested_model() -> Built:
+    block = keras.Sequential([keras.Input((T, 4)), L.Dense(4, activation="tanh"),
+                              L.BatchNormalization()], name="block")
+    x = keras.Input((T, 4))
+    y = block(block(x))
+    return keras.Model(x, L.SimpleRNN(3)(y)), [seq(np.random.default_rng(10), 4)]
+
+
+def stateful_batch_shape() -> Built:
+    x = keras.Input(batch_shape=(B, T, 3))
+    y = L.Bidirectional(L.GRU(3, stateful=True, return_sequences=True))(x)
+    return keras.Model(x, L.LSTM(2, stateful=True)(y)), [seq(np.random.default_rng(11), 3)]
+
+
+MODELS.update({f.__name__: f for f in (attention_calls, shared_nested_model,
+                                       stateful_batch_shape)})
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+@pytest.mark.parametrize("name", ["attention_calls", "shared_nested_model"])
+def test_more_keras_files_predict_alike(name: str, fmt: str, tmp_path: Path) -> None:
+    test_keras_file_predicts_alike(name, fmt, tmp_path)
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_stateful_model_with_batch_shape(fmt: str, tmp_path: Path) -> None:
+    kmodel, (x,) = stateful_batch_shape()
+    randomize(kmodel, seed=3)
+    kmodel.save(tmp_path / f"m.{fmt}")
+    model = load_keras(tmp_path / f"m.{fmt}")
+    assert model.inputs[0].shape == (B, T, 3)
+    model.eval()
+    for _ in range(2):  # the second call starts from the states the first left
+        want = kmodel.predict(x, batch_size=B, verbose=0)
+        with torch.no_grad():
+            got = model(torch.as_tensor(x))
+        np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-5)

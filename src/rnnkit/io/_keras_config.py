@@ -51,7 +51,7 @@ class KerasImportError(ValueError):
 Entry = dict[str, Any]
 
 _FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
-_INPUT_DTYPES = (*_FLOAT_DTYPES, "int32", "int64", "int16", "int8", "uint8")
+_INPUT_DTYPES = (*_FLOAT_DTYPES, "int32", "int64", "int16", "int8", "uint8", "bool")
 
 # Keras initializer class names -> rnnkit initializer names (Keras defaults only).
 _INITIALIZERS = {
@@ -389,7 +389,8 @@ def _make_input(spec: tuple[tuple[int | None, ...], str, str | None]) -> Symboli
     shape, dtype, name = spec
     if len(shape) < 2:
         raise KerasImportError(f"expected an input shape (batch, ...), got {list(shape)}")
-    return Input(tuple(shape[1:]), dtype=dtype, name=name)
+    batch = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None  # batch_shape=
+    return Input(tuple(shape[1:]), batch_size=batch, dtype=dtype, name=name)
 
 
 def layer_entries(config: Entry) -> list[Entry]:
