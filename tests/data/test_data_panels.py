@@ -232,3 +232,17 @@ def test_last_windows_and_origin_windows_gather_the_right_rows() -> None:
         assert ob.mask[k].tolist() == [False] * pad + [True] * (12 - pad)
     with pytest.raises(ValueError, match=r"shorter series: 'south' \(17 rows\)"):
         last_windows(p, 20)
+
+
+def test_time_column_as_text_is_parsed_with_one_format_and_bad_rows_named() -> None:
+    table = long_table().assign(month=lambda t: t.month.dt.strftime("%Y-%m-%d"))
+    p = make_panel(table, "sales", id_column="store", time_column="month", **ROLES)
+    assert p.freq.freqstr == "MS" and p.lengths.sum() == len(table)
+    table.loc[7, "month"] = "2019-13-01"
+    with pytest.raises(ValueError, match=re.escape(
+            "expected timestamps in the time column (format '%Y-%m-%d'), got '2019-13-01' at "
+            "row 7 (1 unparsable)")):
+        make_panel(table, "sales", id_column="store", time_column="month", **ROLES)
+    table.loc[7, "month"] = None
+    with pytest.raises(ValueError, match="got a missing one at row 7"):
+        make_panel(table, "sales", id_column="store", time_column="month", **ROLES)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from ._calendar import calendar_features, future_times
 from ._checks import check_int
 from ._panel import Panel
-from ._panel_input import ID, TIME, check_ids, check_times, long_frame
+from ._panel_long import ID, TIME, check_ids, check_times, long_frame
 
 __all__ = ["future_covariates", "horizon_times"]
 
