@@ -49,7 +49,9 @@ def render_summary(
     for layer, shape, params, src in rows:
         cells = [layer, shape, f"{params:,}"] + ([src] if connected else [])
         table.add_row(*cells)
-    unique = list({id(p): p for layer in layers for p in layer.parameters()}.values())
+    weights = [*(p for layer in layers for p in layer.parameters()),
+               *(b for layer in layers for b in layer.buffers())]  # moving statistics
+    unique = list({id(p): p for p in weights}.values())
     total = sum(p.numel() for p in unique)
     trainable = sum(p.numel() for p in unique if p.requires_grad)
     nbytes = sum(p.numel() * p.element_size() for p in unique)

@@ -306,6 +306,11 @@ class _Base(nn.Module, abc.ABC):
         return EXPORTERS["onnx"](self, path, **kwargs)
 
 
+def _param_count(layer: nn.Module) -> int:
+    """A layer's weights as Keras counts them (non-trainable moving statistics included)."""
+    return sum(p.numel() for p in layer.parameters()) + sum(b.numel() for b in layer.buffers())
+
+
 def _input_config(t: SymbolicTensor) -> dict[str, Any]:
     out: dict[str, Any] = {"shape": list(t.shape[1:]), "dtype": t.dtype}
     if t.shape[0] is not None:
@@ -411,7 +416,7 @@ class Sequential(_Base):
                 (
                     f"{name} ({type(layer).__name__})",
                     shape,
-                    sum(p.numel() for p in layer.parameters()),
+                    _param_count(layer),
                     "",
                 )
             )
@@ -574,7 +579,7 @@ class Model(_Base):
                 (
                     f"{node.layer.name} ({type(node.layer).__name__})",
                     _fmt_shape(shapes if len(shapes) > 1 else shapes[0]),
-                    sum(p.numel() for p in node.layer.parameters()),
+                    _param_count(node.layer),
                     src,
                 )
             )

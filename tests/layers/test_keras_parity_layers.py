@@ -210,3 +210,14 @@ def test_input_batch_shape() -> None:
         rk.Input((T, D), batch_shape=(4, T, D))
     with pytest.raises(ValueError, match="batch_size"):
         rk.Input(batch_shape=(0, T, D))
+
+
+def test_summary_counts_moving_statistics_as_non_trainable() -> None:
+    model = rk.Sequential([rk.Input((T, D)), layers.Dense(3), layers.BatchNormalization()])
+    lines: list[str] = []
+    model.summary(print_fn=lines.append)
+    text = "\n".join(lines)
+    assert "Total params: 27" in text  # 15 + 4 * 3, as Keras counts
+    assert "Trainable params: 21" in text
+    assert "Non-trainable params: 6" in text
+    assert model.count_params() == 27

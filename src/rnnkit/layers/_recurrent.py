@@ -139,7 +139,9 @@ class RNN(Layer):
         """The engine a call would use (for ``summary()``), with the reason."""
         plan = getattr(kernels, "plan_engine", None)
         if not self.builtin:
-            return kernels.EngineChoice("loop", "a user-defined cell runs on the reference loop")
+            return kernels.EngineChoice(
+                "loop", "a cell of no built-in kind (user-defined, stacked) runs on the loop"
+            )
         if plan is None:
             return kernels.EngineChoice(self.engine or "loop", "the reference loop")
         cell = self.cell
