@@ -61,7 +61,9 @@ def test_long_multiindex_and_dict_give_the_same_panel() -> None:
     q = make_panel(multi, "sales", **ROLES)
     by_dict = {k: g.drop(columns="store").set_index("month") for k, g in table.groupby("store")}
     r = make_panel(by_dict, "sales", **ROLES)
-    for other in (q, r):
+    columns = {k: g.drop(columns="store") for k, g in table.groupby("store")}
+    c = make_panel(columns, "sales", time_column="month", **ROLES)
+    for other in (q, r, c):
         for sid in p.ids:
             np.testing.assert_array_equal(other.frame(sid), p.frame(sid))
 

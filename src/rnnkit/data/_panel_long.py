@@ -23,7 +23,7 @@ __all__ = ["ID", "TIME", "check_ids", "check_times", "long_frame"]
 ID, TIME = "__rnnkit_id__", "__rnnkit_time__"  # the columns long_frame adds
 
 
-def _from_dict(data: Mapping[Hashable, Any], target: str) -> pd.DataFrame:
+def _from_dict(data: Mapping[Hashable, Any], target: str, time_column: str | None) -> pd.DataFrame:
     frames = []
     for key, value in data.items():
         if isinstance(value, pd.Series):
@@ -31,8 +31,14 @@ def _from_dict(data: Mapping[Hashable, Any], target: str) -> pd.DataFrame:
         if not isinstance(value, pd.DataFrame):
             raise TypeError(f"expected series {key!r} to be a pandas Series or DataFrame, "
                             f"got {type(value).__name__}")
-        part = value.reset_index(drop=False).rename(columns={value.index.name or "index": TIME})
-        if TIME not in part.columns:  # an unnamed index whose reset column name differs
+        if time_column is not None:
+            if time_column not in value.columns:
+                raise ValueError(f"expected time_column {time_column!r} in series {key!r}, "
+                                 f"got columns {[str(c) for c in value.columns]}")
+            part = value.reset_index(drop=True)
+            part.insert(0, TIME, part.pop(time_column))
+        else:  # the index is the time
+            part = value.reset_index(drop=False)
             part = part.rename(columns={part.columns[0]: TIME})
         part.insert(0, ID, [key] * len(part))
         frames.append(part)
@@ -45,7 +51,10 @@ def long_frame(data: Any, target: str, id_column: str | None,
                 time_column: str | None) -> pd.DataFrame:
     """The input as one table with columns ``ID``, ``TIME`` (or none) and the values."""
     if isinstance(data, Mapping):
-        return _from_dict(data, target)
+        if id_column is not None:
+            raise ValueError(f"expected no id_column with a dict of series (its keys are the "
+                             f"ids), got id_column={id_column!r}")
+        return _from_dict(data, target, time_column)
     if isinstance(data, pd.Series):
         data = data.to_frame(name=target)
     if not isinstance(data, pd.DataFrame):
