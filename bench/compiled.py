@@ -5,10 +5,11 @@
 
 The model: the recurrent layer, then a Linear head on its last output, compiled with the default
 (inductor) backend. rnnkit's LSTM is one ``rnnkit::fused_recurrence`` custom op in the graph;
-``nn.LSTM`` makes Dynamo break the graph around it (``graph breaks`` column, from
-``torch._dynamo.explain``). Training: one step (forward + backward + Adam), median ms;
-inference: one forward under ``torch.no_grad()``, median ms. Each round runs both models in
-turn in this process; the table gives the median over rounds.
+``nn.LSTM`` cannot be captured in one graph. Columns: ``fullgraph``, whether
+``torch.compile(fullgraph=True)`` compiles the model; ``graphs``, Dynamo's graph count from
+``torch._dynamo.explain`` (0 where Dynamo runs the module eagerly); training, one step (forward
++ backward + Adam), median ms; inference, one forward under ``torch.no_grad()``, median ms.
+Each round runs both models in turn in this process; the table gives the median over rounds.
 """
 
 from __future__ import annotations
@@ -61,9 +62,16 @@ def _measure(model: nn.Module, x: torch.Tensor, y: torch.Tensor, warmup: int, re
         with torch.no_grad():
             compiled(x)
 
-    breaks = torch._dynamo.explain(model)(x).graph_break_count
+    graphs = torch._dynamo.explain(model)(x).graph_count
+    torch._dynamo.reset()
+    try:
+        torch.compile(model, fullgraph=True)(x)
+        fullgraph = "yes"
+    except Exception as exc:  # Dynamo's Unsupported, or whatever it raises on a graph break
+        fullgraph = f"no ({type(exc).__name__})"
+    torch._dynamo.reset()
     return {"train": _median_ms(train, warmup, reps), "infer": _median_ms(infer, warmup, reps),
-            "breaks": breaks}
+            "graphs": graphs, "fullgraph": fullgraph}
 
 
 def main() -> None:
@@ -75,7 +83,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--reps", type=int, default=11)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     warnings.simplefilter("ignore", DeprecationWarning)  # torch's own, on importing inductor
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.time, args.features)
@@ -92,12 +103,13 @@ def main() -> None:
             torch._dynamo.reset()
             runs[name].append(_measure(model, x, y, args.warmup, args.reps))
     shape = f"b{args.batch}, {args.time} x {args.features} -> {args.units}"
-    print(f"| model ({shape}, torch.compile) | graph breaks | train ms | infer ms |")
-    print("|---|---|---|---|")
+    threads = torch.get_num_threads()
+    print(f"| model ({shape}, {threads} thread(s)) | fullgraph | graphs | train ms | infer ms |")
+    print("|---|---|---|---|---|")
     for name, rs in runs.items():
         train = statistics.median(r["train"] for r in rs)
         infer = statistics.median(r["infer"] for r in rs)
-        print(f"| {name} | {rs[0]['breaks']} | {train:.1f} | {infer:.2f} |")
+        print(f"| {name} | {rs[0]['fullgraph']} | {rs[0]['graphs']} | {train:.1f} | {infer:.2f} |")
 
 
 if __name__ == "__main__":

@@ -209,8 +209,8 @@ def test_parallel_paths_agree(
     want = forward_backward(call, "fused")
     monkeypatch.setattr(_runtime, "_MIN_PARALLEL_WORK", 0)
     monkeypatch.setattr(torch, "get_num_threads", lambda: 3)
-    if pool == "threads":  # the portable fallback: no private interface
-        monkeypatch.setenv(_omp.PORTABLE_ENV, "1")
+    if pool == "threads":  # the portable fallback (as with RNNKIT_PORTABLE=1): no libgomp
+        monkeypatch.setattr(_omp, "_gomp", None)
     assert (_omp.gomp_parallel() is None) == (pool == "threads" or _omp.portable())
     got = forward_backward(call, "fused")
     assert_close(got[0], want[0], 0.0)

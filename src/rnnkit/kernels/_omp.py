@@ -34,12 +34,13 @@ PORTABLE_ENV = "RNNKIT_PORTABLE"
 #: The C type of an OpenMP region body: ``void body(void *data)``.
 GOMP_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
 
-_found: dict[bool, Any] = {}
+_UNSET: Any = object()
+_gomp: Any = _UNSET  # GOMP_parallel, None, or not looked up yet
 _KEPT_THREAD_STATES: set[int] = set()
 
 
 def portable() -> bool:
-    """``$RNNKIT_PORTABLE`` is set: no private interface is used."""
+    """``$RNNKIT_PORTABLE`` is set: no private interface is used (read once, on first use)."""
     return os.environ.get(PORTABLE_ENV, "0").strip().lower() in ("1", "true", "on", "yes")
 
 
@@ -68,11 +69,11 @@ def _find_gomp() -> Any:
 
 def gomp_parallel() -> Any:
     """libgomp's ``GOMP_parallel(body, data, threads, flags)``, or None (portable mode, or no
-    libgomp in this process)."""
-    key = portable()
-    if key not in _found:
-        _found[key] = None if key else _find_gomp()
-    return _found[key]
+    libgomp in this process). Looked up once: every split kernel call asks."""
+    global _gomp
+    if _gomp is _UNSET:
+        _gomp = None if portable() else _find_gomp()
+    return _gomp
 
 
 def _keep_thread_state() -> None:

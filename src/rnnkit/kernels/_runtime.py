@@ -303,7 +303,7 @@ def as_array(t: Tensor) -> np.ndarray:
 
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class FusedForward:
     """What the fused forward pass prepared for one call, handed to the cell kind's spec.
 
@@ -368,7 +368,7 @@ class WeightGrads(NamedTuple):
     b_rec: Tensor | None = None
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class FusedBackward:
     """What the fused backward pass prepared, handed to the cell kind's spec.
 
