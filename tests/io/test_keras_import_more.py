@@ -245,3 +245,71 @@ def test_stateful_model_with_batch_shape(fmt: str, tmp_path: Path) -> None:
         with torch.no_grad():
             got = model(torch.as_tensor(x))
         np.testing.assert_allclose(got.numpy(), want, rtol=0, atol=1e-5)
+
+
+# -- Keras 2 (tf.keras) dialect: initial states as extra inputs, nested models, new layers -----
+def test_keras2_functional_initial_state_nested_and_new_layers(tmp_path: Path) -> None:
+    from .test_keras_import import _cell_names, _k2_layer, _k2_rnn, write_keras2_h5
+
+    enc_in = keras.Input((T, 3), name="input_1")
+    dec_in = keras.Input((5, 2), name="input_2")
+    _, h, c = L.LSTM(4, return_state=True, name="lstm")(enc_in)
+    dec = L.LSTM(4, return_sequences=True, name="lstm_1")(dec_in, initial_state=[h, c])
+    dec = L.LayerNormalization(name="layer_normalization")(dec)
+    block = keras.Sequential([keras.Input((5, 4)), L.Dense(3, name="dense_1"),
+                              L.BatchNormalization(name="batch_normalization")], name="block")
+    out = L.Dense(2, name="dense")(block(dec))
+    kmodel = keras.Model([enc_in, dec_in], out)
+    randomize(kmodel, seed=21)
+    get = kmodel.get_layer
+
+    def entry(layer: dict[str, Any], *inbound: tuple[str, int]) -> dict[str, Any]:
+        nodes = [[[n, 0, i, {}] for n, i in inbound]] if inbound else []
+        return {**layer, "name": layer["config"]["name"], "inbound_nodes": nodes}
+
+    def k2_input(name: str, shape: list[Any]) -> dict[str, Any]:
+        return {"class_name": "InputLayer", "config": {
+            "batch_input_shape": shape, "dtype": "float32", "sparse": False, "ragged": False,
+            "name": name}}
+
+    inner = {"class_name": "Sequential", "config": {"name": "block", "layers": [
+        k2_input("input_3", [None, 5, 4]),
+        _k2_layer("Dense", "dense_1", units=3, activation="linear", use_bias=True),
+        _k2_layer("BatchNormalization", "batch_normalization", axis=[2], momentum=0.99,
+                  epsilon=0.001, center=True, scale=True),
+    ]}}
+    layers = [
+        entry(k2_input("input_1", [None, T, 3])),
+        entry(k2_input("input_2", [None, 5, 2])),
+        entry(_k2_rnn("LSTM", "lstm", 4, return_state=True), ("input_1", 0)),
+        entry(_k2_rnn("LSTM", "lstm_1", 4, return_sequences=True),
+              ("input_2", 0), ("lstm", 1), ("lstm", 2)),
+        entry(_k2_layer("LayerNormalization", "layer_normalization", axis=[2], epsilon=0.001,
+                        center=True, scale=True), ("lstm_1", 0)),
+        entry(inner, ("layer_normalization", 0)),
+        entry(_k2_layer("Dense", "dense", units=2, activation="linear", use_bias=True),
+              ("block", 0)),
+    ]
+    config = {"class_name": "Functional", "config": {
+        "name": "model", "layers": layers,
+        "input_layers": [["input_1", 0, 0], ["input_2", 0, 0]],
+        "output_layers": ["dense", 0, 0]}}
+    bn = get("block").get_layer("batch_normalization").get_weights()
+    weights = {
+        "lstm": list(zip(_cell_names("lstm", "lstm_cell"), get("lstm").get_weights())),
+        "lstm_1": list(zip(_cell_names("lstm_1", "lstm_cell_1"), get("lstm_1").get_weights())),
+        "layer_normalization": list(zip(
+            ["layer_normalization/gamma:0", "layer_normalization/beta:0"],
+            get("layer_normalization").get_weights())),
+        "block": list(zip(
+            ["dense_1/kernel:0", "dense_1/bias:0", "batch_normalization/gamma:0",
+             "batch_normalization/beta:0", "batch_normalization/moving_mean:0",
+             "batch_normalization/moving_variance:0"],
+            get("block").get_layer("dense_1").get_weights() + bn)),
+        "dense": list(zip(["dense/kernel:0", "dense/bias:0"], get("dense").get_weights())),
+    }
+    write_keras2_h5(tmp_path / "k2.h5", config, weights)
+    model = load_keras(tmp_path / "k2.h5")
+    rng = np.random.default_rng(22)
+    xs = [seq(rng, 3), seq(rng, 2, time=5)]
+    np.testing.assert_allclose(model.predict(xs), kmodel.predict(xs, verbose=0), atol=1e-5)
