@@ -159,6 +159,7 @@ def _as_list(x: Any) -> list[np.ndarray]:
     return [np.asarray(t) for t in x] if isinstance(x, (list, tuple)) else [np.asarray(x)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_keras_opens_what_rnnkit_saves(name: str, tmp_path: Path) -> None:
     rng = rng_for(name)

@@ -159,6 +159,7 @@ MODELS: dict[str, Callable[[], Built]] = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["keras", "h5"])
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_keras_file_predicts_alike(name: str, fmt: str, tmp_path: Path) -> None:
