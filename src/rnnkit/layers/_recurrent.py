@@ -211,7 +211,9 @@ class RNN(Layer):
             raise ValueError("expected at least one time step, got 0")
         if mask is not None:
             mask = kernels.as_bool_mask(mask, batch, time)
-            if not self.return_sequences:
+            # a speed-up only (same outputs); its length depends on the mask's values, which a
+            # compiled or exported graph cannot
+            if not self.return_sequences and not torch.compiler.is_compiling():
                 x, mask = _trim_padding(x, mask)
         training = self.training if training is None else training
         if not self.builtin:
