@@ -212,6 +212,13 @@ class CellName(enum.StrEnum):
     cnn_lstm = "cnn-lstm"
 
 
+class LikelihoodName(enum.StrEnum):
+    """Distribution heads of the forecaster."""
+
+    normal = "normal"
+    studentt = "studentt"
+
+
 class StrategyName(enum.StrEnum):
     """Multi-step strategies of the forecaster."""
 
@@ -279,6 +286,9 @@ def forecast(
                                                               "last value.")] = False,
     quantiles: Annotated[str | None, typer.Option(
         "--quantiles", help="Prediction-interval quantiles, e.g. 0.1,0.9.")] = None,
+    likelihood: Annotated[LikelihoodName | None, typer.Option(
+        "--likelihood", help="A distribution per step trained by likelihood (CRPS and "
+                             "coverage in metrics.json).")] = None,
     seasonal_period: Annotated[int | None, typer.Option(
         "--seasonal-period", min=1, help="Season length of the seasonal-naive baseline "
                                          "(default: from the time index).")] = None,
@@ -321,6 +331,7 @@ def forecast(
         static_covariates=_names(static_covariates), ignore=_names(ignore), calendar=calendar,
         pad_short=pad_short, freq=freq if id_column is not None else None, residual=residual,
         quantiles=_floats(quantiles, "--quantiles"), seasonal_period=seasonal_period,
+        likelihood=None if likelihood is None else likelihood.value,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         clipnorm=clipnorm or None, validation=validation, patience=patience,
         random_state=random_state, verbose=verbose,

@@ -152,3 +152,30 @@ def test_panel_backtest_covers_every_series() -> None:
     assert bt.metrics["n_series"] == 3 and bt.metrics["n_origins"] == 3 * 9
     assert sorted(set(bt.series.tolist())) == [0, 1, 2]
     assert bt.metrics["seasonal_period"] == 7
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "studentt"])
+def test_likelihood_heads_give_paths_crps_and_coverage(likelihood: str) -> None:
+    data = _long().drop(columns=["promo", "region"])
+    f = Forecaster(window=7, horizon=2, target="sales", id_column="store", time_column="day",
+                   likelihood=likelihood, baseline=None, **FAST).fit(data)
+    paths = f.sample_paths(data, samples=50)
+    assert paths.shape == (50, 3, 2) and np.isfinite(paths).all()
+    np.testing.assert_array_equal(paths, f.sample_paths(data, samples=50))  # seeded
+    point, q = f.predict(data, return_quantiles=True)
+    assert point.shape == (3, 2) and q.shape == (3, 2, 2) and (q[..., 0] <= q[..., 1]).all()
+    m = f.evaluate(data, test=6)
+    assert m["crps"] > 0 and 0 <= m["interval"]["coverage"] <= 1 and m["wql"] > 0
+    with pytest.raises(ValueError, match="direct"):
+        Forecaster(likelihood=likelihood, strategy="recursive").fit(data["sales"])
+
+
+def test_crps_of_samples_matches_the_normal_closed_form() -> None:
+    from rnnkit.tasks._likelihood import crps
+
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(20000, 1, 1))
+    y = 0.5  # CRPS(N(0, 1), y) = y (2 Phi(y) - 1) + 2 phi(y) - 1 / sqrt(pi)
+    phi, cdf = np.exp(-y * y / 2) / np.sqrt(2 * np.pi), 0.6914624612740131
+    exact = y * (2 * cdf - 1) + 2 * phi - 1 / np.sqrt(np.pi)
+    assert crps(samples, np.array([[y]])) == pytest.approx(exact, rel=0.02)

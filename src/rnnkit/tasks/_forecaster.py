@@ -69,11 +69,13 @@ from ._forecast_input import (
     to_panel,
 )
 from ._forecast_net import NetShape, build_network, window_arrays
+from ._likelihood import LIKELIHOODS, crps, draw, likelihood_loss, n_params, wql
 from ._report import plot_forecast
 from ._training import TrainingConfig
 
 __all__ = ["Backtest", "Forecaster", "future_index", "infer_seasonal_period"]
 
+DRAWS = 500  # samples per forecast for quantiles and CRPS
 RNN_CELLS: dict[str, Any] = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN, "indrnn": IndRNN}
 CELLS = (*RNN_CELLS, "cnn-lstm")
 
@@ -166,7 +168,11 @@ class Forecaster(Task):
             common step of the series when all are regular, else none.
         static_embedding: embedding size of each categorical static covariate.
         residual: forecast the change from the last observed value.
-        quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss).
+        quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss; with
+            ``likelihood``, the quantiles reported from the distribution).
+        likelihood: ``"normal"`` or ``"studentt"``: the network outputs a distribution per
+            step, trained by likelihood (:mod:`rnnkit.tasks._likelihood`); the backtest
+            reports its CRPS and interval coverage (direct strategy only).
         seasonal_period: season of the seasonal-naive baseline; default: from the frequency
             (monthly 12, quarterly 4, business days 5, daily 7, hourly 24), else 1.
         baseline: the statistical baseline fitted per series and backtest origin beside the
@@ -219,6 +225,7 @@ class Forecaster(Task):
         static_embedding: int = 4,
         residual: bool = False,
         quantiles: Sequence[float] | None = None,
+        likelihood: str | None = None,
         seasonal_period: int | None = None,
         baseline: str | None = "theta",
         scaler: str | None = "standard",
@@ -247,6 +254,7 @@ class Forecaster(Task):
         self.static_embedding = static_embedding
         self.residual = residual
         self.quantiles = quantiles
+        self.likelihood = likelihood
         self.seasonal_period = seasonal_period
         self.baseline = baseline
         self.scaler = scaler
@@ -285,6 +293,11 @@ class Forecaster(Task):
             if self.strategy == "recursive":
                 raise ValueError("expected strategy='direct' with quantiles (intervals are "
                                  "not propagated through the recursion), got 'recursive'")
+        if self.likelihood is not None:
+            check_choice("likelihood", self.likelihood, tuple(LIKELIHOODS))
+            if self.strategy == "recursive":
+                raise ValueError("expected strategy='direct' with a likelihood, got "
+                                 "'recursive'")
         if self.cell == "cnn-lstm" and self.layers is None:
             check_int("filters", self.filters, 1)
             check_int("kernel_size", self.kernel_size, 1)
@@ -317,6 +330,8 @@ class Forecaster(Task):
     def _n_out(self, shape: NetShape) -> int:
         if not self._direct:
             return 1 + shape.n_past
+        if self.likelihood is not None:
+            return self.horizon * n_params(self.likelihood)
         nq = len(self.quantiles) if self.quantiles is not None else 0
         return self.horizon * (1 + nq)
 
@@ -393,7 +408,9 @@ class Forecaster(Task):
         units = check_units(self.units)[-1] if self.layers is None else 32
         model = build_network(shape, self._hidden_layers(), self._n_out(shape), units)
         loss: Any = self.loss.lower()
-        if self._direct and self.quantiles is not None:
+        if self.likelihood is not None:
+            loss = likelihood_loss(self.likelihood, int(self.horizon))
+        elif self._direct and self.quantiles is not None:
             loss = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
         self._train(model, loss, x_tr, y_tr, val)
         self.model_ = model
@@ -440,6 +457,13 @@ class Forecaster(Task):
         """Network inputs (with ``horizon`` rows of future covariates) -> point
         ``(n, horizon)`` and quantiles ``(n, horizon, Q)`` in scaled units."""
         h, shape = int(self.horizon), self.net_
+        if self.likelihood is not None:
+            out = _predict(self.model_, inputs[0] if shape.plain else inputs)
+            paths = draw(self.likelihood, out, h, DRAWS)  # (S, n, horizon)
+            levels = self.quantiles or (0.1, 0.9)
+            drawn = np.quantile(paths, levels, axis=0).transpose(1, 2, 0)  # (n, h, Q)
+            last = inputs[0][:, -1, 0:1].astype(np.float64) if self.residual else 0.0
+            return out[:, :h] + last, drawn + (last[:, :, None] if self.residual else 0.0)  # type: ignore[index]
         if self._direct:
             out = _predict(self.model_, inputs[0] if shape.plain else inputs)
             last = inputs[0][:, -1, 0:1].astype(np.float64) if self.residual else 0.0
@@ -469,18 +493,45 @@ class Forecaster(Task):
                      ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """Forecasts in the target's units after the first ``cut`` rows of ``series``
         (their horizon rows must be in the panel when there are future covariates)."""
-        self._check_history(panel, series, cut)
-        scaler = self._scaler_for(panel)
-        scaled = scaler.transform(panel)
-        steps = int(self.horizon) if self.net_.n_future else 0
-        inputs, _ = window_arrays(scaled, series, cut, self.net_, steps)
+        inputs, scaler = self._inputs_at(panel, series, cut)
         point, quants = self._forecast_scaled(inputs)
         return scaler.inverse_target(point, series), (
             None if quants is None else scaler.inverse_target(quants, series))
 
-    def _forecast_end(self, panel: Panel, future_data: Any
-                      ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-        """Forecasts of the ``horizon`` steps after every series of ``panel``."""
+    def _inputs_at(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64]
+                   ) -> tuple[list[NDArray[Any]], PanelScaler]:
+        self._check_history(panel, series, cut)
+        scaler = self._scaler_for(panel)
+        steps = int(self.horizon) if self.net_.n_future else 0
+        inputs, _ = window_arrays(scaler.transform(panel), series, cut, self.net_, steps)
+        return inputs, scaler
+
+    def _paths(self, inputs: list[NDArray[Any]], scaler: PanelScaler,
+               series: NDArray[np.int64], samples: int) -> NDArray[np.float64]:
+        """Sample paths ``(samples, n, horizon)`` in the target's units (a likelihood)."""
+        if self.likelihood is None:
+            raise ValueError("expected a Forecaster fitted with likelihood='normal' or "
+                             "'studentt' for sample paths, got likelihood=None")
+        out = _predict(self.model_, inputs[0] if self.net_.plain else inputs)
+        paths = draw(self.likelihood, out, int(self.horizon), samples)  # (S, n, horizon)
+        if self.residual:
+            paths = paths + inputs[0][None, :, -1, 0:1]
+        return scaler.inverse_target(paths.transpose(1, 0, 2), series).transpose(1, 0, 2)
+
+    def sample_paths(self, data: Any = None, *, future_covariates: Any = None,
+                     samples: int = 100) -> NDArray[np.float64]:
+        """``samples`` sample paths ``(samples, n_series, horizon)`` of the steps after
+        every series of ``data`` (default: the training data), in the target's units
+        (each step drawn from its distribution; a seeded generator)."""
+        self._require_fitted()
+        panel = self.tail_ if data is None else self.read_panel(data)
+        series = np.arange(panel.n_series, dtype=np.int64)
+        inputs, scaler = self._end_inputs(panel, future_covariates)
+        return self._paths(inputs, scaler, series, check_int("samples", samples, 1))
+
+    def _end_inputs(self, panel: Panel, future_data: Any
+                    ) -> tuple[list[NDArray[Any]], PanelScaler]:
+        """Network inputs of the forecasts after the end of every series of ``panel``."""
         series = np.arange(panel.n_series, dtype=np.int64)
         cut = panel.lengths
         self._check_history(panel, series, cut)
@@ -489,9 +540,16 @@ class Forecaster(Task):
         fut = np.zeros((panel.n_series, h, 0))
         if self.net_.n_future:
             fut = horizon_covariates(panel, h, future_data, id_column=self.id_column_,
-                                    time_column=self.time_column_)  # (n, h, F)
+                                     time_column=self.time_column_)  # (n, h, F)
             fut = (fut - scaler.mean[:, None, k:]) / scaler.std[:, None, k:]
         inputs, _ = window_arrays(scaler.transform(panel), series, cut, self.net_, 0, fut)
+        return inputs, scaler
+
+    def _forecast_end(self, panel: Panel, future_data: Any
+                      ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Forecasts of the ``horizon`` steps after every series of ``panel``."""
+        series = np.arange(panel.n_series, dtype=np.int64)
+        inputs, scaler = self._end_inputs(panel, future_data)
         point, quants = self._forecast_scaled(inputs)
         return scaler.inverse_target(point, series), (
             None if quants is None else scaler.inverse_target(quants, series))
@@ -549,7 +607,8 @@ class Forecaster(Task):
             table[self.id_column_ or "id"] = np.repeat(np.array(panel.ids, dtype=object), h)
         table["step"] = stamps
         table[f"forecast_{self.target_}"] = point.reshape(-1)
-        for j, q in enumerate(self.quantiles or () if quants is not None else ()):
+        levels = (self.quantiles or (0.1, 0.9)) if quants is not None else ()
+        for j, q in enumerate(levels):
             table[f"q{q:g}"] = quants[:, :, j].reshape(-1)  # type: ignore[index]
         return pd.DataFrame(table)
 
@@ -588,10 +647,16 @@ class Forecaster(Task):
             "n_origins": int(len(origins.cut)), "n_series": panel.n_series,
             "n_test_rows": int(origins.n_test.sum()), "target": self.target_,
         }
-        if quants is not None and self.quantiles is not None:
-            interval = interval_metrics(actual, quants, self.quantiles)
+        if quants is not None:
+            levels = self.quantiles or (0.1, 0.9)
+            metrics["wql"] = wql(quants, levels, actual)
+            interval = interval_metrics(actual, quants, levels)
             if interval is not None:
                 metrics["interval"] = interval
+        if self.likelihood is not None and not refit:
+            inputs, scaler = self._inputs_at(panel, origins.series, origins.cut)
+            metrics["crps"] = crps(self._paths(inputs, scaler, origins.series, DRAWS // 5),
+                                   actual)
         naive, snaive = found["naive"], found["seasonal_naive"]
         bt = Backtest(origins.cut - 1, actual, point, naive, snaive, quants, metrics,
                       series=origins.series, ids=panel.ids)
@@ -695,8 +760,9 @@ class Forecaster(Task):
             lines.append(f"{name:<15}" + "  ".join(f"{k}={fmt(b.get(k))}" for k in keys))
         if "interval" in metrics:
             iv = metrics["interval"]
+            extra = "".join(f"  {k}={fmt(metrics[k])}" for k in ("wql", "crps") if k in metrics)
             lines.append(f"interval       coverage={fmt(iv['coverage'])} "
-                         f"(nominal {fmt(iv['nominal_coverage'])})")
+                         f"(nominal {fmt(iv['nominal_coverage'])}){extra}")
         return lines
 
     # -- state --------------------------------------------------------------------------------
