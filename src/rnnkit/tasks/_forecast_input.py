@@ -7,6 +7,10 @@ Darts' names: ``past_covariates``, ``future_covariates``, ``static_covariates``;
 other column is an error naming it (``ignore`` drops columns). Validation (duplicate or
 missing timestamps, one-row series, NaN, mixed id types) is :func:`rnnkit.data.make_panel`'s.
 
+``calendar=True`` adds the calendar features that vary at the data's frequency
+(:func:`rnnkit.data.default_calendar`), the month only when the data span two years or
+more; a tuple of names adds those.
+
 The frequency: ``freq`` when given (every series must follow it); else the one step every
 series shares when all are regular (:func:`rnnkit.data.infer_frequency`), else ``None``
 (irregular timestamps are allowed; no season is inferred and the timestamps of the
@@ -42,7 +46,7 @@ class ColumnRoles:
     future: tuple[str, ...] = ()
     static: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
-    calendar: bool = False
+    calendar: bool | tuple[str, ...] = False
     freq: str | None = None
 
     def value_columns(self, columns: Sequence[str]) -> list[str]:
@@ -136,13 +140,25 @@ def to_panel(data: Any, roles: ColumnRoles) -> Panel:
         target = roles.resolve_target(list(frame.columns))
         source = frame
     freq = "infer" if roles.calendar and roles.freq is None else roles.freq
-    panel = make_panel(
-        source, target, id_column=roles.id_column, time_column=roles.time_column,
-        past_covariates=roles.past, future_covariates=roles.future,
-        static_covariates=roles.static, ignore=roles.ignore, freq=freq,
-        calendar=roles.calendar,
-    )
+
+    def build(calendar: bool | tuple[str, ...]) -> Panel:
+        return make_panel(
+            source, target, id_column=roles.id_column, time_column=roles.time_column,
+            past_covariates=roles.past, future_covariates=roles.future,
+            static_covariates=roles.static, ignore=roles.ignore, freq=freq, calendar=calendar,
+        )
+
+    panel = build(roles.calendar)
+    if roles.calendar is True and "month" in panel.calendar and _span_days(panel) < 730:
+        # one year of months cannot teach an effect of the month: the test months would
+        # be values never seen in training
+        panel = build(tuple(c for c in panel.calendar if c != "month"))
     return replace(panel, freq=common_freq(panel))
+
+
+def _span_days(panel: Panel) -> float:
+    times = panel.time
+    return float((times.max() - times.min()) / pd.Timedelta(days=1))
 
 
 def panel_head(panel: Panel, ends: NDArray[np.int64]) -> Panel:

@@ -161,7 +161,7 @@ class Forecaster(Task):
             module docs). Any other column is an error naming it.
         ignore: columns to drop.
         calendar: add hour/day-of-week/month features (those that vary at the data's
-            frequency) as future covariates.
+            frequency; the month only when the data span two years) as future covariates.
         pad_short: keep series shorter than ``window + horizon`` rows with masked left
             padding (default: an error naming them).
         freq: the spacing every series must follow (``"D"``, ``"MS"``...); default: the
@@ -309,6 +309,7 @@ class Forecaster(Task):
                                  "reads padding as data), got cell='cnn-lstm'")
 
     def _roles(self, id_column: str | None, time_column: str | None) -> ColumnRoles:
+        calendar = tuple(self.calendar_) if self.fitted else bool(self.calendar)
         for name, given, own in (("id_column", id_column, self.id_column),
                                  ("time_column", time_column, self.time_column)):
             if given is not None and own is not None and given != own:
@@ -319,7 +320,7 @@ class Forecaster(Task):
             past=_names(self.past_covariates, "past_covariates"),
             future=_names(self.future_covariates, "future_covariates"),
             static=_names(self.static_covariates, "static_covariates"),
-            ignore=_names(self.ignore, "ignore"), calendar=bool(self.calendar), freq=self.freq,
+            ignore=_names(self.ignore, "ignore"), calendar=calendar, freq=self.freq,
         )
 
     @property
@@ -422,6 +423,7 @@ class Forecaster(Task):
         self.ids_ = list(panel.ids)
         self.net_ = shape
         self.freq_ = None if panel.freq is None else str(panel.freq.freqstr)
+        self.calendar_ = list(panel.calendar)
         self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
         self.mase_scales_ = mase_scales(panel, split.train_end).tolist()
         self.tail_ = panel_tail(panel, w)
@@ -705,15 +707,22 @@ class Forecaster(Task):
 
     def write_plots(self, folder: Path, heldout: tuple[Panel, float | int],
                     metrics: Mapping[str, Any]) -> list[Path]:
+        """``forecast.png`` (the first series) and, for a panel, ``forecast-<k>.png`` for
+        up to three more series spread over the panel."""
         panel, test = heldout
         if not test:
             return []
         bt = self.backtest(panel, test=test, statistical=False)
         data = metrics.get("data") or "held-out part"
-        name = "" if panel.n_series == 1 else f", series {panel.ids[0]!r}"
-        path = plot_forecast(bt.of_series(panel, 0), folder / "forecast.png",
-                             title=f"{self.cell.upper()} forecast vs actual ({data}{name})")
-        return [path]
+        shown = np.unique(np.linspace(0, panel.n_series - 1, min(panel.n_series, 4)).astype(int))
+        paths = []
+        for k, i in enumerate(shown.tolist()):
+            name = "" if panel.n_series == 1 else f", series {panel.ids[i]!r}"
+            file = "forecast.png" if k == 0 else f"forecast-{k}.png"
+            paths.append(plot_forecast(bt.of_series(panel, i), folder / file,
+                                       title=f"{self.cell.upper()} forecast vs actual "
+                                             f"({data}{name})"))
+        return paths
 
     def inspect_batch(self, heldout: tuple[Panel, float | int], samples: int) -> InspectBatch:
         """Windows from the start of the test part of the first series, with the squared
@@ -776,6 +785,7 @@ class Forecaster(Task):
             "ids": self.ids_,
             "net": asdict(self.net_),
             "freq": self.freq_,
+            "calendar": self.calendar_,
             "seasonal_period": self.seasonal_period_,
             "mase_scales": self.mase_scales_,
             "tail": {k: v.tolist() for k, v in panel_to_arrays(self.tail_).items()},
@@ -792,6 +802,7 @@ class Forecaster(Task):
         net = dict(state["net"])
         self.net_ = NetShape(**{**net, "categories": tuple(net["categories"])})
         self.freq_ = state.get("freq")
+        self.calendar_ = [str(c) for c in state.get("calendar", [])]
         self.seasonal_period_ = int(state["seasonal_period"])
         self.mase_scales_ = [float(v) if v is not None else math.nan
                              for v in state["mase_scales"]]
