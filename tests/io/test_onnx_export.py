@@ -115,6 +115,26 @@ CASES: dict[str, Case] = {
         ["x"],
         0.0,
     ),
+    "lstm_projection_and_zoneout": (
+        lambda: seq(
+            L.Masking(0.0),
+            L.LSTM(6, proj_size=3, zoneout=0.2, return_sequences=True),
+            L.Bidirectional(L.GRU(4, zoneout=0.3, return_sequences=True)),
+            L.LSTM(5, proj_size=2, go_backwards=True),
+        ),
+        ["x"],
+        0.0,
+    ),
+    "min_gru_min_lstm": (
+        lambda: seq(
+            L.Masking(0.0),
+            L.MinGRU(5, return_sequences=True),
+            L.Bidirectional(L.MinLSTM(3, return_sequences=True)),
+            L.MinGRU(4, go_backwards=True),
+        ),
+        ["x"],
+        0.0,
+    ),
     "embedding_mask_zero": (
         lambda: seq(
             L.Embedding(VOCAB, 4, mask_zero=True),
@@ -306,3 +326,17 @@ def test_missing_onnx_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"rnnkit\[onnx\]"):
         export_onnx(seq(L.LSTM(2)), tmp_path / "x.onnx")
+
+
+def test_with_states_of_a_projected_lstm(tmp_path: Path) -> None:
+    model = seq(L.LSTM(5, proj_size=2, return_sequences=True))
+    randomize(model, seed=6)
+    info = export_onnx(model, tmp_path / "p.onnx", with_states=True)  # checked on export
+    shapes = {o.name: o.shape for o in session(info.path).get_outputs()}
+    assert [shapes[n][1] for n in info.state_outputs] == [2, 5]  # h proj_size wide, c units
+
+
+def test_layer_norm_layers_are_refused_with_the_reason(tmp_path: Path) -> None:
+    model = seq(L.LayerNormLSTM(4))
+    with pytest.raises(OnnxExportError, match="no ONNX step for layer_norm_lstm"):
+        export_onnx(model, tmp_path / "ln.onnx")

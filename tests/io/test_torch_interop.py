@@ -16,12 +16,16 @@ import rnnkit as rk
 from rnnkit import layers
 from rnnkit.io import from_torch, to_torch
 
+#: torch's own note that it runs nn.LSTM(proj_size) without oneDNN (the result is the same)
+pytestmark = pytest.mark.filterwarnings("ignore:LSTM with projections is not supported")
+
 ATOL = 1e-5
 RTOL = 1e-5  # relu stacks reach large values: float32 rounding is relative
 B, T, D, U = 3, 7, 4, 5
 
 KINDS = {
     "lstm": lambda **kw: nn.LSTM(D, U, **kw),
+    "lstm_proj": lambda **kw: nn.LSTM(D, U, proj_size=2, **kw),
     "gru": lambda **kw: nn.GRU(D, U, **kw),
     "rnn_tanh": lambda **kw: nn.RNN(D, U, nonlinearity="tanh", **kw),
     "rnn_relu": lambda **kw: nn.RNN(D, U, nonlinearity="relu", **kw),
@@ -209,6 +213,15 @@ def _built(layer: layers.Layer, features: int = D) -> layers.Layer:
         ),
         (lambda: _built(layers.SimpleRNN(U, activation="elu")), "activation"),
         (lambda: _built(layers.LSTM(U, dropout=0.1)), "dropout"),
+        (lambda: _built(layers.LSTM(U, zoneout=0.1)), "zoneout"),
+        (lambda: _built(layers.LayerNormLSTM(U)), "no layer-normalised RNN module"),
+        (
+            lambda: [
+                _built(layers.LSTM(U, proj_size=2, return_sequences=True)),
+                _built(layers.LSTM(U, proj_size=3), 2),
+            ],
+            "every",
+        ),
         (lambda: _built(layers.LSTM(U, go_backwards=True)), "go_backwards"),
         (lambda: _built(layers.Bidirectional(layers.LSTM(U), merge_mode="sum")), "merge_mode"),
         (lambda: layers.LSTM(U), "built"),
@@ -230,9 +243,7 @@ def test_to_torch_refuses_what_torch_cannot_express(make, message: str) -> None:
         to_torch(make())
 
 
-def test_from_torch_refuses_projections_and_other_modules() -> None:
-    with pytest.raises(ValueError, match="proj_size"):
-        from_torch(nn.LSTM(D, U, proj_size=2))
+def test_from_torch_refuses_other_modules() -> None:
     with pytest.raises(TypeError, match="nn.RNN, nn.LSTM or nn.GRU"):
         from_torch(nn.Linear(D, U))
     with pytest.raises(ValueError, match="return_state"):

@@ -12,7 +12,7 @@ from rnnkit import kernels, layers
 
 from ._reference import reference
 
-ENGINES = [e for e in kernels.ENGINES if e != "auto"]
+ENGINES = [e for e in kernels.ENGINES if e not in ("auto", "scan")]  # scan: min cells only
 KINDS = {
     "simple_rnn": lambda u, **kw: layers.SimpleRNN(u, **kw),
     "lstm": lambda u, **kw: layers.LSTM(u, **kw),

@@ -224,7 +224,8 @@ def _build(
     ]
     for io in em.state_io:
         graph_outputs += [
-            h.make_tensor_value_info(n, elem, ["batch", io.layer.units]) for n in io.outputs
+            h.make_tensor_value_info(n, elem, ["batch", size])
+            for n, size in zip(io.outputs, io.layer.state_sizes(), strict=True)
         ]
     graph = h.make_graph(b.nodes, model.name or "rnnkit", em.graph_inputs, graph_outputs, b.inits)
     opsets = [h.make_opsetid("", opset)]
@@ -366,7 +367,10 @@ def _verify(
             for s in specs
         ]
         initial = [
-            [rng.normal(0.0, 0.5, (batch, io.layer.units)).astype(np_dtype) for _ in io.inputs]
+            [
+                rng.normal(0.0, 0.5, (batch, size)).astype(np_dtype)
+                for size in io.layer.state_sizes()
+            ]
             for io in states
         ]
         ref, ref_states = _reference(model, inputs, states, initial)

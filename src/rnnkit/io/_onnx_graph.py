@@ -372,7 +372,8 @@ class GraphEmitter:
 
     def _initial_states(self, layer: RNN, x: str) -> list[str]:
         b = self.b
-        n = layer.cell.n_states
+        sizes = layer.state_sizes()
+        n = len(sizes)
         if self.with_states:
             if id(layer) in self._state_of:
                 raise OnnxExportError(
@@ -382,14 +383,14 @@ class GraphEmitter:
             letters = ["h", "c"][:n]
             ins = [self._unique(f"{layer.name}.{s}_in") for s in letters]
             outs = [self._unique(f"{layer.name}.{s}_out") for s in letters]
-            for name in ins:
+            for name, size in zip(ins, sizes, strict=True):
                 self.graph_inputs.append(
-                    b.onnx.helper.make_tensor_value_info(name, b.elem, ["batch", layer.units])
+                    b.onnx.helper.make_tensor_value_info(name, b.elem, ["batch", size])
                 )
             self._state_of[id(layer)] = StateIO(layer, ins, outs)
             self.state_io.append(self._state_of[id(layer)])
             return ins
-        return [self._zeros(x, layer.units)] * n
+        return [self._zeros(x, size) for size in sizes]
 
     def _unique(self, name: str) -> str:
         out, k = name, 1
@@ -416,7 +417,8 @@ class GraphEmitter:
         if b_in is not None:
             xp = b.op("Add", [xp, b.weight(b_in, f"{layer.name}.bias")])
         init = self._initial_states(layer, v.name)
-        prev0 = self._zeros(v.name, u)
+        sizes, width = cell.state_sizes, cell.output_size
+        prev0 = self._zeros(v.name, width)
         scan_in = [xp]
         if v.mask is not None:
             scan_in.append(b.unsqueeze(v.mask, [-1]))  # (batch, time, 1) bool
@@ -433,6 +435,8 @@ class GraphEmitter:
             )
         except NotImplementedError as e:
             raise OnnxExportError(f"expected an ONNX step for {layer.name!r}, got: {e}") from e
+        out = self._output_options(body, layer, st_in[0], out)
+        new_states = [out, *new_states[1:]]
         if keep is not None:
             new_states = [body.op("Where", [keep, n, s]) for n, s in zip(new_states, st_in)]
             fill = body.const(0.0) if layer.zero_output_for_mask else prev_in
@@ -446,13 +450,14 @@ class GraphEmitter:
         def info(name: str, shape: list[Any], elem: int | None = None) -> Any:
             return h.make_tensor_value_info(name, elem or b.elem, shape)
 
-        body_inputs = [info(s, [None, u]) for s in st_in] + [
-            info(prev_in, [None, u]),
+        body_inputs = [info(s, [None, size]) for s, size in zip(st_in, sizes, strict=True)] + [
+            info(prev_in, [None, width]),
             info(xp_t, [None, None]),
         ]
         if keep is not None:
             body_inputs.append(info(keep, [None, 1], BOOL))
-        body_outputs = [info(o, [None, u]) for o in outputs]
+        widths = [*sizes, width, width]  # the states, the previous output, the step's output
+        body_outputs = [info(o, [None, w]) for o, w in zip(outputs, widths, strict=False)]
         graph = h.make_graph(body.nodes, b.fresh(f"{layer.name}_step"), body_inputs, body_outputs)
         k = len(scan_in)
         n_out = len(init) + 1 + (1 if layer.return_sequences else 0)
@@ -476,3 +481,17 @@ class GraphEmitter:
             for src, dst in zip(finals, self._state_of[id(layer)].outputs):
                 b.nodes.append(h.make_node("Identity", [src], [dst]))
         return y, list(finals)
+
+    def _output_options(self, b: Builder, layer: RNN, h: str, out: str) -> str:
+        """The step's output after the options that act on it: an LSTM's projection
+        (``out P``), then zoneout at inference (``r h + (1 - r) out``)."""
+        cell = layer.cell
+        projection = getattr(cell, "projection_kernel", None)
+        if projection is not None:
+            p = b.weight(projection, f"{layer.name}.projection_kernel")
+            out = b.op("MatMul", [out, p])  # (batch, proj_size)
+        rate = float(getattr(cell, "zoneout", 0.0))
+        if rate:
+            kept = b.op("Mul", [b.const(rate), h])
+            out = b.op("Add", [kept, b.op("Mul", [b.const(1.0 - rate), out])])
+        return out

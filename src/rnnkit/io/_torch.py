@@ -73,6 +73,9 @@ def _copy_from_torch(layer: RNN, module: nn.RNNBase, spec: CellSpec, suffix: str
             b_ih = getattr(module, f"bias_ih_{suffix}").detach()
             b_hh = getattr(module, f"bias_hh_{suffix}").detach()
             bias.copy_(spec.from_torch_bias(b_ih, b_hh))
+        projection = getattr(cell, "projection_kernel", None)
+        if projection is not None:  # nn.LSTM(proj_size): weight_hr (proj_size, hidden)
+            projection.copy_(getattr(module, f"weight_hr_{suffix}").detach().T)
 
 
 def from_torch(
@@ -99,15 +102,13 @@ def from_torch(
 
     Raises:
         TypeError: ``module`` is not an nn.RNN/LSTM/GRU.
-        ValueError: an LSTM with ``proj_size > 0`` (no Keras equivalent), or ``as_model`` with
-            ``return_state``.
+        ValueError: ``as_model`` with ``return_state``.
+
+    An ``nn.LSTM(proj_size=p)`` becomes ``LSTM(hidden_size, proj_size=p)`` layers (outputs and
+    ``h`` p wide, ``c`` hidden_size wide, as torch's).
     """
     spec = spec_for_torch(module)
     module = cast(nn.RNNBase, module)
-    if getattr(module, "proj_size", 0):
-        raise ValueError(
-            f"expected an LSTM without projections (proj_size=0), got {module.proj_size}"
-        )
     if as_model and return_state:
         raise ValueError(
             "expected return_state=False with as_model=True (a Sequential model "
@@ -118,7 +119,8 @@ def from_torch(
     device = next(module.parameters()).device
     for k in range(module.num_layers):
         seqs = return_sequences or k < module.num_layers - 1
-        features = module.input_size if k == 0 else module.hidden_size * dirs
+        width = int(getattr(module, "proj_size", 0)) or module.hidden_size
+        features = module.input_size if k == 0 else width * dirs
         fw = _new_layer(module, spec, seqs, return_state, False, None)
         if module.bidirectional:
             bw = _new_layer(module, spec, seqs, return_state, True, None)
@@ -159,6 +161,10 @@ def _rnn_spec(layer: RNN, where: str) -> CellSpec:
         raise ValueError(
             f"expected dropout=0 and recurrent_dropout=0 ({where}): torch's RNN modules have no "
             f"such dropout, got {layer.dropout} and {layer.recurrent_dropout}"
+        )
+    if "zoneout" in cell.options():
+        raise ValueError(
+            f"expected no zoneout ({where}): torch's RNN modules have none, got a layer with it"
         )
     if not cell.built:
         raise ValueError(
@@ -236,6 +242,7 @@ def to_torch(
     spec = _rnn_spec(first, "layer 0")
     units, bias, bidir = first.units, first.cell.use_bias, stack[0][1] is not None
     act = first.cell.activation
+    width = first.cell.output_size
     dtype, device = first.cell.kernel.dtype, first.cell.kernel.device
     for k, (fw, bw) in enumerate(stack):
         for rnn in (fw, bw):
@@ -245,6 +252,7 @@ def to_torch(
             if (
                 _rnn_spec(rnn, where) is not spec
                 or rnn.units != units
+                or rnn.cell.output_size != width
                 or rnn.cell.use_bias != bias
                 or rnn.cell.activation != act
             ):
@@ -259,7 +267,7 @@ def to_torch(
                 f"expected return_sequences=True on every layer but the last, got "
                 f"layer {k} ({fw.name}) returning only its last output"
             )
-        expected = first.cell.kernel.shape[0] if k == 0 else units * (2 if bidir else 1)
+        expected = first.cell.kernel.shape[0] if k == 0 else width * (2 if bidir else 1)
         if fw.cell.kernel.shape[0] != expected:
             raise ValueError(
                 f"expected layer {k} to take {expected} features, got {fw.cell.kernel.shape[0]}"
@@ -274,6 +282,7 @@ def to_torch(
         dropout=dropout or 0.0,
         bidirectional=bidir,
         **spec.torch_module_kwargs(act),
+        **({"proj_size": width} if width != units else {}),
     ).to(device=device, dtype=dtype)
     with torch.no_grad():
         for k, (fw, bw) in enumerate(stack):
@@ -290,4 +299,7 @@ def to_torch(
                     b_ih, b_hh = spec.to_torch_bias(cell.bias.detach())
                     getattr(module, f"bias_ih_{suffix}").copy_(b_ih)
                     getattr(module, f"bias_hh_{suffix}").copy_(b_hh)
+                projection = getattr(cell, "projection_kernel", None)
+                if projection is not None:
+                    getattr(module, f"weight_hr_{suffix}").copy_(projection.detach().T)
     return module

@@ -10,6 +10,7 @@ from ._dispatch import ENGINE_ENV, ENGINES, plan_engine, run_recurrent, select_e
 from ._fused import clear_workspace, run_fused
 from ._loop import input_bias, project_inputs, run_loop
 from ._native import run_native
+from ._scan import linear_scan, run_scan
 from ._triton import available as triton_available
 from ._triton import run_triton
 from .cells import CellSpec, spec_for
@@ -27,12 +28,14 @@ __all__ = [
     "as_bool_mask",
     "clear_workspace",
     "input_bias",
+    "linear_scan",
     "plan_engine",
     "project_inputs",
     "run_fused",
     "run_loop",
     "run_native",
     "run_recurrent",
+    "run_scan",
     "run_triton",
     "select_engine",
     "spec_for",

@@ -24,6 +24,13 @@ Cell equations (Keras layout and gate order; ``x`` the input, ``h``/``c`` the pr
 * ``gru``, ``reset_after=False`` (bias (3u,)): ``rz, rr = h U[:, :2u]``;
   ``hh = act(xh + (r h) U[:, 2u:])``
 * ``indrnn``: ``h' = act(x W + u * h + b)`` with an element-wise recurrent weight ``u`` (units,)
+* ``layer_norm_lstm``, ``layer_norm_gru`` (haste's), ``min_gru``, ``min_lstm`` (Feng et al.
+  2024): see their specs in ``kernels.cells`` (``layer_norm``, ``min_rnn``).
+
+Options of a kind beyond those equations, run by the loop engine only for now:
+``projection`` (LSTM ``proj_size``: ``h' = (o act(c')) P``, PyTorch's ``weight_hr`` transposed)
+and ``zoneout`` (haste's: in training each unit of ``h'`` keeps its previous value with
+probability ``zoneout``; in inference ``h' = zoneout h + (1 - zoneout) h'``).
 """
 
 from __future__ import annotations
@@ -37,7 +44,16 @@ from torch import Tensor
 
 from .cells import CellSpec, spec_for
 
-CellKind = Literal["simple_rnn", "lstm", "gru", "indrnn"]
+CellKind = Literal[
+    "simple_rnn",
+    "lstm",
+    "gru",
+    "indrnn",
+    "layer_norm_lstm",
+    "layer_norm_gru",
+    "min_gru",
+    "min_lstm",
+]
 
 #: One time step of a cell: ``step(xp_t, states) -> (output_t, new_states)`` where ``xp_t`` is the
 #: step's row of the input projection ``x W + b_in`` (batch, gates * units).
@@ -69,6 +85,13 @@ class RecurrentCall:
     activation: str = "tanh"
     recurrent_activation: str = "sigmoid"
     reset_after: bool = True
+    #: Weights of the kind beyond the three above (layer-norm gains), in the cell's order.
+    norm_weights: tuple[Tensor, ...] = ()
+    #: LSTM ``proj_size``: (units, proj_size); the output and ``h`` are then proj_size wide.
+    projection: Tensor | None = None
+    zoneout: float = 0.0
+    #: Whether zoneout draws its random mix (training) or takes its expectation (inference).
+    training: bool = False
 
     @property
     def spec(self) -> CellSpec:
@@ -82,7 +105,15 @@ class RecurrentCall:
     def needs_grad(self) -> bool:
         """Whether autograd will want gradients from this call: grad mode is on and ``x``, a
         weight or an initial state requires them."""
-        tensors = (self.x, self.kernel, self.recurrent_kernel, self.bias, *self.states)
+        tensors = (
+            self.x,
+            self.kernel,
+            self.recurrent_kernel,
+            self.bias,
+            self.projection,
+            *self.norm_weights,
+            *self.states,
+        )
         return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
 
     def weights_and_dropout(self) -> tuple[tuple[str, Tensor | None], ...]:
@@ -94,7 +125,15 @@ class RecurrentCall:
             ("bias", self.bias),
             ("dropout_mask", self.dropout_mask),
             ("recurrent_dropout_mask", self.recurrent_dropout_mask),
+            ("projection", self.projection),
+            *((f"norm_weights[{i}]", t) for i, t in enumerate(self.norm_weights)),
         )
+
+    def options(self) -> tuple[str, ...]:
+        """The options in use beyond the kind's base equations ("projection", "zoneout"): only
+        the reference loop runs them for now."""
+        used = (("projection", self.projection is not None), ("zoneout", self.zoneout > 0))
+        return tuple(name for name, on in used if on)
 
 
 @dataclass(frozen=True)
@@ -110,6 +149,10 @@ class RecurrentResult:
 class EngineChoice:
     name: str
     reason: str
+
+    def prefixed(self, prefix: str) -> EngineChoice:
+        """The same choice with ``prefix`` before its reason (why a forced engine was not used)."""
+        return EngineChoice(self.name, prefix + self.reason)
 
 
 def check_shapes(call: RecurrentCall) -> None:

@@ -10,6 +10,7 @@ from ._loop import run_loop
 from ._native import run_native
 from ._ops import run_fused_op
 from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
+from ._scan import run_scan
 from ._triton import run_triton
 
 __all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engine"]
@@ -18,11 +19,13 @@ __all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engi
 def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) -> RecurrentResult:
     """Run one recurrent layer call on the engine :func:`select_engine` picks.
 
-    ``engine`` forces "fused", "torch", "triton" or "loop" (else ``$RNNKIT_ENGINE``, else
+    ``engine`` forces "fused", "torch", "triton", "scan" or "loop" (else ``$RNNKIT_ENGINE``, else
     "auto"); a forced engine that cannot compute the call exactly falls back to the automatic
     choice.
     """
     choice = select_engine(call, engine)
+    if call.spec.scan and choice.name in ("fused", "scan"):
+        return run_scan(call, fused=choice.name == "fused")
     if choice.name == "fused":
         # traced by torch.compile / torch.export: the custom op, which they can see through
         return run_fused_op(call) if torch.compiler.is_compiling() else run_fused(call)

@@ -10,7 +10,12 @@ Engines:
 * ``"triton"``: whole-sequence Triton kernels (``_triton``) for CUDA tensors, float32/float64,
   the fused kernels' activations and every option; needs the optional ``triton`` package. On CPU
   tensors it runs only when forced and ``TRITON_INTERPRET=1`` (Triton's interpreter: for tests).
+* ``"scan"``: the kinds without a recurrent product (MinGRU, MinLSTM: ``CellSpec.scan``) over
+  the whole sequence at once, by a chunked parallel scan in log space (``_scan``); any device.
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
+
+The scan kinds run on "scan" unless "loop" is forced. The LayerNorm kinds and the options
+``projection`` and ``zoneout`` (``RecurrentCall.options``) have no compiled kernels yet: loop.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
 measured faster (``CellSpec.native_inference_wins``: some LSTM calls), else "fused", else "loop"; on
@@ -32,7 +37,7 @@ from ._api import EngineChoice, RecurrentCall
 from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
-ENGINES = ("auto", "fused", "torch", "triton", "loop")
+ENGINES = ("auto", "fused", "torch", "triton", "scan", "loop")
 
 FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
 FUSED_DTYPES = (torch.float32, torch.float64)
@@ -117,12 +122,14 @@ def plan_engine(
     requested: str | None = None,
     reset_after: bool = True,
     units: int | None = None,
+    options: tuple[str, ...] = (),
 ) -> EngineChoice:
     """The engine for a call with these properties, and why (no tensors needed).
 
     ``training`` means gradients will be taken; ``requested`` is the layer's ``engine=`` argument
     (None: ``$RNNKIT_ENGINE``, else "auto"); ``reset_after`` (GRU) and ``units`` refine the
-    choice where known.
+    choice where known; ``options`` names the options in use beyond the kind's equations
+    (``RecurrentCall.options``).
     """
     if requested is not None:
         source, name = "engine argument", requested
@@ -151,6 +158,7 @@ def plan_engine(
         # read here, not in the cached part: the Triton engine runs on CPU under this variable
         (dev != "cpu" or name == "triton") and _triton.interpreter_enabled(),
         compiling,
+        tuple(options),
     )
 
 
@@ -171,14 +179,18 @@ def _plan(
     units: int | None,
     triton_interpret: bool,
     compiling: bool = False,
+    options: tuple[str, ...] = (),
 ) -> EngineChoice:
     """:func:`plan_engine` once the engine asked for is known (a pure function: cached, as every
     layer call asks)."""
     if name not in ENGINES:
         raise ValueError(f"expected an engine in {ENGINES} ({source or 'default'}), got {name!r}")
     spec = spec_for(cell, reset_after)
-    fused_no = _fused_blocker(spec, activation, recurrent_activation, dtype, dev)
-    native_no = _native_blocker(
+    if spec.scan:
+        return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES)
+    options_no = f"no compiled kernels for {' and '.join(options)} yet" if options else None
+    fused_no = options_no or _fused_blocker(spec, activation, recurrent_activation, dtype, dev)
+    native_no = options_no or _native_blocker(
         spec, activation, recurrent_activation, dtype, dev, has_mask, recurrent_dropout
     )
     if compiling and native_no is None:
@@ -186,12 +198,14 @@ def _plan(
     # Triton is imported (once) only where it could run the call: CUDA, or forced.
     triton_no: str | None = "not considered on CPU"
     if dev != "cpu" or name == "triton":
-        triton_no = _triton_blocker(
+        triton_no = options_no or _triton_blocker(
             spec, activation, recurrent_activation, dtype, dev, triton_interpret
         )
     prefix = ""
     if name == "loop":
         return EngineChoice("loop", f"forced by the {source}")
+    if name == "scan":
+        prefix = f"'scan' forced by the {source} but {spec.name} has a recurrent product; "
     if name == "fused":
         if fused_no is None:
             return EngineChoice("fused", f"forced by the {source}")
@@ -223,6 +237,20 @@ def _plan(
     return EngineChoice("loop", prefix + f"reference loop: {fused_no}")
 
 
+def _plan_scan(spec: CellSpec, name: str, source: str, fused_ok: bool) -> EngineChoice:
+    """A kind without a recurrent product: its fused CPU kernels (float32/float64 on CPU), else
+    the log-space parallel scan; the loop or the scan where forced."""
+    if name in ("loop", "scan") or (name == "fused" and fused_ok):
+        return EngineChoice(name, f"forced by the {source}")
+    prefix = f"'{name}' forced by the {source} but " if name != "auto" else ""
+    if fused_ok:
+        why = f"{prefix and prefix + 'the fused kernels run it; '}fused numba kernels (the scan)"
+        return EngineChoice("fused", why)
+    if prefix:
+        prefix += f"{spec.name} runs on 'scan' here; "
+    return EngineChoice("scan", prefix + "parallel scan over time in log space")
+
+
 def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineChoice:
     """Pick the engine for one call: the argument wins, then ``$RNNKIT_ENGINE``, then "auto"."""
     x = call.x
@@ -240,8 +268,9 @@ def select_engine(call: RecurrentCall, requested: str | None = None) -> EngineCh
         requested=requested,
         reset_after=call.reset_after,
         units=call.units,
+        options=call.options(),
     )
-    if choice.name != "loop":
+    if choice.name not in ("loop", "scan"):
         dtype, device = x.dtype, x.device
         for t in (*call.states, *(t for _, t in call.weights_and_dropout())):
             if t is not None and (t.dtype != dtype or t.device != device):

@@ -15,8 +15,11 @@ from ._conv import (
 from ._core import Activation, Dense, Dropout, Embedding, Flatten, Masking, SpatialDropout1D
 from ._initializers import INITIALIZERS, get_initializer
 from ._merge import Add, Concatenate
+from ._min_cells import MinGRUCell, MinLSTMCell
+from ._more_recurrent import LayerNormGRU, LayerNormLSTM, MinGRU, MinLSTM
 from ._multi_head import MultiHeadAttention
 from ._norm import BatchNormalization, LayerNormalization
+from ._norm_cells import LayerNormGRUCell, LayerNormLSTMCell
 from ._recurrent import GRU, LSTM, RNN, IndRNN, SimpleRNN
 from ._reshape import Permute, RepeatVector, Reshape
 from ._symbolic import Input, Node, SymbolicTensor
@@ -50,9 +53,17 @@ __all__ = [
     "Input",
     "LSTMCell",
     "Layer",
+    "LayerNormGRU",
+    "LayerNormGRUCell",
+    "LayerNormLSTM",
+    "LayerNormLSTMCell",
     "LayerNormalization",
     "Masking",
     "MaxPooling1D",
+    "MinGRU",
+    "MinGRUCell",
+    "MinLSTM",
+    "MinLSTMCell",
     "MultiHeadAttention",
     "Node",
     "Permute",

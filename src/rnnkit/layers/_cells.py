@@ -7,20 +7,50 @@ the output and the new states. ``forward(x, states)`` is one plain step, like a 
 
 Recurrent dropout: ``rec_mask`` (batch, units), drawn once per sequence, multiplies the previous
 output where it enters a recurrent product (never the carried state itself).
+
+Zoneout (LSTM and GRU cells, haste's definition): in training each unit of the new output ``h'``
+keeps its previous value with probability ``zoneout`` (drawn every step); in inference
+``h' = zoneout h + (1 - zoneout) h'``. An LSTM's cell state ``c`` is not zoned out (as in haste).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
 
-from ..kernels import CellKind, CellSpec, spec_for
+from ..kernels import CellKind, CellSpec, StepFn, spec_for
 from ._activations import get_activation
 from ._base import Layer, register
 
 States = tuple[Tensor, ...]
+
+
+def check_zoneout(zoneout: float) -> float:
+    if isinstance(zoneout, bool) or not isinstance(zoneout, (int, float)):
+        raise ValueError(f"expected zoneout in [0, 1), got {zoneout!r}")
+    if not 0.0 <= zoneout < 1.0:
+        raise ValueError(f"expected zoneout in [0, 1), got {zoneout!r}")
+    return float(zoneout)
+
+
+def zoned_out(step: StepFn, rate: float, training: bool) -> StepFn:
+    """``step`` with zoneout on its output ``h`` (the first state): a random per-unit mix of the
+    previous and the new ``h`` in training, its expectation in inference."""
+
+    def zoned(xp: Tensor, states: States) -> tuple[Tensor, States]:
+        h_new, new_states = step(xp, states)
+        h = states[0]
+        if training:
+            keep_new = torch.empty_like(h_new).bernoulli_(1.0 - rate)  # (batch, units)
+            h_new = h + keep_new * (h_new - h)
+        else:
+            h_new = rate * h + (1.0 - rate) * h_new
+        return h_new, (h_new, *new_states[1:])
+
+    return zoned
 
 
 class RecurrentCell(Layer):
@@ -73,13 +103,22 @@ class RecurrentCell(Layer):
         return "sigmoid"
 
     @property
+    def state_sizes(self) -> tuple[int, ...]:
+        """The width of each state (the first is the output's)."""
+        return (self.units,) * self.n_states
+
+    @property
     def state_size(self) -> int | list[int]:
         """Keras's cell protocol: one int per state (an int for a single state)."""
-        return self.units if self.n_states == 1 else [self.units] * self.n_states
+        sizes = self.state_sizes
+        return sizes[0] if len(sizes) == 1 else list(sizes)
 
     @property
     def output_size(self) -> int:
-        return self.units
+        return self.state_sizes[0]
+
+    def recurrent_shape(self) -> tuple[int, ...]:
+        return self.spec.recurrent_shape(self.units)
 
     def build(self, input_shape: Any) -> None:
         features = input_shape[-1]
@@ -88,9 +127,7 @@ class RecurrentCell(Layer):
         g = self.gates * self.units
         self.add_weight("kernel", (features, g), self.kernel_initializer)
         spec = self.spec
-        self.add_weight(
-            "recurrent_kernel", spec.recurrent_shape(self.units), self.recurrent_initializer
-        )
+        self.add_weight("recurrent_kernel", self.recurrent_shape(), self.recurrent_initializer)
         if self.use_bias:
             self.add_weight("bias", spec.bias_shape(self.units), self.bias_initializer)
             self._init_bias()
@@ -101,6 +138,19 @@ class RecurrentCell(Layer):
 
     def input_bias(self) -> Tensor | None:
         return self.spec.input_bias(self.bias)
+
+    def sequence_step(self, rec_mask: Tensor | None, training: bool) -> StepFn:
+        """The step function a whole-sequence call runs (dropout mask and mode bound)."""
+        return partial(self.step, rec_mask=rec_mask)
+
+    def call_options(self, training: bool) -> dict[str, Any]:
+        """Fields of :class:`rnnkit.kernels.RecurrentCall` beyond the shared ones."""
+        return {}
+
+    def options(self) -> tuple[str, ...]:
+        """The options in use beyond the kind's equations, as
+        :meth:`rnnkit.kernels.RecurrentCall.options` names them (for the engine plan)."""
+        return ()
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
@@ -124,7 +174,7 @@ class RecurrentCell(Layer):
         }
 
 
-def _dropped(h: Tensor, rec_mask: Tensor | None) -> Tensor:
+def dropped(h: Tensor, rec_mask: Tensor | None) -> Tensor:
     return h if rec_mask is None else h * rec_mask
 
 
@@ -132,27 +182,47 @@ def _dropped(h: Tensor, rec_mask: Tensor | None) -> Tensor:
 class SimpleRNNCell(RecurrentCell):
     """Elman cell: ``h' = act(x W + b + (h * m) U)``; the output is ``h'``."""
 
-    kind = "simple_rnn"
+    kind: ClassVar[CellKind] = "simple_rnn"
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
     ) -> tuple[Tensor, States]:
-        h = self.act(xp + _dropped(states[0], rec_mask) @ self.recurrent_kernel)
+        h = self.act(xp + dropped(states[0], rec_mask) @ self.recurrent_kernel)
         return h, (h,)
 
 
 class _GatedCell(RecurrentCell):
-    def __init__(self, units: int, recurrent_activation: str = "sigmoid", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        units: int,
+        recurrent_activation: str = "sigmoid",
+        zoneout: float = 0.0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(units, **kwargs)
         self.recurrent_activation = recurrent_activation
         self.ract = get_activation(recurrent_activation)
+        self.zoneout = check_zoneout(zoneout)
 
     @property
     def recurrent_activation_name(self) -> str:
         return self.recurrent_activation
 
+    def sequence_step(self, rec_mask: Tensor | None, training: bool) -> StepFn:
+        step = super().sequence_step(rec_mask, training)
+        return zoned_out(step, self.zoneout, training) if self.zoneout > 0 else step
+
+    def call_options(self, training: bool) -> dict[str, Any]:
+        return {"zoneout": self.zoneout, "training": training}
+
+    def options(self) -> tuple[str, ...]:
+        return ("zoneout",) if self.zoneout > 0 else ()
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "recurrent_activation": self.recurrent_activation}
+        config = {**super().get_config(), "recurrent_activation": self.recurrent_activation}
+        if self.zoneout > 0:
+            config["zoneout"] = self.zoneout
+        return config
 
 
 @register
@@ -161,13 +231,39 @@ class LSTMCell(_GatedCell):
 
     ``z = x W + b + (h * m) U``; ``i, f, o = ract(z_i), ract(z_f), ract(z_o)``;
     ``c' = f c + i act(z_c)``; ``h' = o act(c')``. States (h, c).
+
+    ``proj_size > 0`` (PyTorch's LSTM projection): ``h' = (o act(c')) P`` with
+    ``projection_kernel`` P (units, proj_size), so ``h`` and the output are proj_size wide and
+    ``recurrent_kernel`` is (proj_size, 4 units); ``c`` stays units wide.
     """
 
-    kind = "lstm"
+    kind: ClassVar[CellKind] = "lstm"
 
-    def __init__(self, units: int, unit_forget_bias: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self, units: int, unit_forget_bias: bool = True, proj_size: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(units, **kwargs)
         self.unit_forget_bias = unit_forget_bias
+        if isinstance(proj_size, bool) or not isinstance(proj_size, int):
+            raise ValueError(f"expected proj_size an int in [0, units), got {proj_size!r}")
+        if not 0 <= proj_size < units:
+            raise ValueError(f"expected proj_size in [0, {units}) (units {units}), got {proj_size}")
+        self.proj_size = proj_size
+        self.projection_kernel: Tensor | None = None
+
+    def recurrent_shape(self) -> tuple[int, ...]:
+        return (self.output_size, self.gates * self.units)
+
+    def build(self, input_shape: Any) -> None:
+        super().build(input_shape)
+        if self.proj_size:
+            self.add_weight(
+                "projection_kernel", (self.units, self.proj_size), self.kernel_initializer
+            )
+
+    @property
+    def state_sizes(self) -> tuple[int, ...]:
+        return (self.proj_size or self.units, self.units)
 
     def _init_bias(self) -> None:
         if self.unit_forget_bias and self.bias is not None:  # ones on the forget gate (Keras)
@@ -181,12 +277,22 @@ class LSTMCell(_GatedCell):
     ) -> tuple[Tensor, States, tuple[Tensor, ...]]:
         """:meth:`step` that also returns the gate activations (i, f, o) for diagnostics."""
         h, c = states
-        z = xp + _dropped(h, rec_mask) @ self.recurrent_kernel  # (batch, 4 * units)
+        z = self.gate_preactivations(xp, h, rec_mask)  # (batch, 4 * units)
         zi, zf, zc, zo = z.chunk(4, dim=-1)
         i, f, o = self.ract(zi), self.ract(zf), self.ract(zo)
         c = f * c + i * self.act(zc)
-        h = o * self.act(c)
+        h = o * self.cell_output(c)
+        if self.projection_kernel is not None:
+            h = h @ self.projection_kernel  # (batch, proj_size)
         return h, (h, c), (i, f, o)
+
+    def gate_preactivations(self, xp: Tensor, h: Tensor, rec_mask: Tensor | None) -> Tensor:
+        """``z`` (batch, 4 units) from the step's input projection and the previous output."""
+        return xp + dropped(h, rec_mask) @ self.recurrent_kernel
+
+    def cell_output(self, c: Tensor) -> Tensor:
+        """What the output gate multiplies: ``act(c')``."""
+        return self.act(c)
 
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
@@ -194,8 +300,17 @@ class LSTMCell(_GatedCell):
         h, new_states, _ = self.step_with_gates(xp, states, rec_mask)
         return h, new_states
 
+    def call_options(self, training: bool) -> dict[str, Any]:
+        return {**super().call_options(training), "projection": self.projection_kernel}
+
+    def options(self) -> tuple[str, ...]:
+        return (("projection",) if self.proj_size else ()) + super().options()
+
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+        config = {**super().get_config(), "unit_forget_bias": self.unit_forget_bias}
+        if self.proj_size:
+            config["proj_size"] = self.proj_size
+        return config
 
 
 @register
@@ -209,7 +324,7 @@ class GRUCell(_GatedCell):
     ``z`` is one minus theirs.
     """
 
-    kind = "gru"
+    kind: ClassVar[CellKind] = "gru"
 
     def __init__(self, units: int, reset_after: bool = True, **kwargs: Any) -> None:
         super().__init__(units, **kwargs)
@@ -217,19 +332,25 @@ class GRUCell(_GatedCell):
 
     gate_names: ClassVar[tuple[str, ...]] = ("update", "reset")
 
+    def input_part(self, xp: Tensor) -> Tensor:
+        """The input side of the gates (batch, 3 units), from the step's input projection."""
+        return xp
+
+    def recurrent_part(self, hm: Tensor) -> Tensor:
+        """``reset_after``'s recurrent side ``(h * m) U + b_rec`` (batch, 3 units)."""
+        rec = hm @ self.recurrent_kernel  # (batch, 3 * units)
+        return rec if self.bias is None else rec + self.bias[1]
+
     def step_with_gates(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
     ) -> tuple[Tensor, States, tuple[Tensor, ...]]:
         """:meth:`step` that also returns the gate activations (z, r) for diagnostics."""
         h = states[0]
-        hm = _dropped(h, rec_mask)
+        hm = dropped(h, rec_mask)
         u = self.units
-        xz, xr, xh = xp.chunk(3, dim=-1)
+        xz, xr, xh = self.input_part(xp).chunk(3, dim=-1)
         if self.reset_after:
-            rec = hm @ self.recurrent_kernel  # (batch, 3 * units)
-            if self.bias is not None:
-                rec = rec + self.bias[1]
-            rz, rr, rh = rec.chunk(3, dim=-1)
+            rz, rr, rh = self.recurrent_part(hm).chunk(3, dim=-1)
             z, r = self.ract(xz + rz), self.ract(xr + rr)
             hh = self.act(xh + r * rh)
         else:
@@ -257,7 +378,7 @@ class IndRNNCell(RecurrentCell):
     past, so ``|u| <= 1`` keeps the gradient through time from exploding (ReLU by default).
     """
 
-    kind = "indrnn"
+    kind: ClassVar[CellKind] = "indrnn"
 
     def __init__(
         self,
@@ -273,5 +394,5 @@ class IndRNNCell(RecurrentCell):
     def step(
         self, xp: Tensor, states: States, rec_mask: Tensor | None = None
     ) -> tuple[Tensor, States]:
-        h = self.act(xp + self.recurrent_kernel * _dropped(states[0], rec_mask))
+        h = self.act(xp + self.recurrent_kernel * dropped(states[0], rec_mask))
         return h, (h,)

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any, ClassVar
 
 import torch
@@ -29,6 +28,8 @@ _CELL_ARGS = (
     "bias_initializer",
     "unit_forget_bias",
     "reset_after",
+    "proj_size",
+    "zoneout",
 )
 
 
@@ -121,8 +122,13 @@ class RNN(Layer):
         """The output size (a built-in cell's ``units``)."""
         return self.cell.units if self.builtin else protocol_output_size(self.cell)
 
+    @property
+    def output_size(self) -> int:
+        """The width of the outputs (an LSTM with ``proj_size``: that size)."""
+        return self.cell.output_size if self.builtin else protocol_output_size(self.cell)
+
     def state_sizes(self) -> list[int]:
-        return [self.cell.units] * self.cell.n_states if self.builtin else state_sizes(self.cell)
+        return list(self.cell.state_sizes) if self.builtin else state_sizes(self.cell)
 
     def build(self, input_shape: Any) -> None:
         if len(input_shape) != 3:
@@ -159,6 +165,7 @@ class RNN(Layer):
             requested=self.engine,
             reset_after=cell.reset_after,
             units=self.units,
+            options=cell.options(),
         )
 
     def reset_states(self) -> None:
@@ -190,8 +197,7 @@ class RNN(Layer):
             return self._states
         if not self.builtin:
             return tuple(protocol_initial_states(self.cell, x))
-        zeros = x.new_zeros(batch, self.units)
-        return (zeros,) * len(sizes)
+        return tuple(x.new_zeros(batch, size) for size in sizes)
 
     def forward(
         self,
@@ -236,7 +242,7 @@ class RNN(Layer):
         if training and self.dropout > 0:
             dp = _dropout_mask((batch, features), self.dropout, x)
         if training and self.recurrent_dropout > 0:
-            rec = _dropout_mask((batch, self.units), self.recurrent_dropout, x)
+            rec = _dropout_mask((batch, cell.output_size), self.recurrent_dropout, x)
         call = kernels.RecurrentCall(
             cell=cell.kind,
             x=x,
@@ -253,8 +259,9 @@ class RNN(Layer):
             activation=cell.activation,
             recurrent_activation=cell.recurrent_activation_name,
             reset_after=cell.reset_after,
+            **cell.call_options(training),
         )
-        result = kernels.run_recurrent(call, partial(cell.step, rec_mask=rec), self.engine)
+        result = kernels.run_recurrent(call, cell.sequence_step(rec, training), self.engine)
         if self.last_engine != result.engine:
             self.last_engine = result.engine
         return self._finish(result.outputs, result.states)
@@ -268,7 +275,8 @@ class RNN(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         batch, time = input_shape[0], input_shape[1]
-        out = (batch, time, self.units) if self.return_sequences else (batch, self.units)
+        size = self.output_size
+        out = (batch, time, size) if self.return_sequences else (batch, size)
         if self.return_state:
             return [out] + [(batch, size) for size in self.state_sizes()]
         return out
@@ -337,7 +345,8 @@ _LAYER_ARGS = (
 )
 
 
-def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A recurrent layer's keyword arguments split into the cell's and the layer's."""
     layer = {k: v for k, v in kwargs.items() if k in _LAYER_ARGS}
     cell = {k: v for k, v in kwargs.items() if k not in _LAYER_ARGS}
     for shared in ("dtype", "trainable"):
@@ -356,7 +365,7 @@ class SimpleRNN(CellLayer):
     """
 
     def __init__(self, units: int, activation: str | None = "tanh", **kwargs: Any) -> None:
-        cell, layer = _split(kwargs)
+        cell, layer = split_kwargs(kwargs)
         super().__init__(SimpleRNNCell(units, activation=activation, **cell), **layer)
 
 
@@ -377,7 +386,7 @@ class LSTM(CellLayer):
         unit_forget_bias: bool = True,
         **kwargs: Any,
     ) -> None:
-        cell, layer = _split(kwargs)
+        cell, layer = split_kwargs(kwargs)
         super().__init__(
             LSTMCell(
                 units,
@@ -406,7 +415,7 @@ class GRU(CellLayer):
         reset_after: bool = True,
         **kwargs: Any,
     ) -> None:
-        cell, layer = _split(kwargs)
+        cell, layer = split_kwargs(kwargs)
         super().__init__(
             GRUCell(
                 units,
@@ -433,7 +442,7 @@ class IndRNN(CellLayer):
         recurrent_initializer: str = "unit_uniform",
         **kwargs: Any,
     ) -> None:
-        cell, layer = _split(kwargs)
+        cell, layer = split_kwargs(kwargs)
         super().__init__(
             IndRNNCell(
                 units, activation=activation, recurrent_initializer=recurrent_initializer, **cell

@@ -12,13 +12,19 @@ from __future__ import annotations
 from ._base import CellSpec, GraphBuilder, NativeRun
 from .gru import GRU, GRU_V1
 from .indrnn import INDRNN
+from .layer_norm import LAYER_NORM_GRU, LAYER_NORM_LSTM
 from .lstm import LSTM
+from .min_rnn import MIN_GRU, MIN_LSTM
 from .simple_rnn import SIMPLE_RNN
 
+#: The kinds without compiled kernels yet: the reference loop runs them (and "scan" the min
+#: kinds).
+LOOP_SPECS: tuple[CellSpec, ...] = (LAYER_NORM_LSTM, LAYER_NORM_GRU, MIN_GRU, MIN_LSTM)
 #: Every registered kind by name (GRU's entry is its ``reset_after=True`` form; ``spec_for``
 #: gives the other).
-SPECS: dict[str, CellSpec] = {s.name: s for s in (SIMPLE_RNN, LSTM, GRU, INDRNN)}
-#: Every spec, GRU's two forms included (what tests and the Triton wrapper iterate).
+SPECS: dict[str, CellSpec] = {s.name: s for s in (SIMPLE_RNN, LSTM, GRU, INDRNN, *LOOP_SPECS)}
+#: Every spec with compiled kernels, GRU's two forms included (what tests and the Triton wrapper
+#: iterate).
 ALL_SPECS: tuple[CellSpec, ...] = (SIMPLE_RNN, LSTM, GRU, GRU_V1, INDRNN)
 
 
@@ -47,7 +53,12 @@ __all__ = [
     "GRU_V1",
     "GraphBuilder",
     "INDRNN",
+    "LAYER_NORM_GRU",
+    "LAYER_NORM_LSTM",
+    "LOOP_SPECS",
     "LSTM",
+    "MIN_GRU",
+    "MIN_LSTM",
     "NativeRun",
     "SIMPLE_RNN",
     "SPECS",

@@ -62,6 +62,11 @@ class CellSpec:
     torch_module: ClassVar[type[torch.nn.RNNBase] | None] = None
     torch_gate_perm: ClassVar[tuple[int, ...]] = ()
     torch_missing: ClassVar[str] = ""
+    #: Whether the kind has no recurrent product, its sequence a linear recurrence in ``h`` that
+    #: the "scan" engine solves in parallel over time (see :meth:`log_coefficients`).
+    scan: ClassVar[bool] = False
+    #: A scan kind's code in the fused CPU kernels of the min cells (``_nb_min``).
+    fused_code: ClassVar[int] = -1
 
     def variant(self, reset_after: bool) -> CellSpec:
         """The spec of this kind's form (GRU's two ``reset_after`` forms differ)."""
@@ -81,6 +86,11 @@ class CellSpec:
     def recurrent_bias(self, bias: Tensor | None) -> Tensor | None:
         """The part of the bias added to the recurrent product (GRU reset_after only)."""
         return None
+
+    def log_coefficients(self, xp: Tensor, units: int) -> tuple[Tensor, Tensor]:
+        """A scan kind's ``log a``, ``log b`` (batch, time, units) of ``h_t = a_t h_{t-1} + b_t``
+        from the input projection (batch, time, gates * units); ``b > 0``."""
+        raise NotImplementedError(f"{self.name} is no scan kind")
 
     # -- fused CPU engine (numba) ------------------------------------------------------------
     def fused_forward(self, fw: FusedForward) -> dict[str, Any]:

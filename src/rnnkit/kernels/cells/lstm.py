@@ -50,7 +50,8 @@ class LSTMSpec(CellSpec):
     torch_gate_perm = (0, 1, 2, 3)  # torch's (i, f, g, o) is Keras's order
 
     def torch_layer_kwargs(self, module: nn.RNNBase) -> dict[str, Any]:
-        return {"unit_forget_bias": False}  # the forget bias comes from torch's weights
+        # the forget bias comes from torch's weights; nn.LSTM(proj_size=p) is LSTM(proj_size=p)
+        return {"unit_forget_bias": False, "proj_size": int(module.proj_size)}
 
     def fused_forward(self, fw: FusedForward) -> dict[str, Any]:
         u = fw.units

@@ -1,0 +1,118 @@
+"""MinGRU training (the "scan" engine) against rnnkit's fused GRU and PyTorch's nn.GRU.
+
+One training step (forward, backward, Adam) of one recurrent layer returning sequences, at the
+same units, batch and input features, for sequence lengths 64 to 4,096. The models take turns:
+every round runs every (length, model) pair once (one warm-up step, then the median of
+``--reps`` timed steps), and the table holds the median over the rounds, so that a change in the
+machine's load hits all models alike.
+
+    python bench/mingru.py --threads 2 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from rnnkit import layers
+
+Step = Callable[[], None]
+
+
+def _trainer(
+    module: nn.Module, x: torch.Tensor, run: Callable[[torch.Tensor], torch.Tensor]
+) -> Step:
+    opt = torch.optim.Adam(module.parameters(), lr=1e-3)
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        loss = run(x).square().mean()
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def make_steps(batch: int, time_steps: int, features: int, units: int) -> dict[str, Step]:
+    """One training step per model, on the same random input."""
+    torch.manual_seed(0)
+    x = torch.randn(batch, time_steps, features)
+    mingru = layers.MinGRU(units, return_sequences=True)
+    gru = layers.GRU(units, return_sequences=True)
+    for layer in (mingru, gru):
+        layer.ensure_built((None, time_steps, features))
+    torch_gru = nn.GRU(features, units, batch_first=True)
+    return {
+        "MinGRU (scan)": _trainer(mingru, x, mingru),
+        "GRU (rnnkit fused)": _trainer(gru, x, gru),
+        "nn.GRU": _trainer(torch_gru, x, lambda v: torch_gru(v)[0]),
+    }
+
+
+def median_ms(step: Step, reps: int) -> float:
+    step()  # warm-up (and the JIT's first compile)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lengths", default="64,128,256,512,1024,2048,4096")
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--features", type=int, default=32)
+    parser.add_argument("--units", type=int, default=128)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--torch-max-length", type=int, default=4096, help="skip nn.GRU above this length"
+    )
+    parser.add_argument("--torch-reps", type=int, default=0, help="nn.GRU's reps (0: --reps)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    lengths = [int(v) for v in args.lengths.split(",")]
+    results: dict[tuple[int, str], list[float]] = {}
+    load_before = os.getloadavg()
+    for r in range(args.rounds):
+        for t in lengths:
+            steps = make_steps(args.batch, t, args.features, args.units)
+            for name, step in steps.items():
+                reps = args.reps
+                if name == "nn.GRU":
+                    if t > args.torch_max_length:
+                        continue
+                    reps = args.torch_reps or args.reps
+                results.setdefault((t, name), []).append(median_ms(step, reps))
+        print(f"round {r + 1}/{args.rounds} done", flush=True)
+    load_after = os.getloadavg()
+    names = list(make_steps(args.batch, 4, args.features, args.units))
+    print(
+        f"\nbatch {args.batch}, {args.features} features, {args.units} units, "
+        f"{args.threads} threads; median of {args.reps} steps, median over {args.rounds} rounds; "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}; load average "
+        f"before {load_before[0]:.1f}, after {load_after[0]:.1f}\n"
+    )
+    header = ["steps", *(f"{n} ms" for n in names), "fused GRU / MinGRU", "nn.GRU / MinGRU"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for t in lengths:
+        ms = {n: statistics.median(results[(t, n)]) for n in names if (t, n) in results}
+        cells = [f"{ms[n]:.1f}" if n in ms else "n/a" for n in names]
+        base = ms[names[0]]
+        ratios = [f"{ms[n] / base:.1f}x" if n in ms else "n/a" for n in names[1:]]
+        print("| " + " | ".join([str(t), *cells, *ratios]) + " |")
+
+
+if __name__ == "__main__":
+    main()
