@@ -241,3 +241,28 @@ def test_stateful_bidirectional_reset_states(cls: str) -> None:
         k.reset_states()
         r.reset_states()
         close(rm(tt(x2)), km(tt(x2)))
+
+
+@pytest.mark.parametrize("back", [False, True])
+def test_zero_output_for_mask_last_step_masked_matches_keras(back: bool) -> None:
+    """The last output is zeros when the last step is masked (zero_output_for_mask), also when
+    the trailing steps are masked in every row."""
+    rng = np.random.default_rng(5)
+    k = keras.layers.GRU(3, zero_output_for_mask=True, go_backwards=back)
+    r = layers.GRU(3, zero_output_for_mask=True, go_backwards=back)
+    k.build((None, T, D))
+    r.ensure_built((None, T, D))
+    ws = [rng.normal(0, 0.5, w.shape).astype(np.float32) for w in k.get_weights()]
+    k.set_weights(ws)
+    with torch.no_grad():
+        for p, w in zip(r.keras_weights(), ws, strict=True):
+            p.copy_(tt(w))
+    x = rnd(rng, B, T, D)
+    m = np.ones((B, T), bool)
+    m[:, -2:] = False  # trailing steps masked in every row
+    m[0, 2] = False
+    r.eval()
+    for engine in ("loop", "fused"):
+        r.engine = engine
+        with torch.no_grad():
+            close(r(tt(x), mask=tt(m)), k(tt(x), mask=tt(m)))

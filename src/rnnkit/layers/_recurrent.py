@@ -218,8 +218,13 @@ class RNN(Layer):
         if mask is not None:
             mask = kernels.as_bool_mask(mask, batch, time)
             # a speed-up only (same outputs); its length depends on the mask's values, which a
-            # compiled or exported graph cannot
-            if not self.return_sequences and not torch.compiler.is_compiling():
+            # compiled or exported graph cannot. With zero_output_for_mask the last output is
+            # zero when the last step is masked (Keras): trailing masked steps then matter.
+            if (
+                not self.return_sequences
+                and not self.zero_output_for_mask
+                and not torch.compiler.is_compiling()
+            ):
                 x, mask = _trim_padding(x, mask)
         training = self.training if training is None else training
         if not self.builtin:
