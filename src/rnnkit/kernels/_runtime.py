@@ -331,15 +331,11 @@ class FusedForward:
     features: int
     has_rd: bool
     chunks: list[tuple[int, int]]
+    ho: np.uint64 = U1  # the column of h_in in ``xh`` (x follows at ``ho + units``)
+    f: np.uint64 = U0  # ``features`` as the kernels take it (set in __post_init__)
 
-    @property
-    def ho(self) -> np.uint64:
-        """The column of h_in in ``xh`` (x follows at ``ho + units``)."""
-        return U1
-
-    @property
-    def f(self) -> np.uint64:
-        return U64(self.features)
+    def __post_init__(self) -> None:
+        self.f = U64(self.features)
 
     def buffer(self, width: int) -> np.ndarray:
         """A pooled (steps, batch, width) buffer of the call's dtype."""

@@ -109,14 +109,14 @@ class GRUSpec(_GRUBase):
         )  # fmt: skip
         run_rows(_nb.gru_backward, args, self.backward_chunks(bw))
         n, flat = bw.needs, bw.time * bw.batch
-        grads = WeightGrads()
+        d_brec = d_rec = d_kernel = d_bin = None
         if n.recurrent or n.b_rec:
             m = bw.xh2[:, : u + 1].T @ torch.from_numpy(dr.reshape(flat, 3 * u))  # d b_rec, dU
-            grads = grads._replace(b_rec=m[0], recurrent=m[1:])
+            d_brec, d_rec = m[0], m[1:]
         if n.kernel or n.b_in:
             m = bw.xh2[:, u + 1 :].T @ bw.dx2  # dW, d b_in
-            grads = grads._replace(kernel=m[:f], b_in=m[f])
-        return grads
+            d_kernel, d_bin = m[:f], m[f]
+        return WeightGrads(kernel=d_kernel, b_in=d_bin, recurrent=d_rec, b_rec=d_brec)
 
     def triton_forward(self, tf: TritonForward) -> list[Tensor]:
         gsv, hsv = tf.buf(4 * tf.units), tf.buf(tf.units)
