@@ -69,3 +69,17 @@ def test_test_zero_trains_on_every_row(panel_csv: tuple[Path, Path], tmp_path: P
 def test_option_values_outside_their_set_exit_2(panel_csv: tuple[Path, Path],
                                                 args: list[str]) -> None:
     assert invoke("forecast", panel_csv[0], "--target", "sales", *args).exit_code == 2
+
+
+def test_train_a_panel_from_toml(panel_csv: tuple[Path, Path], tmp_path: Path) -> None:
+    config = tmp_path / "panel.toml"
+    config.write_text(
+        f'task = "forecaster"\n[data]\npath = "{panel_csv[0].as_posix()}"\n'
+        'id_column = "shop"\ntime_column = "day"\ntarget = "sales"\n'
+        'future_covariates = ["promo"]\nignore = ["note"]\ntest = 6\n'
+        '[model]\nunits = [4]\nwindow = 7\nhorizon = 2\n[training]\nepochs = 1\n',
+        encoding="utf-8")
+    result = invoke("train", config, "--out", tmp_path / "run", "-v", "0")
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["n_series"] == 2 and set(metrics["per_series"]) == {"s0", "s1"}
