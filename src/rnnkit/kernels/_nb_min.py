@@ -20,32 +20,27 @@ import math
 
 from numba import literally, njit
 
-from ._nb import _JIT
+from ._nb import _JIT, U64, _like, _sigmoid
 
 MIN_GRU, MIN_LSTM = 0, 1
 
 
 @njit(**_JIT, inline="always")
-def _sigmoid(x):
-    return 1.0 / (1.0 + math.exp(-x))
-
-
-@njit(**_JIT, inline="always")
 def _softplus(x):
-    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+    zero = _like(x, 0.0)
+    return max(x, zero) + math.log1p(math.exp(-abs(x)))
 
 
 @njit(**_JIT, inline="always")
 def _g(v):
-    return v + 0.5 if v >= 0 else _sigmoid(v)
+    return v + _like(v, 0.5) if v >= _like(v, 0.0) else _sigmoid(v)
 
 
 @njit(**_JIT, inline="always")
 def _g_grad(v):
-    if v >= 0:
-        return 1.0
     s = _sigmoid(v)
-    return s * (1.0 - s)
+    one = _like(v, 1.0)
+    return one if v >= _like(v, 0.0) else s * (one - s)
 
 
 @njit(**_JIT, inline="always")
@@ -56,25 +51,29 @@ def _mix(XP, b, t, j, u, kind):
         v = XP[b, t, u + j]
     else:
         s = _sigmoid(_softplus(-XP[b, t, j]) - _softplus(-XP[b, t, u + j]))
-        v = XP[b, t, 2 * u + j]
-    return 1.0 - s, s * _g(v), s, v
+        v = XP[b, t, u + u + j]
+    return _like(s, 1.0) - s, s * _g(v), s, v
 
 
 @njit(**_JIT)
 def min_forward(XP, H0, keep, has_mask, H, act, ract, lo, hi):
     """All states ``H`` (B, T, u) from the projection ``XP`` (B, T, gates u) and ``H0``."""
     kind = literally(act)
-    T, u = XP.shape[1], H0.shape[1]
+    T, u = XP.shape[1], U64(H0.shape[1])
     for b in range(lo, hi):
         for t in range(T):
             if has_mask and not keep[b, t]:
                 for j in range(u):
                     H[b, t, j] = H0[b, j] if t == 0 else H[b, t - 1, j]
                 continue
-            for j in range(u):
-                a, c, _, _ = _mix(XP, b, t, j, u, kind)
-                prev = H0[b, j] if t == 0 else H[b, t - 1, j]
-                H[b, t, j] = a * prev + c
+            if t == 0:  # separate loops: a select per element would keep LLVM from vectorising
+                for j in range(u):
+                    a, c, _, _ = _mix(XP, b, t, j, u, kind)
+                    H[b, t, j] = a * H0[b, j] + c
+            else:
+                for j in range(u):
+                    a, c, _, _ = _mix(XP, b, t, j, u, kind)
+                    H[b, t, j] = a * H[b, t - 1, j] + c
 
 
 @njit(**_JIT)
@@ -82,7 +81,8 @@ def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
     """``DXP`` (B, T, gates u) and ``DH0`` (B, u) from ``DH`` (B, T, u), the gradient of every
     state; ``DH0`` carries the running gradient of the state between steps."""
     kind = literally(act)
-    T, u = XP.shape[1], H0.shape[1]
+    T, u = XP.shape[1], U64(H0.shape[1])
+    gates = U64(DXP.shape[2]) // u
     for b in range(lo, hi):
         for j in range(u):
             DH0[b, j] = 0.0
@@ -90,7 +90,7 @@ def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
             if has_mask and not keep[b, t]:
                 for j in range(u):
                     DH0[b, j] += DH[b, t, j]
-                    for k in range(DXP.shape[2] // u):
+                    for k in range(gates):
                         DXP[b, t, k * u + j] = 0.0
                 continue
             for j in range(u):
@@ -98,12 +98,13 @@ def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
                 prev = H0[b, j] if t == 0 else H[b, t - 1, j]
                 a, _, s, v = _mix(XP, b, t, j, u, kind)
                 cand = _g(v)
-                ds = s * (1.0 - s) * g * (cand - prev)  # d/d(pre-activation of s)
+                one = _like(s, 1.0)
+                ds = s * (one - s) * g * (cand - prev)  # d/d(pre-activation of s)
                 if kind == MIN_GRU:
                     DXP[b, t, j] = ds
                     DXP[b, t, u + j] = g * s * _g_grad(v)
                 else:
-                    DXP[b, t, j] = -ds * (1.0 - _sigmoid(XP[b, t, j]))
-                    DXP[b, t, u + j] = ds * (1.0 - _sigmoid(XP[b, t, u + j]))
-                    DXP[b, t, 2 * u + j] = g * s * _g_grad(v)
+                    DXP[b, t, j] = -ds * (one - _sigmoid(XP[b, t, j]))
+                    DXP[b, t, u + j] = ds * (one - _sigmoid(XP[b, t, u + j]))
+                    DXP[b, t, u + u + j] = g * s * _g_grad(v)
                 DH0[b, j] = g * a
