@@ -221,3 +221,31 @@ def test_summary_counts_moving_statistics_as_non_trainable() -> None:
     assert "Trainable params: 21" in text
     assert "Non-trainable params: 6" in text
     assert model.count_params() == 27
+
+
+def test_batch_and_layer_normalization_train_like_keras() -> None:
+    """3 epochs of SGD on masked sequences: batch statistics (masked steps left out), moving
+    statistics and gradients through both normalisations end at Keras's weights."""
+    rng = np.random.default_rng(9)
+
+    def build(ns: Any, inp: Any, model: Any) -> Any:
+        x = inp((T, D))
+        h = ns.LSTM(4, return_sequences=True)(ns.Masking()(x))
+        h = ns.LayerNormalization()(ns.BatchNormalization(momentum=0.8)(h))
+        return model(x, ns.Dense(1)(ns.GlobalAveragePooling1D()(h)))
+
+    km = build(keras.layers, keras.Input, keras.Model)
+    rm = build(layers, rk.Input, rk.Model)
+    ws = [rng.normal(0, 0.5, tuple(v.shape)).astype(np.float32) for v in km.weights]
+    ws = [np.abs(w) + 0.5 if "moving_variance" in v.path else w for w, v in zip(ws, km.weights)]
+    km.set_weights(ws)
+    rm.set_weights(ws)
+    x = rnd(rng, 16, T, D)
+    x[:4, 4:] = 0.0
+    y = rnd(rng, 16, 1)
+    km.compile("sgd", "mse")
+    rm.compile("sgd", "mse")
+    rm.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    km.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0)
+    for a, b in zip(rm.get_weights(), km.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
