@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from . import _archive, training
@@ -161,7 +162,7 @@ class _Base(nn.Module, abc.ABC):
         return self._compiled
 
     def _ensure_built_for(self, x: ArrayLike) -> None:
-        if self.built:
+        if self.built or training.loaders.is_batch_source(x):
             return
         xs = x if isinstance(x, (list, tuple)) else [x]
         shapes = [(None, *np.shape(t)[1:]) for t in xs]
@@ -176,7 +177,7 @@ class _Base(nn.Module, abc.ABC):
     def fit(
         self,
         x: ArrayLike,
-        y: ArrayLike,
+        y: ArrayLike = None,
         *,
         batch_size: int = 32,
         epochs: int = 1,
@@ -220,29 +221,50 @@ class _Base(nn.Module, abc.ABC):
     def evaluate(
         self,
         x: ArrayLike,
-        y: ArrayLike,
+        y: ArrayLike = None,
         *,
         batch_size: int = 32,
         verbose: int | str = "auto",
         return_dict: bool = False,
+        sample_weight: ArrayLike | None = None,
+        steps: int | None = None,
     ) -> float | list[float] | dict[str, float]:
-        """Loss (and metrics) on ``x, y``: a float, a list ``[loss, *metrics]`` or a dict."""
+        """Loss (and metrics) on ``x, y``: a float, a list ``[loss, *metrics]`` or a dict.
+        ``x`` may be a Dataset, DataLoader or iterable of ``(x, y[, sample_weight])``."""
         c = self._require_compiled()
         self._ensure_built_for(x)
         logs = training.evaluate(
-            self, x, y, loss=c["loss"], metrics=c["metrics"], batch_size=batch_size, verbose=verbose
+            self,
+            x,
+            y,
+            loss=c["loss"],
+            metrics=c["metrics"],
+            batch_size=batch_size,
+            verbose=verbose,
+            sample_weight=sample_weight,
+            steps=steps,
         )
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _logs_out(logs, return_dict)
 
     def predict(self, x: ArrayLike, *, batch_size: int = 32, verbose: int | str = 0) -> np.ndarray:
         """Outputs for ``x`` computed in batches, as a numpy array."""
         self._ensure_built_for(x)
         return training.predict(self, x, batch_size=batch_size, verbose=verbose)
 
-    def train_on_batch(self, x: ArrayLike, y: ArrayLike) -> float | list[float]:
+    def predict_on_batch(self, x: ArrayLike) -> np.ndarray:
+        """Outputs for ``x`` as one batch (eval mode, no gradients), as a numpy array."""
+        self._ensure_built_for(x)
+        first = x[0] if isinstance(x, (list, tuple)) and x else x
+        return training.predict(self, x, batch_size=max(1, int(np.shape(first)[0])), verbose=0)
+
+    def train_on_batch(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        class_weight: dict[int, float] | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """One gradient step on one batch; returns the loss (and metrics) before the step."""
         c = self._require_compiled()
         self._ensure_built_for(x)
@@ -254,10 +276,66 @@ class _Base(nn.Module, abc.ABC):
             loss=c["loss"],
             optimizer=self._optimizer(),
             metrics=c["metrics"],
+            sample_weight=sample_weight,
+            class_weight=class_weight,
             **clip,
         )
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _logs_out(logs, return_dict)
+
+    def test_on_batch(
+        self,
+        x: ArrayLike,
+        y: ArrayLike,
+        sample_weight: ArrayLike | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """Loss (and metrics) of one batch in eval mode, without an update."""
+        c = self._require_compiled()
+        self._ensure_built_for(x)
+        first = x[0] if isinstance(x, (list, tuple)) and x else x
+        logs = training.evaluate(
+            self,
+            x,
+            y,
+            loss=c["loss"],
+            metrics=c["metrics"],
+            batch_size=max(1, int(np.shape(first)[0])),
+            verbose=0,
+            sample_weight=sample_weight,
+        )
+        return _logs_out(logs, return_dict)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """``model(x)`` on tensors, or on numpy arrays (converted to tensors of the model's
+        float dtype, integer arrays to int64), as Keras accepts them."""
+        return super().__call__(*(_as_input_tensor(self, a) for a in args), **kwargs)
+
+    # -- weights files -------------------------------------------------------------------------
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Write every weight to ``path`` (``*.safetensors``: the ``state_dict``)."""
+        _weights_format(path)
+        tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
+        save_file(tensors, os.fspath(path), metadata={"format": "pt"})
+
+    def load_weights(self, path: str | os.PathLike[str]) -> None:
+        """Read weights written by :meth:`save_weights` (names and shapes must match)."""
+        _weights_format(path)
+        tensors = load_file(os.fspath(path))
+        current = self.state_dict()
+        if set(tensors) != set(current):
+            missing = sorted(set(current) - set(tensors))[:5]
+            unexpected = sorted(set(tensors) - set(current))[:5]
+            raise ValueError(
+                f"{os.fspath(path)}: expected the weights {sorted(current)[:5]}..., got missing "
+                f"{missing} and unexpected {unexpected}"
+            )
+        for name, t in current.items():
+            if tuple(tensors[name].shape) != tuple(t.shape):
+                raise ValueError(
+                    f"{os.fspath(path)}: expected {name!r} of shape {tuple(t.shape)}, got "
+                    f"{tuple(tensors[name].shape)}"
+                )
+        self.load_state_dict(tensors, strict=True)
 
     # -- reporting -----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -325,6 +403,43 @@ def _input_from_config(spec: dict[str, Any]) -> SymbolicTensor:
         dtype=spec["dtype"],
         name=spec.get("name"),
     )
+
+
+def _logs_out(logs: dict[str, float], return_dict: bool) -> Any:
+    """Keras's return value: the dict, or the loss alone, or ``[loss, *metrics]``."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def _as_input_tensor(model: nn.Module, value: Any) -> Any:
+    if not isinstance(value, np.ndarray):
+        return value
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    tensor = torch.from_numpy(np.ascontiguousarray(value))
+    if tensor.is_floating_point() or tensor.dtype == torch.bool:
+        tensor = tensor.to(dtype)
+    else:
+        tensor = tensor.to(torch.int64)
+    device = next((p.device for p in model.parameters()), torch.device("cpu"))
+    return tensor.to(device)
+
+
+def _weights_format(path: str | os.PathLike[str]) -> None:
+    if not os.fspath(path).endswith(".safetensors"):
+        raise ValueError(
+            f"expected a weights file ending in .safetensors, got {os.fspath(path)!r} (the "
+            "whole model: model.save('m.rnnkit'))"
+        )
+
+
+def _with_mask(y: Any, mask: Any) -> Any:
+    """Mark the valid entries of an output as Keras does (``y._keras_mask``), so that
+    training leaves masked steps out of the loss and metrics."""
+    if isinstance(y, Tensor) and isinstance(mask, Tensor):
+        y._keras_mask = mask  # type: ignore[attr-defined]
+    return y
 
 
 def _fmt_shape(shape: Any) -> str:
@@ -404,7 +519,7 @@ class Sequential(_Base):
                 )
             mask = _out_mask(layer, x, mask)
             x = y
-        return x
+        return _with_mask(x, mask)
 
     def _summary_rows(self) -> list[tuple[str, str, int, str]]:
         shapes = self._shapes(self.input_spec.shape) if self.input_spec is not None else []
@@ -561,7 +676,10 @@ class Model(_Base):
             ys = list(y) if isinstance(y, (list, tuple)) else [y]
             ms = list(m) if isinstance(m, (list, tuple)) else [m] * len(ys)
             values[node.id], masks[node.id] = ys, ms
-        outs = [values[t.node.id][t.index] for t in self.outputs]
+        outs = [
+            _with_mask(values[t.node.id][t.index], masks[t.node.id][t.index])
+            for t in self.outputs
+        ]
         return outs if self._multi_out else outs[0]
 
     def _summary_rows(self) -> list[tuple[str, str, int, str]]:

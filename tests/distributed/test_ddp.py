@@ -17,7 +17,9 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 from torch import nn
 
+import rnnkit as rk
 from rnnkit import training
+from rnnkit.training.distributed.launcher import free_port
 
 from . import _train_script
 
@@ -152,8 +154,6 @@ def test_distributed_fit_in_a_one_process_group(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """world size 1: the DDP wrapper path in this process; callbacks see the plain module."""
-    from rnnkit.training.distributed.launcher import free_port
-
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "1")
     monkeypatch.setenv("LOCAL_RANK", "0")
@@ -196,3 +196,34 @@ def test_distributed_fit_in_a_one_process_group(
     torch.testing.assert_close(module.weight, plain.weight, rtol=0, atol=1e-15)
     saved = load_file(str(tmp_path / "w-2.safetensors"))
     assert saved.keys() == module.state_dict().keys()
+
+
+def test_output_masks_cross_the_data_parallel_gather(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A masked sequence model trains under the DDP wrapper as in one process (the mask of
+    every row is gathered with the outputs)."""
+    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(free_port()))
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 5, (12, 6))
+    y = rng.normal(size=(12, 6, 1)).astype(np.float32)
+
+    def model() -> rk.Sequential:
+        torch.manual_seed(1)
+        return rk.Sequential(
+            [
+                rk.Input((6,)),
+                rk.layers.Embedding(5, 3, mask_zero=True),
+                rk.layers.SimpleRNN(2, return_sequences=True),
+                rk.layers.Dense(1),
+            ]
+        )
+
+    kw: dict = {"loss": "mse", "optimizer": "sgd", "batch_size": 4, "epochs": 2, "verbose": 0}
+    plain = training.fit(model(), x, y, shuffle=False, **kw)
+    try:
+        ddp = training.fit_distributed(model(), x, y, shuffle=False, **kw)
+    finally:
+        dist.destroy_process_group()
+    np.testing.assert_allclose(ddp.history["loss"], plain.history["loss"], rtol=1e-6)

@@ -350,7 +350,7 @@ def test_input_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="expected enough samples to split"):
         fit(module, x[:1], y[:1], validation_split=0.5, **kw)
     with pytest.raises(ValueError, match=r"expected validation_data=\(x_val, y_val\)"):
-        fit(module, x, y, validation_data=(x, y, y), **kw)
+        fit(module, x, y, validation_data=(x, y, y, y), **kw)
     with pytest.raises(ValueError, match="expected batch_size >= 1, got 0"):
         fit(module, x, y, batch_size=0, **kw)
     with pytest.raises(ValueError, match="expected verbose in"):

@@ -14,12 +14,14 @@ Modules: :mod:`.fitting` (fit, the loop), :mod:`.step` (one step, one evaluation
 :mod:`.inference` (evaluate, predict), :mod:`.options` (fit's arguments and their checks),
 :mod:`.strategy` (one process or data-parallel), :mod:`.batches` (conversion, batching),
 :mod:`.losses`, :mod:`.metrics`, :mod:`.optimizers` (+ :mod:`.keras_updates`),
-:mod:`.progress`; packages :mod:`.callbacks`, :mod:`.checkpoint`, :mod:`.distributed`.
+:mod:`.progress`, :mod:`.loaders` (Datasets, DataLoaders, iterables), :mod:`.weighting`
+(sample weights, class weights, output masks); packages :mod:`.callbacks`,
+:mod:`.checkpoint`, :mod:`.distributed`.
 
 This package imports nothing else of rnnkit.
 """
 
-from . import callbacks, checkpoint, distributed, losses, metrics, optimizers
+from . import callbacks, checkpoint, distributed, loaders, losses, metrics, optimizers, weighting
 from .callbacks import (
     Callback,
     CSVLogger,
@@ -113,6 +115,7 @@ __all__ = [
     "latest_checkpoint",
     "launch",
     "list_checkpoints",
+    "loaders",
     "load_checkpoint",
     "local_device",
     "losses",
@@ -124,5 +127,6 @@ __all__ = [
     "torchrun_command",
     "train_on_batch",
     "under_torchrun",
+    "weighting",
     "without_option",
 ]

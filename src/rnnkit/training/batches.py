@@ -10,18 +10,21 @@ module's device.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
 __all__ = [
+    "ArrayData",
+    "Batch",
     "Inputs",
     "as_inputs",
     "as_output",
     "as_tensor",
+    "as_weights",
     "batch_slices",
     "check_batch_size",
     "check_same_length",
@@ -142,3 +145,74 @@ def as_output(out: Any, what: str = "module output") -> Tensor:
             f"{what}: expected the module to return a torch.Tensor, got {type(out).__name__}"
         )
     return out
+
+
+class Batch(NamedTuple):
+    """One batch on the module's device: inputs, targets and per-sample (or per-entry)
+    weights (None: every sample weighs 1)."""
+
+    inputs: Inputs
+    targets: Tensor
+    sample_weight: Tensor | None
+
+    @property
+    def size(self) -> int:
+        return int(self.targets.shape[0])
+
+
+class ArrayData(NamedTuple):
+    """Whole arrays as tensors: inputs, targets and optional sample weights, all of the same
+    number of samples."""
+
+    inputs: Inputs
+    targets: Tensor
+    sample_weight: Tensor | None
+
+    @property
+    def samples(self) -> int:
+        return n_samples(self.inputs)
+
+    def steps(self, batch_size: int) -> int:
+        return n_steps(self.samples, batch_size)
+
+    @property
+    def generator(self) -> torch.Generator | None:
+        """Arrays are shuffled by ``fit``'s generator, not one of their own."""
+        return None
+
+    def shuffled(self, generator: torch.Generator | None) -> Tensor:
+        """This epoch's permutation of the samples."""
+        return torch.randperm(self.samples, generator=generator)
+
+    def rows(self, lo: int, hi: int) -> ArrayData:
+        sw = self.sample_weight
+        return ArrayData(
+            tuple(t[lo:hi] for t in self.inputs),
+            self.targets[lo:hi],
+            None if sw is None else sw[lo:hi],
+        )
+
+    def batches(
+        self, batch_size: int, order: Tensor | None, device: torch.device
+    ) -> Iterator[Batch]:
+        """Batches of ``batch_size`` rows in order, or along the permutation ``order``."""
+        sw = self.sample_weight
+        for idx in batch_slices(self.samples, batch_size, order):
+            *xb, yb = take([*self.inputs, self.targets], idx, device)
+            wb = None if sw is None else take([sw], idx, device)[0]
+            yield Batch(tuple(xb), yb, wb)
+
+
+def as_weights(data: Any, samples: int, name: str = "sample_weight") -> Tensor | None:
+    """Sample weights ``(samples,)`` (or per entry ``(samples, ...)``) as float32, checked to be
+    finite and non-negative; None stays None."""
+    if data is None:
+        return None
+    weights = as_tensor(data, torch.float32, name).to(torch.float32)
+    if int(weights.shape[0]) != samples:
+        raise ValueError(
+            f"{name}: expected one weight per sample ({samples}), got {int(weights.shape[0])}"
+        )
+    if not bool(torch.isfinite(weights).all()) or bool((weights < 0).any()):
+        raise ValueError(f"{name}: expected finite weights >= 0, got NaN, Inf or a negative one")
+    return weights

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .batches import batch_slices, module_device_dtype, n_samples, n_steps, take
+from .batches import module_device_dtype
 from .callbacks import Callback, History
 from .callbacks.base import CallbackList, TrainState, check_callbacks, overrides
 from .checkpoint import (
@@ -70,12 +70,15 @@ class _Run:
     want_batch_logs: bool
 
     @property
-    def samples(self) -> int:
-        return n_samples(self.data.inputs)
+    def steps(self) -> int | None:
+        """Batches per epoch (None: an iterable of unknown length)."""
+        return self.data.train.steps(self.checked.batch_size)
 
     @property
-    def steps(self) -> int:
-        return n_steps(self.samples, self.checked.batch_size)
+    def shuffles(self) -> bool:
+        """Whether a generator's state belongs in the checkpoints: fit shuffles the samples,
+        or a DataLoader shuffles with its own generator."""
+        return self.options.shuffle or self.data.train.generator is not None
 
     def epochs(self) -> range:
         """The epochs left to run (none when the resumed run had stopped early)."""
@@ -121,12 +124,13 @@ def _prepare(module: Any, x: Any, y: Any, o: FitOptions) -> _Run:
         history = History()
         callbacks.append(history)
     progress = Progress(checked.verbose, o.stream)
-    state = _attach(module, o, checked, n_samples(data.inputs), opt, train_metrics, progress)
+    state = _attach(module, o, checked, data, opt, train_metrics, progress)
     cbs = CallbackList(callbacks)
     cbs.attach(state, state.params)
-    generator = _shuffling_generator(o)
+    generator = data.train.generator or _shuffling_generator(o)
+    shuffles = o.shuffle or data.train.generator is not None
     if resume_from is not None:
-        _check_resume(resume_from, module, opt, callbacks, generator, o.shuffle)
+        _check_resume(resume_from, module, opt, callbacks, generator, shuffles)
     return _Run(
         module=module,
         device=device,
@@ -152,7 +156,7 @@ def _attach(
     module: nn.Module,
     o: FitOptions,
     checked: CheckedOptions,
-    samples: int,
+    data: FitData,
     opt: torch.optim.Optimizer,
     train_metrics: list[Metric],
     progress: Progress,
@@ -160,10 +164,10 @@ def _attach(
     """The :class:`TrainState` the callbacks share (``params`` as Keras's)."""
     params = {
         "epochs": checked.epochs,
-        "steps": n_steps(samples, checked.batch_size),
+        "steps": data.train.steps(checked.batch_size),
         "verbose": checked.verbose,
         "batch_size": checked.batch_size,
-        "samples": samples,
+        "samples": data.train.samples,
     }
     state = TrainState(
         module=module,
@@ -217,22 +221,20 @@ def _apply_resume(run: _Run, ckpt: Checkpoint) -> None:
 def _train_epoch(run: _Run, epoch: int) -> dict[str, float]:
     """The batches of one epoch; returns the epoch's training logs."""
     o, data = run.options, run.data
-    epochs, steps = run.checked.epochs, run.steps
+    epochs, steps = run.checked.epochs, run.steps or 0
     run.state.epoch = epoch
     run.tracker.reset()
     run.cbs.call("on_epoch_begin", epoch, {})
     run.module.train()
     run.progress.begin(steps, epoch, epochs)
-    order = torch.randperm(run.samples, generator=run.generator) if o.shuffle else None
-    for step, idx in enumerate(batch_slices(run.samples, run.checked.batch_size, order)):
+    order = data.train.shuffled(run.generator) if o.shuffle else None
+    for step, batch in enumerate(data.train.batches(run.checked.batch_size, order, run.device)):
         run.cbs.call("on_train_batch_begin", step, {})
-        *xb, yb = take([*data.inputs, data.targets], idx, run.device)
         train_step(
             run.module,
             run.optimizer,
             run.loss_fn,
-            xb,
-            yb,
+            batch,
             run.tracker,
             clipnorm=o.clipnorm,
             clipvalue=o.clipvalue,
@@ -254,14 +256,13 @@ def _end_epoch(run: _Run, epoch: int, epoch_logs: dict[str, float]) -> bool:
     """Validation, ``on_epoch_end``, the checkpoint; returns whether training stops."""
     o, val = run.options, run.data.validation
     if val is not None:
+        size = run.checked.validation_batch_size
         val_logs = eval_pass(
             run.module,
-            val[0],
-            val[1],
+            val.batches(size, None, run.device),
+            val.steps(size) or 0,
             run.loss_fn,
             run.val_tracker,
-            run.checked.validation_batch_size,
-            run.device,
             run.cbs,
             None,
             o.extra_loss,
@@ -280,7 +281,7 @@ def _end_epoch(run: _Run, epoch: int, epoch_logs: dict[str, float]) -> bool:
             module=run.module,
             optimizer=run.optimizer,
             callbacks=run.callbacks,
-            generator=run.generator if o.shuffle else None,
+            generator=run.generator if run.shuffles else None,
             params={**run.state.params, "shuffle": o.shuffle},
             stopped=stop,
             keep_last=o.keep_last,

@@ -24,19 +24,13 @@ bit as if the run had not been interrupted (same device, same versions).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TextIO
 
 import torch
 from torch import Tensor, nn
 
-from .batches import (
-    as_inputs,
-    as_tensor,
-    check_same_length,
-    module_device_dtype,
-    take,
-)
+from .batches import module_device_dtype
 from .callbacks import Callback, History, default_loggers
 from .callbacks.base import check_callbacks
 from .distributed import DataParallel, wants_distributed
@@ -46,11 +40,13 @@ from .metrics import MetricLike, build_metrics
 from .optimizers import OptimizerLike, resolve_optimizer
 from .options import (
     FitOptions,
+    array_data,
     check_clip,
     check_module,
 )
 from .step import NonFiniteLossError, Tracker, train_step
 from .strategy import OneProcess, Strategy
+from .weighting import check_class_weight, class_sample_weights
 
 __all__ = ["NonFiniteLossError", "fit", "fit_distributed", "train_on_batch"]
 
@@ -86,21 +82,21 @@ def fit(
     keep_last: int = 2,
     distributed: bool | Literal["auto"] | Strategy = False,
     log_dir: str | os.PathLike[str] | None = None,
+    sample_weight: Any = None,
+    class_weight: Mapping[int, float] | None = None,
+    steps_per_epoch: int | None = None,
+    validation_steps: int | None = None,
 ) -> History:
     """Train ``module`` on ``(x, y)`` for ``epochs`` epochs (Keras ``Model.fit`` semantics).
 
-    ``module`` is any ``nn.Module``, called as ``module(*inputs)`` on ``(batch, ...)``
-    tensors; ``x`` is an array / tensor ``(samples, ...)`` or a list/tuple of them
-    (multi-input), ``y`` the targets ``(samples, ...)`` (integer labels stay int64). Every
-    keyword argument is described on :class:`~rnnkit.training.options.FitOptions`, except:
-
-    * ``distributed``: ``True`` / ``"auto"``: data-parallel over ``torch.distributed``
-      (torchrun), the same weights as one process on the same global ``batch_size``
-      (:mod:`rnnkit.training.distributed`); ``"auto"`` only when the world size is > 1; or a
-      :class:`~rnnkit.training.strategy.Strategy` such as ``DataParallel(...)``.
-    * ``log_dir``: also log every epoch to ``log_dir/history.csv`` and ``history.jsonl``.
-
-    Returns the :class:`History` (``history.history[key]`` per epoch, ``history.epoch``).
+    ``module``: any ``nn.Module``, called as ``module(*inputs)`` on ``(batch, ...)`` tensors.
+    ``x``: an array / tensor ``(samples, ...)`` or a list of them, with targets ``y``; or a
+    ``Dataset``, ``DataLoader`` or iterable of ``(x, y[, sample_weight])`` batches, ``y=None``
+    (:mod:`rnnkit.training.loaders`). Keywords: see :class:`~.options.FitOptions`, and
+    ``distributed``: ``True`` / ``"auto"`` (only when the world size is > 1): data-parallel
+    under torchrun with the one-process weights (:mod:`rnnkit.training.distributed`), or a
+    :class:`~.strategy.Strategy`; ``log_dir``: also log epochs to ``history.csv`` and
+    ``history.jsonl`` there. Returns the :class:`History`.
     """
     options = FitOptions(
         loss=loss,
@@ -126,6 +122,10 @@ def fit(
         checkpoint_dir=checkpoint_dir,
         resume=resume,
         keep_last=keep_last,
+        sample_weight=sample_weight,
+        class_weight=class_weight,
+        steps_per_epoch=steps_per_epoch,
+        validation_steps=validation_steps,
     )
     return _strategy_for(distributed).fit(module, x, y, options, run_fit)
 
@@ -181,8 +181,11 @@ def train_on_batch(
     clipvalue: float | None = None,
     extra_loss: Callable[[], Tensor] | None = None,
     global_clipnorm: float | None = None,
+    sample_weight: Any = None,
+    class_weight: Mapping[int, float] | None = None,
 ) -> dict[str, float]:
-    """One optimizer step on the whole ``(x, y)`` as a single batch (train mode).
+    """One optimizer step on the whole ``(x, y)`` as a single batch (train mode), weighted by
+    ``sample_weight`` or ``class_weight`` as in ``fit``.
 
     Returns ``{"loss": ..., <metric>: ...}`` for this batch (metrics computed on the outputs
     before the update, as in ``fit``). Named optimizers keep their state across calls.
@@ -190,14 +193,16 @@ def train_on_batch(
     module = check_module(module)
     check_clip(clipnorm, clipvalue, global_clipnorm)
     device, float_dtype = module_device_dtype(module)
-    inputs = as_inputs(x, float_dtype)
-    targets = as_tensor(y, float_dtype, "y")
-    check_same_length(inputs, targets)
+    weights = check_class_weight(class_weight)
+    if weights is not None and sample_weight is not None:
+        raise ValueError("expected class_weight or sample_weight, got both (as Keras refuses)")
+    data = array_data(x, y, sample_weight, float_dtype)
+    if weights is not None:
+        data = data._replace(sample_weight=class_sample_weights(data.targets, weights))
     loss_fn = get_loss(loss)
     tracker = Tracker(build_metrics(metrics, loss_fn))
     tracker.reset()
     opt = resolve_optimizer(optimizer, module)
-    *xb, yb = take([*inputs, targets], slice(None), device)
     was_training = module.training
     try:
         module.train()
@@ -205,8 +210,7 @@ def train_on_batch(
             module,
             opt,
             loss_fn,
-            xb,
-            yb,
+            next(data.batches(data.samples, None, device)),
             tracker,
             clipnorm=clipnorm,
             clipvalue=clipvalue,

@@ -2,8 +2,10 @@
 
 :class:`KerasAdam` / :class:`KerasAdamW` run torch's Adam(W) with Keras's epsilon placement
 (``eps_t = eps / sqrt(1 - beta_2^t)`` per step; fused straight on torch's kernel once every
-parameter has its state); :class:`KerasRMSprop` is Keras's RMSprop (``sqrt(v + eps)``). The
-Keras-style specs that build them are in :mod:`rnnkit.training.optimizers`.
+parameter has its state); :class:`KerasRMSprop` is Keras's RMSprop (``sqrt(v + eps)``);
+:class:`KerasAdagrad`, :class:`KerasAdadelta`, :class:`KerasAdamax` and :class:`KerasNadam`
+follow Keras 3's update steps line by line. The Keras-style specs that build them are in
+:mod:`rnnkit.training.optimizers`.
 """
 
 from __future__ import annotations
@@ -16,7 +18,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["KerasAdam", "KerasAdamW", "KerasRMSprop", "fusable"]
+__all__ = [
+    "KerasAdadelta",
+    "KerasAdagrad",
+    "KerasAdam",
+    "KerasAdamW",
+    "KerasAdamax",
+    "KerasNadam",
+    "KerasRMSprop",
+    "fusable",
+]
 
 
 def _keras_eps(group: dict[str, Any], t: int) -> float:
@@ -226,3 +237,139 @@ class KerasRMSprop(torch.optim.Optimizer):
                 else:
                     p.addcdiv_(g, denom, value=-lr)
         return loss
+
+
+class _KerasRule(torch.optim.Optimizer):
+    """A Keras update rule applied parameter by parameter (dense gradients); ``group["iterations"]``
+    counts the steps as Keras's ``optimizer.iterations``."""
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            group["iterations"] = group.get("iterations", 0) + 1
+            self._begin_step(group)
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError(
+                        f"{type(self).__name__}: expected dense gradients, got sparse"
+                    )
+                self._update(p, p.grad, group, self.state[p])
+        return loss
+
+    def _begin_step(self, group: dict[str, Any]) -> None:
+        """Per-step work shared by every parameter of ``group`` (default: none)."""
+
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class KerasAdagrad(_KerasRule):
+    """Keras's Adagrad: ``a <- a + g^2; w <- w - lr * g / sqrt(a + eps)`` (``a`` starts at
+    ``initial_accumulator_value``)."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        initial_accumulator_value: float = 0.1,
+        eps: float = 1e-7,
+    ) -> None:
+        defaults = {"lr": lr, "initial_accumulator_value": initial_accumulator_value, "eps": eps}
+        super().__init__(params, defaults)
+
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            state["accumulator"] = torch.full_like(p, group["initial_accumulator_value"])
+        acc = state["accumulator"]
+        acc.add_(g.square())
+        p.sub_(g * group["lr"] / (acc + group["eps"]).sqrt())
+
+
+class KerasAdadelta(_KerasRule):
+    """Keras's Adadelta::
+
+    G <- rho G + (1 - rho) g^2;  d <- -sqrt(D + eps) g / sqrt(G + eps)
+    D <- rho D + (1 - rho) d^2;  w <- w + lr d
+    """
+
+    def __init__(
+        self, params: Iterable[Tensor], lr: float = 1e-3, rho: float = 0.95, eps: float = 1e-7
+    ) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps})
+
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            state["accumulated_grad"] = torch.zeros_like(p)
+            state["accumulated_delta_var"] = torch.zeros_like(p)
+        rho, eps = group["rho"], group["eps"]
+        grads, deltas = state["accumulated_grad"], state["accumulated_delta_var"]
+        grads.copy_(rho * grads + (1 - rho) * g.square())
+        delta = -((deltas + eps).sqrt() * g) / (grads + eps).sqrt()
+        deltas.copy_(rho * deltas + (1 - rho) * delta.square())
+        p.add_(group["lr"] * delta)
+
+
+class KerasAdamax(_KerasRule):
+    """Keras's Adamax: ``m <- m + (g - m)(1 - beta_1); u <- max(beta_2 u, |g|);
+    w <- w - lr m / ((1 - beta_1^t)(u + eps))``."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-7,
+    ) -> None:
+        super().__init__(params, {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "eps": eps})
+
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            state["momentum"] = torch.zeros_like(p)
+            state["norm"] = torch.zeros_like(p)
+        b1, b2 = group["beta_1"], group["beta_2"]
+        m, u = state["momentum"], state["norm"]
+        m.add_((g - m) * (1 - b1))
+        torch.maximum(u * b2, g.abs(), out=u)
+        p.sub_(group["lr"] * m / ((1 - b1 ** group["iterations"]) * (u + group["eps"])))
+
+
+class KerasNadam(_KerasRule):
+    """Keras's Nadam (Adam with Nesterov momentum and Keras's momentum schedule
+    ``u_t = beta_1 (1 - 0.5 * 0.96^t)``)."""
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        eps: float = 1e-7,
+    ) -> None:
+        defaults = {"lr": lr, "beta_1": beta_1, "beta_2": beta_2, "eps": eps, "u_product": 1.0}
+        super().__init__(params, defaults)
+
+    def _begin_step(self, group: dict[str, Any]) -> None:
+        t = group["iterations"]
+        group["u_product"] *= group["beta_1"] * (1.0 - 0.5 * 0.96**t)
+
+    def _update(self, p: Tensor, g: Tensor, group: dict[str, Any], state: dict[str, Any]) -> None:
+        if not state:
+            state["momentum"] = torch.zeros_like(p)
+            state["velocity"] = torch.zeros_like(p)
+        b1, b2, t = group["beta_1"], group["beta_2"], group["iterations"]
+        u_t = b1 * (1.0 - 0.5 * 0.96**t)
+        u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (t + 1))
+        u_product = group["u_product"]
+        m, v = state["momentum"], state["velocity"]
+        m.add_((g - m) * (1 - b1))
+        v.add_((g.square() - v) * (1 - b2))
+        m_hat = u_t_1 * m / (1 - u_product * u_t_1) + (1 - u_t) * g / (1 - u_product)
+        v_hat = v / (1 - b2**t)
+        p.sub_(m_hat * group["lr"] / (v_hat.sqrt() + group["eps"]))

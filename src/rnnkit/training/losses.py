@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .weighting import squeeze_or_expand_to_same_rank, weighted_values
+
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
@@ -54,23 +56,6 @@ __all__ = [
 
 EPSILON = 1e-7
 _REDUCTIONS = ("sum_over_batch_size", "sum", "none")
-
-
-def squeeze_or_expand_to_same_rank(x1: Tensor, x2: Tensor) -> tuple[Tensor, Tensor]:
-    """Keras's rank fix-up: when the ranks differ by one and the longer tensor ends in a
-    size-1 axis, expand a rank-1 partner to ``(n, 1)`` or squeeze that axis away."""
-    r1, r2 = x1.dim(), x2.dim()
-    if r1 == r2 + 1 and x1.shape[-1] == 1:
-        if r2 == 1:
-            x2 = x2.unsqueeze(-1)  # (n,) -> (n, 1)
-        else:
-            x1 = x1.squeeze(-1)
-    elif r2 == r1 + 1 and x2.shape[-1] == 1:
-        if r1 == 1:
-            x1 = x1.unsqueeze(-1)  # (n,) -> (n, 1)
-        else:
-            x2 = x2.squeeze(-1)
-    return x1, x2
 
 
 def _same_shape(y_true: Tensor, y_pred: Tensor, name: str) -> tuple[Tensor, Tensor]:
@@ -167,7 +152,7 @@ def _reduce(values: Tensor, reduction: str) -> Tensor:
 
 
 class Loss(abc.ABC):
-    """Base loss: ``loss(y_true, y_pred) -> scalar`` (Keras order).
+    """Base loss: ``loss(y_true, y_pred[, sample_weight, mask]) -> scalar`` (Keras order).
 
     Subclasses implement :meth:`call` returning the per-sample loss ``(batch, ...)``; ``__call__``
     reduces it with ``reduction`` (``"sum_over_batch_size"`` = mean over all elements, Keras's
@@ -184,8 +169,18 @@ class Loss(abc.ABC):
     def call(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         """Implemented by each subclass."""
 
-    def __call__(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
-        return _reduce(self.call(y_true, y_pred), self.reduction)
+    def __call__(
+        self,
+        y_true: Tensor,
+        y_pred: Tensor,
+        sample_weight: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> Tensor:
+        """The reduced loss; ``sample_weight`` (per sample or per entry) and ``mask`` (the
+        output's valid entries) weigh the per-entry values as Keras 3 does (see
+        :mod:`rnnkit.training.weighting`)."""
+        values = self.call(y_true, y_pred)
+        return _reduce(weighted_values(values, sample_weight, mask, self.reduction), self.reduction)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

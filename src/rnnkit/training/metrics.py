@@ -25,13 +25,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .losses import (
-    Loss,
-    is_binary_crossentropy,
-    mean_absolute_error,
-    mean_squared_error,
-    squeeze_or_expand_to_same_rank,
-)
+from .losses import Loss, is_binary_crossentropy, mean_absolute_error, mean_squared_error
+from .weighting import mask_weights, squeeze_or_expand_to_same_rank
 
 __all__ = [
     "AutoAccuracy",
@@ -92,6 +87,23 @@ def sparse_categorical_accuracy(y_true: Tensor, y_pred: Tensor) -> Tensor:
     return (pred == labels.long()).to(torch.float32)
 
 
+def _weighted_sums(values: Tensor, weights: Tensor) -> tuple[Tensor, Tensor]:
+    """Keras's ``reduce_to_samplewise_values`` with a mean: per-sample weighted values and
+    weights, summed (``(sum of value * w, sum of w)`` over samples)."""
+    values, weights = squeeze_or_expand_to_same_rank(values, weights)
+    if values.dim() > weights.dim():  # (batch, ...) -> the weights' rank
+        values = values.mean(dim=tuple(range(weights.dim(), values.dim())))
+    if weights.dim() < values.dim():
+        weights = weights.reshape(*weights.shape, *([1] * (values.dim() - weights.dim())))
+    weights = torch.broadcast_to(weights, values.shape)
+    values = values * weights
+    if weights.dim() > 1:
+        weights = weights.mean(dim=tuple(range(1, weights.dim())))  # (batch,)
+    if values.dim() > 1:
+        values = values.mean(dim=tuple(range(1, values.dim())))  # (batch,)
+    return values.sum(), weights.sum()
+
+
 class Metric(abc.ABC):
     """Streaming mean of ``fn(y_true, y_pred)`` values.
 
@@ -105,23 +117,36 @@ class Metric(abc.ABC):
     def __init__(self, name: str) -> None:
         self.name = name
         self._total: Tensor | None = None
-        self._count = 0
+        self._count: Tensor | int = 0
 
     @abc.abstractmethod
     def values(self, y_true: Tensor, y_pred: Tensor) -> Tensor:
         """Implemented by each subclass."""
 
     @torch.no_grad()
-    def update_state(self, y_true: Tensor, y_pred: Tensor) -> None:
-        vals = self.values(y_true, y_pred)
+    def update_state(
+        self,
+        y_true: Tensor,
+        y_pred: Tensor,
+        sample_weight: Tensor | None = None,
+        mask: Tensor | None = None,
+    ) -> None:
+        """Add a batch. With ``sample_weight`` and / or ``mask`` (the output's valid entries,
+        a 0/1 weight) the result is ``sum(value * w) / sum(w)``, as Keras's weighted mean."""
+        vals = self.values(y_true, y_pred).detach()
         acc_dtype = torch.float32 if vals.device.type == "mps" else torch.float64
-        batch_total = vals.detach().to(acc_dtype).sum()
+        weights = mask_weights(sample_weight, mask, acc_dtype, "sum")
+        if weights is None:
+            batch_total = vals.to(acc_dtype).sum()
+            count: Tensor | int = vals.numel()
+        else:
+            batch_total, count = _weighted_sums(vals.to(acc_dtype), weights)
         self._total = batch_total if self._total is None else self._total + batch_total
-        self._count += vals.numel()
+        self._count = self._count + count
 
     def result_tensor(self) -> Tensor:
         """The mean so far as a 0-d tensor on the accumulator's device (NaN when empty)."""
-        if self._total is None or self._count == 0:
+        if self._total is None:
             return torch.tensor(float("nan"), dtype=torch.float64)
         return self._total / self._count
 

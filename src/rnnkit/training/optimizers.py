@@ -15,6 +15,10 @@ Adam       lr=1e-3, beta_1=.9, beta_2=.999, epsilon=1e-7         :class:`KerasAd
 AdamW      as Adam, weight_decay=0.004                           :class:`KerasAdamW`
 SGD        lr=0.01, momentum=0, nesterov=False                   ``torch.optim.SGD``
 RMSprop    lr=1e-3, rho=0.9, momentum=0, epsilon=1e-7            :class:`KerasRMSprop`
+Adagrad    lr=1e-3, initial_accumulator_value=0.1, epsilon=1e-7  :class:`KerasAdagrad`
+Adadelta   lr=1e-3, rho=0.95, epsilon=1e-7                       :class:`KerasAdadelta`
+Adamax     lr=1e-3, beta_1=.9, beta_2=.999, epsilon=1e-7         :class:`KerasAdamax`
+Nadam      as Adamax (Keras's momentum schedule)                 :class:`KerasNadam`
 =========  ====================================================  ==============================
 
 SGD is the same update as Keras. Torch's Adam puts epsilon elsewhere (``sqrt(v) / sqrt(1 -
@@ -36,10 +40,23 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .keras_updates import KerasAdam, KerasAdamW, KerasRMSprop, fusable
+from .keras_updates import (
+    KerasAdadelta,
+    KerasAdagrad,
+    KerasAdam,
+    KerasAdamax,
+    KerasAdamW,
+    KerasNadam,
+    KerasRMSprop,
+    fusable,
+)
 
 __all__ = [
+    "Adadelta",
+    "Adagrad",
     "Adam",
+    "Adamax",
+    "Nadam",
     "AdamW",
     "KerasAdam",
     "KerasAdamW",
@@ -213,11 +230,81 @@ class RMSprop(OptimizerSpec):
         )
 
 
+class Adagrad(OptimizerSpec):
+    """Keras ``Adagrad(learning_rate=1e-3, initial_accumulator_value=0.1, epsilon=1e-7)`` ->
+    :class:`KerasAdagrad`."""
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        if isinstance(initial_accumulator_value, bool) or not initial_accumulator_value >= 0:
+            raise ValueError(
+                f"expected initial_accumulator_value >= 0, got {initial_accumulator_value!r}"
+            )
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def _build(self, params: list[Tensor]) -> torch.optim.Optimizer:
+        return KerasAdagrad(
+            params, self.learning_rate, self.initial_accumulator_value, self.epsilon
+        )
+
+
+class Adadelta(OptimizerSpec):
+    """Keras ``Adadelta(learning_rate=1e-3, rho=0.95, epsilon=1e-7)`` -> :class:`KerasAdadelta`."""
+
+    def __init__(
+        self, learning_rate: float = 1e-3, rho: float = 0.95, epsilon: float = 1e-7
+    ) -> None:
+        super().__init__(learning_rate)
+        self.rho = _unit("rho", rho)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def _build(self, params: list[Tensor]) -> torch.optim.Optimizer:
+        return KerasAdadelta(params, self.learning_rate, self.rho, self.epsilon)
+
+
+class Adamax(OptimizerSpec):
+    """Keras ``Adamax(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`` ->
+    :class:`KerasAdamax`."""
+
+    def __init__(
+        self,
+        learning_rate: float = 1e-3,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+    ) -> None:
+        super().__init__(learning_rate)
+        self.beta_1 = _unit("beta_1", beta_1)
+        self.beta_2 = _unit("beta_2", beta_2)
+        self.epsilon = _positive("epsilon", epsilon)
+
+    def _build(self, params: list[Tensor]) -> torch.optim.Optimizer:
+        return KerasAdamax(params, self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+
+class Nadam(Adamax):
+    """Keras ``Nadam(learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-7)`` ->
+    :class:`KerasNadam`."""
+
+    def _build(self, params: list[Tensor]) -> torch.optim.Optimizer:
+        return KerasNadam(params, self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+
+
 _BY_NAME: dict[str, Callable[[], OptimizerSpec]] = {
     "adam": Adam,
     "adamw": AdamW,
     "sgd": SGD,
     "rmsprop": RMSprop,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "adamax": Adamax,
+    "nadam": Nadam,
 }
 
 
@@ -227,8 +314,9 @@ def get_optimizer(
 ) -> Any:
     """Resolve an optimizer.
 
-    Without ``params``: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"`` (case-insensitive) give
-    a spec with Keras defaults; specs and built torch optimizers are returned as is.
+    Without ``params``: ``"adam"``, ``"adamw"``, ``"sgd"``, ``"rmsprop"``, ``"adagrad"``,
+    ``"adadelta"``, ``"adamax"``, ``"nadam"`` (case-insensitive) give a spec with Keras
+    defaults; specs and built torch optimizers are returned as is.
     With ``params`` (an iterable of tensors): a built ``torch.optim.Optimizer`` over the trainable
     ones (a given torch optimizer is returned unchanged).
 
@@ -248,7 +336,7 @@ def get_optimizer(
         spec = factory()
     else:
         raise TypeError(
-            "expected an optimizer name, optimizers.Adam/SGD/RMSprop/AdamW or a "
+            "expected an optimizer name, an optimizers spec (Adam, SGD, RMSprop ...) or a "
             f"torch.optim.Optimizer, got {type(identifier).__name__}"
         )
     return spec if params is None else spec.build(params)

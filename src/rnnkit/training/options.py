@@ -18,19 +18,33 @@ from typing import Any, Literal, NamedTuple, TextIO
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.utils.data import Dataset, IterableDataset
 
-from .batches import Inputs, as_inputs, as_tensor, check_batch_size, check_same_length, n_samples
+from .batches import (
+    ArrayData,
+    as_inputs,
+    as_tensor,
+    as_weights,
+    check_batch_size,
+    check_same_length,
+    n_samples,
+)
 from .callbacks.base import Callback
 from .checkpoint import Checkpoint, latest_checkpoint, read_checkpoint
+from .loaders import DatasetData, LoaderData, is_batch_source
 from .losses import LossLike
 from .metrics import MetricLike
 from .optimizers import OptimizerLike
 from .progress import normalize_verbose
+from .weighting import check_class_weight, class_sample_weights
 
 __all__ = [
     "CheckedOptions",
     "FitData",
     "FitOptions",
+    "Source",
+    "batch_source",
+    "array_data",
     "check_clip",
     "check_fit_options",
     "check_int",
@@ -90,6 +104,13 @@ class FitOptions:
             :class:`CheckpointCorruptError`, one that does not fit the module, optimizer or
             callbacks :class:`CheckpointMismatchError`, before anything changes.
         keep_last: how many checkpoints to keep (``>= 1``).
+        sample_weight: per-sample weights ``(samples,)`` (or per entry, e.g. ``(samples,
+            time)``) of the loss and metrics, as Keras weighs them.
+        class_weight: ``{class index: weight}``: each training sample weighs its class's
+            weight (1 for classes not listed); not with ``sample_weight``.
+        steps_per_epoch, validation_steps: batches per epoch / validation pass taken from a
+            DataLoader or iterable (``x`` / ``validation_data``); see
+            :mod:`rnnkit.training.loaders`.
     """
 
     loss: LossLike
@@ -115,6 +136,10 @@ class FitOptions:
     checkpoint_dir: str | os.PathLike[str] | None
     resume: bool | Literal["auto"]
     keep_last: int
+    sample_weight: Any = None
+    class_weight: Any = None
+    steps_per_epoch: int | None = None
+    validation_steps: int | None = None
 
 
 class CheckedOptions(NamedTuple):
@@ -128,12 +153,15 @@ class CheckedOptions(NamedTuple):
     checkpoint_root: Path | None
 
 
-class FitData(NamedTuple):
-    """Training inputs and targets, and the validation pair (None without validation)."""
+#: Where batches come from: whole arrays, a Dataset, or a DataLoader / iterable of batches.
+Source = ArrayData | DatasetData | LoaderData
 
-    inputs: Inputs
-    targets: Tensor
-    validation: tuple[Inputs, Tensor] | None
+
+class FitData(NamedTuple):
+    """Training data and the validation data (None without validation)."""
+
+    train: Source
+    validation: Source | None
 
 
 def check_module(module: Any) -> nn.Module:
@@ -207,10 +235,21 @@ def check_fit_options(o: FitOptions) -> CheckedOptions:
 
 
 # --------------------------------------------------------------------------- data
-def _as_validation(validation_data: Any, float_dtype: torch.dtype) -> tuple[Inputs, Tensor]:
-    if not isinstance(validation_data, (list, tuple)) or len(validation_data) != 2:
+def array_data(
+    x: Any, y: Any, sample_weight: Any, float_dtype: torch.dtype, name: str = ""
+) -> ArrayData:
+    """``x``, ``y`` and ``sample_weight`` as tensors of the same number of samples."""
+    inputs = as_inputs(x, float_dtype, f"{name}x" if name else "x")
+    targets = as_tensor(y, float_dtype, f"{name}y" if name else "y")
+    check_same_length(inputs, targets, f"{name}x and y" if name else "x and y")
+    weights = as_weights(sample_weight, n_samples(inputs), f"{name}sample_weight")
+    return ArrayData(inputs, targets, weights)
+
+
+def _as_validation(validation_data: Any, float_dtype: torch.dtype) -> ArrayData:
+    if not isinstance(validation_data, (list, tuple)) or len(validation_data) not in (2, 3):
         raise ValueError(
-            "expected validation_data=(x_val, y_val), got "
+            "expected validation_data=(x_val, y_val) or (x_val, y_val, sample_weight), got "
             f"{type(validation_data).__name__}"
             + (
                 f" of length {len(validation_data)}"
@@ -218,39 +257,76 @@ def _as_validation(validation_data: Any, float_dtype: torch.dtype) -> tuple[Inpu
                 else ""
             )
         )
-    xv = as_inputs(validation_data[0], float_dtype, "validation_data x")
-    yv = as_tensor(validation_data[1], float_dtype, "validation_data y")
-    check_same_length(xv, yv, "validation_data x and y")
-    return xv, yv
+    sw = validation_data[2] if len(validation_data) == 3 else None
+    return array_data(validation_data[0], validation_data[1], sw, float_dtype, "validation_data ")
 
 
-def _split(inputs: Inputs, y: Tensor, validation_split: float) -> FitData:
+def _split(data: ArrayData, validation_split: float) -> tuple[ArrayData, ArrayData]:
     """Keras: the last ``validation_split`` fraction (before shuffling) is validation data."""
-    n = n_samples(inputs)
+    n = data.samples
     split_at = int(math.floor(n * (1.0 - validation_split)))
     if split_at == 0 or split_at == n:
         raise ValueError(
             f"validation_split={validation_split}: expected enough samples to split into a "
             f"training and a validation set, got {n} samples"
         )
-    return FitData(
-        tuple(t[:split_at] for t in inputs),
-        y[:split_at],
-        (tuple(t[split_at:] for t in inputs), y[split_at:]),
-    )
+    return data.rows(0, split_at), data.rows(split_at, n)
+
+
+def batch_source(
+    x: Any, steps: Any, float_dtype: torch.dtype, name: str = "x"
+) -> DatasetData | LoaderData:
+    """A Dataset, DataLoader or iterable of batches as a source (``steps`` per epoch)."""
+    steps = None if steps is None else check_int(f"steps for {name}", steps, 1)
+    if isinstance(x, Dataset) and not isinstance(x, IterableDataset):
+        return DatasetData(x, float_dtype, name)
+    return LoaderData(x, steps, float_dtype, name)
+
+
+def _source_data(x: Any, y: Any, o: FitOptions, float_dtype: torch.dtype) -> FitData:
+    for given, what in (
+        (y, "y"),
+        (o.sample_weight, "sample_weight"),
+        (o.class_weight, "class_weight"),
+    ):
+        if given is not None:
+            raise ValueError(
+                f"expected no {what} with a Dataset, DataLoader or iterable x (its batches "
+                f"carry (x, y[, sample_weight])), got {type(given).__name__}"
+            )
+    if o.validation_split:
+        raise ValueError(
+            "expected validation_data with a Dataset, DataLoader or iterable x, got "
+            f"validation_split={o.validation_split} (it needs arrays)"
+        )
+    return FitData(batch_source(x, o.steps_per_epoch, float_dtype), _validation(o, float_dtype))
+
+
+def _validation(o: FitOptions, float_dtype: torch.dtype) -> Source | None:
+    if o.validation_data is None:
+        return None
+    if is_batch_source(o.validation_data):
+        return batch_source(o.validation_data, o.validation_steps, float_dtype, "validation_data")
+    return _as_validation(o.validation_data, float_dtype)
 
 
 def fit_data(x: Any, y: Any, o: FitOptions, float_dtype: torch.dtype) -> FitData:
-    """``x`` and ``y`` as tensors, and the validation data (``validation_data`` wins over
-    ``validation_split``, as in Keras)."""
-    inputs = as_inputs(x, float_dtype)
-    targets = as_tensor(y, float_dtype, "y")
-    check_same_length(inputs, targets)
-    if o.validation_data is not None:
-        return FitData(inputs, targets, _as_validation(o.validation_data, float_dtype))
-    if o.validation_split > 0:
-        return _split(inputs, targets, o.validation_split)
-    return FitData(inputs, targets, None)
+    """``x``, ``y`` and the sample weights as tensors, and the validation data
+    (``validation_data`` wins over ``validation_split``, as in Keras). ``class_weight`` weighs
+    the training samples only (the validation part of a split is unweighted, as in Keras).
+    A Dataset, DataLoader or iterable ``x`` carries its own targets and weights."""
+    if is_batch_source(x):
+        return _source_data(x, y, o, float_dtype)
+    class_weight = check_class_weight(o.class_weight)
+    if class_weight is not None and o.sample_weight is not None:
+        raise ValueError("expected class_weight or sample_weight, got both (as Keras refuses)")
+    train = array_data(x, y, o.sample_weight, float_dtype)
+    validation = _validation(o, float_dtype)
+    if validation is None and o.validation_split > 0:
+        train, validation = _split(train, o.validation_split)
+    if class_weight is not None:
+        train = train._replace(sample_weight=class_sample_weights(train.targets, class_weight))
+    return FitData(train, validation)
 
 
 # --------------------------------------------------------------------------- checkpoints

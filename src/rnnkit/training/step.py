@@ -6,19 +6,27 @@ raising :class:`NonFiniteLossError`), Keras's gradient clipping (:func:`clip_gra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .batches import Inputs, as_output, batch_slices, n_samples, n_steps, take
+from .batches import Batch, as_output
 from .callbacks.base import CallbackList, overrides
 from .losses import Loss
 from .metrics import Metric
 from .progress import Progress
+from .weighting import output_mask
 
-__all__ = ["NonFiniteLossError", "Tracker", "clip_gradients", "eval_pass", "train_step"]
+__all__ = [
+    "NonFiniteLossError",
+    "Tracker",
+    "batch_loss",
+    "clip_gradients",
+    "eval_pass",
+    "train_step",
+]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -89,13 +97,16 @@ class Tracker:
             m.reset_state()
 
     @torch.no_grad()
-    def update(self, loss: Tensor, y_true: Tensor, y_pred: Tensor, batch: int) -> None:
+    def update(self, loss: Tensor, batch: Batch, y_pred: Tensor, mask: Tensor | None) -> None:
+        """Add a batch's loss (weighted by its size, as Keras's loss tracker) and update the
+        metrics on the valid entries of the output mask (Keras's ``metrics`` are not weighted
+        by the sample weights; those weigh the loss only)."""
         dtype = torch.float32 if loss.device.type == "mps" else torch.float64
-        weighted = loss.detach().to(dtype) * batch
+        weighted = loss.detach().to(dtype) * batch.size
         self.total = weighted if self.total is None else self.total + weighted
-        self.count += batch
+        self.count += batch.size
         for m in self.metrics:
-            m.update_state(y_true, y_pred)
+            m.update_state(batch.targets, y_pred, None, mask)
 
     def logs(self) -> dict[str, float]:
         if self.total is None or self.count == 0:
@@ -115,12 +126,24 @@ def check_scalar_loss(value: Any) -> Tensor:
     return value.reshape(())
 
 
+def batch_loss(
+    module: nn.Module, loss_fn: Loss, batch: Batch, extra_loss: Callable[[], Tensor] | None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``(loss, y_pred, output mask)`` of one batch: the module's outputs, the output mask it
+    attached (masked entries are left out of the loss) and the sample weights."""
+    y_pred = as_output(module(*batch.inputs))
+    mask = output_mask(y_pred)
+    loss_value = check_scalar_loss(loss_fn(batch.targets, y_pred, batch.sample_weight, mask))
+    if extra_loss is not None:
+        loss_value = loss_value + extra_loss()
+    return loss_value, y_pred, mask
+
+
 def train_step(
     module: nn.Module,
     opt: torch.optim.Optimizer,
     loss_fn: Loss,
-    xb: Sequence[Tensor],
-    yb: Tensor,
+    batch: Batch,
     tracker: Tracker,
     *,
     clipnorm: float | None,
@@ -133,10 +156,7 @@ def train_step(
     metrics (on the outputs before the update). With ``check_finite_at=(epoch, epochs, step,
     steps)`` a NaN/Inf loss raises :class:`NonFiniteLossError` before ``backward``."""
     opt.zero_grad(set_to_none=True)
-    y_pred = as_output(module(*xb))
-    loss_value = check_scalar_loss(loss_fn(yb, y_pred))
-    if extra_loss is not None:
-        loss_value = loss_value + extra_loss()
+    loss_value, y_pred, mask = batch_loss(module, loss_fn, batch, extra_loss)
     if check_finite_at is not None and not bool(torch.isfinite(loss_value)):
         raise NonFiniteLossError(*check_finite_at, value=float(loss_value.detach()))
     loss_value.backward()
@@ -146,39 +166,32 @@ def train_step(
         ]
         clip_gradients(grads, clipnorm, clipvalue, global_clipnorm)
     opt.step()
-    tracker.update(loss_value, yb, y_pred.detach(), int(yb.shape[0]))
+    tracker.update(loss_value, batch, y_pred.detach(), mask)
 
 
 def eval_pass(
     module: nn.Module,
-    inputs: Inputs,
-    y: Tensor,
+    batches: Iterable[Batch],
+    steps: int,
     loss_fn: Loss,
     tracker: Tracker,
-    batch_size: int,
-    device: torch.device,
     cbs: CallbackList | None,
     progress: Progress | None,
     extra_loss: Callable[[], Tensor] | None,
 ) -> dict[str, float]:
-    """One pass over ``(inputs, y)`` in eval mode without gradients; returns the logs."""
-    n = n_samples(inputs)
-    steps = n_steps(n, batch_size)
+    """One pass over ``batches`` (``steps`` of them) in eval mode without gradients; returns
+    the logs."""
     want_batch_logs = cbs is not None and overrides(cbs.callbacks, "on_test_batch_end")
     tracker.reset()
     module.eval()
     if progress is not None:
         progress.begin(steps)
     with torch.no_grad():
-        for step, idx in enumerate(batch_slices(n, batch_size, None)):
+        for step, batch in enumerate(batches):
             if cbs is not None:
                 cbs.call("on_test_batch_begin", step, {})
-            *xb, yb = take([*inputs, y], idx, device)
-            y_pred = as_output(module(*xb))
-            loss_value = check_scalar_loss(loss_fn(yb, y_pred))
-            if extra_loss is not None:
-                loss_value = loss_value + extra_loss()
-            tracker.update(loss_value, yb, y_pred, int(yb.shape[0]))
+            loss_value, y_pred, mask = batch_loss(module, loss_fn, batch, extra_loss)
+            tracker.update(loss_value, batch, y_pred, mask)
             show = progress is not None and progress.wants_update(step + 1)
             logs = tracker.logs() if (want_batch_logs or show) else {}
             if cbs is not None:

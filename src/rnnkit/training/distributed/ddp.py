@@ -13,6 +13,8 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from ..weighting import output_mask
+
 __all__ = ["ShardedModule", "shard_bounds", "shard_sizes"]
 
 
@@ -96,14 +98,19 @@ class ShardedModule(nn.Module):
                 "distributed training: expected the module to return a torch.Tensor, got "
                 f"{type(out).__name__}"
             )
+        mask = output_mask(out)
         if empty:
             out = out[:0]
+            mask = None if mask is None else mask[:0]
         if out.dim() == 0 or int(out.shape[0]) != hi - lo:
             raise ValueError(
                 "distributed training: expected the module output to have the batch on axis 0 "
                 f"({hi - lo} rows), got shape {tuple(out.shape)}"
             )
         result: Tensor = _GatherRows.apply(out, n, rank, world)
+        if mask is not None:  # the output mask of every row, for the loss and metrics
+            gathered = _GatherRows.apply(mask.to(out.dtype), n, rank, world)
+            result._keras_mask = gathered > 0.5  # type: ignore[attr-defined]
         return result
 
     def train(self, mode: bool = True) -> ShardedModule:
