@@ -312,14 +312,20 @@ class _Base(nn.Module, abc.ABC):
 
     # -- weights files -------------------------------------------------------------------------
     def save_weights(self, path: str | os.PathLike[str]) -> None:
-        """Write every weight to ``path`` (``*.safetensors``: the ``state_dict``)."""
-        _weights_format(path)
+        """Write every weight to ``path``: ``*.safetensors`` (the ``state_dict``) or Keras 3's
+        ``*.weights.h5`` (needs ``rnnkit.io``, imported by ``import rnnkit``)."""
+        if _weights_format(path) == "keras":
+            _registered("keras_weights")(self, path)
+            return
         tensors = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
         save_file(tensors, os.fspath(path), metadata={"format": "pt"})
 
     def load_weights(self, path: str | os.PathLike[str]) -> None:
-        """Read weights written by :meth:`save_weights` (names and shapes must match)."""
-        _weights_format(path)
+        """Read weights written by :meth:`save_weights` (or by Keras's ``save_weights`` for a
+        ``.weights.h5``); names and shapes must match, else nothing changes."""
+        if _weights_format(path) == "keras":
+            _registered("keras_weights_reader")(self, path)
+            return
         tensors = load_file(os.fspath(path))
         current = self.state_dict()
         if set(tensors) != set(current):
@@ -426,12 +432,22 @@ def _as_input_tensor(model: nn.Module, value: Any) -> Any:
     return tensor.to(device)
 
 
-def _weights_format(path: str | os.PathLike[str]) -> None:
-    if not os.fspath(path).endswith(".safetensors"):
-        raise ValueError(
-            f"expected a weights file ending in .safetensors, got {os.fspath(path)!r} (the "
-            "whole model: model.save('m.rnnkit'))"
-        )
+def _weights_format(path: str | os.PathLike[str]) -> str:
+    name = os.fspath(path)
+    if name.endswith(".weights.h5"):
+        return "keras"
+    if name.endswith(".safetensors"):
+        return "safetensors"
+    raise ValueError(
+        f"expected a weights file ending in .safetensors or .weights.h5, got {name!r} (the "
+        "whole model: model.save('m.rnnkit') or 'm.keras')"
+    )
+
+
+def _registered(name: str) -> Callable[..., Any]:
+    if name not in EXPORTERS:
+        raise ValueError(f"expected rnnkit.io to be importable for {name}, got none")
+    return EXPORTERS[name]
 
 
 def _with_mask(y: Any, mask: Any) -> Any:

@@ -13,6 +13,7 @@ import os
 os.environ["KERAS_BACKEND"] = "torch"  # must precede the first keras import
 
 from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import keras  # noqa: E402
@@ -22,6 +23,7 @@ import torch  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 import rnnkit as rk  # noqa: E402
+import rnnkit.io  # noqa: E402, F401
 from rnnkit.training import optimizers  # noqa: E402
 
 # Keras 3.15's Variable.__array__ lacks numpy 2's `copy` keyword (get_weights()).
@@ -283,3 +285,19 @@ def test_generator_and_dataloader_with_steps_per_epoch() -> None:
     assert r == pytest.approx(float(k), rel=1e-5)
     for kw, rw in zip(km.get_weights(), rm.get_weights(), strict=True):
         np.testing.assert_allclose(rw, kw, rtol=1e-3, atol=1e-5)
+
+
+def test_weights_h5_files_go_both_ways(tmp_path: Path) -> None:
+    km, rm = _tagger(keras)(), _tagger(rk)()
+    _randomize(km, 12)
+    km.save_weights(tmp_path / "keras.weights.h5")
+    rm.load_weights(tmp_path / "keras.weights.h5")
+    x, _ = _tagger_data(13)
+    np.testing.assert_allclose(rm.predict(x), km.predict(x, verbose=0), atol=1e-5)
+    _randomize(rm, 14)
+    rm.save_weights(tmp_path / "rnnkit.weights.h5")
+    km.load_weights(tmp_path / "rnnkit.weights.h5")
+    np.testing.assert_allclose(km.predict(x, verbose=0), rm.predict(x), atol=1e-5)
+    other = rk.Sequential([rk.Input((T,)), RL.Embedding(9, 4), RL.GRU(5), RL.Dense(3)])
+    with pytest.raises(rk.io.KerasImportError):
+        other.load_weights(tmp_path / "rnnkit.weights.h5")

@@ -13,12 +13,15 @@ from ._keras import load_keras
 from ._keras_config import KerasImportError
 from ._keras_out import save_keras
 from ._keras_out_layers import KerasExportError
+from ._keras_weights import load_keras_weights, save_keras_weights
 from ._onnx import OnnxExport, export_onnx
 from ._onnx_graph import OnnxExportError
 from ._torch import from_torch, to_torch
 
 register_exporter("onnx", export_onnx)  # model.export_onnx(path, ...) without model importing io
 register_exporter("keras", save_keras)  # model.save("m.keras")
+register_exporter("keras_weights", save_keras_weights)  # model.save_weights("w.weights.h5")
+register_exporter("keras_weights_reader", load_keras_weights)  # model.load_weights(...)
 
 __all__ = [
     "KerasExportError",
@@ -28,6 +31,8 @@ __all__ = [
     "export_onnx",
     "from_torch",
     "load_keras",
+    "load_keras_weights",
     "save_keras",
+    "save_keras_weights",
     "to_torch",
 ]
