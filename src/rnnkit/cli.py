@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import itertools
 import os
 import sys
 import traceback
@@ -47,6 +48,9 @@ Verbose = Annotated[
     int, typer.Option("--verbose", "-v", min=0, max=2,
                       help="Training progress: 0 silent, 1 progress bar, 2 one line per epoch.")
 ]
+Unknown = Annotated[Literal["error", "skip", "unk"], typer.Option(
+    "--unknown", help="Seed characters the vocabulary lacks: error (refuse), skip (leave them "
+                      "out) or unk (read them as the unknown symbol).")]
 RunDir = Annotated[Path, typer.Argument(help="A run folder written by a training command.",
                                         show_default=False)]
 
@@ -133,7 +137,7 @@ def demo(
 
     if list_:
         for d in DEMOS.values():
-            typer.echo(f"{d.name:<12} seed {d.seed}  {d.title}; target: {d.target}")
+            typer.echo(f"{d.name:<12} seed {d.seed}  {d.title}")
         return
     if name not in DEMOS:
         raise ValueError(f"expected a demo name in {list(DEMOS)}, got {name!r}")
@@ -399,6 +403,52 @@ def classify(
     _report(run, verbose)
 
 
+@app.command()
+@_guard
+def text(
+    file: Annotated[Path, typer.Argument(help="A UTF-8 text file to train a character model "
+                                              "on.", show_default=False)],
+    max_time: Annotated[float, typer.Option(
+        "--max-time", min=1.0, help="Training time budget in seconds.")] = 300.0,
+    cell: Annotated[Literal["gru", "lstm", "rnn", "indrnn"], typer.Option("--cell")] = "gru",
+    units: Units = "256",
+    seq_length: Annotated[int, typer.Option("--seq-length", min=2)] = 100,
+    test: Annotated[float, typer.Option("--test", min=0.0, max=1.0,
+                                        help="Held-out fraction (the end of the text).")]
+    = 0.1,
+    seed: Annotated[str | None, typer.Option(
+        "--seed", help="Text the sample continues (default: the start of the file).")]
+    = None,
+    length: Annotated[int, typer.Option("--length", min=0, help="Sample characters.")] = 500,
+    temperature: Annotated[float, typer.Option("--temperature", min=0.0)] = 0.8,
+    unknown: Unknown = "error",
+    random_state: Seed = 0,
+    out: Out = None,
+    verbose: Verbose = 1,
+    debug: Debug = False,
+) -> None:
+    """Train a character-level language model on any text file within a time budget, score
+    bits per character on its last part beside the unigram baseline, and write a sample."""
+    from .tasks import TextGenerator, run_text
+
+    raw = file.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"expected a UTF-8 text file, got undecodable bytes at offset "
+                         f"{err.start} of {os.fspath(file)!r}") from None
+    content = content.replace("\r\n", "\n")
+    task = TextGenerator(cell, _ints(units, "--units"), seq_length=seq_length,
+                         max_time=max_time, random_state=random_state, verbose=verbose)
+    folder = _out_dir(out, "text")
+    start = content.lstrip()[:40].rsplit(" ", 1)[0] or content[:1]
+    run = run_text(task, content, out=folder, test=test, data=f"file {file}",
+                   seed_text=start if seed is None else seed, sample_length=length,
+                   temperature=temperature, unknown=unknown,
+                   config={"command": "text", "file": os.fspath(file)})
+    _report(run, verbose)
+
+
 # -- commands on a run folder -----------------------------------------------------------------
 def _load(run: Path) -> Any:
     from .tasks import load_task
@@ -420,15 +470,18 @@ def generate(
                                               help="Sample among the k likeliest.")] = None,
     random_state: Annotated[int | None, typer.Option("--random-state", min=0,
                                                      help="Seed (reproducible text).")] = None,
+    unknown: Unknown = "error",
     debug: Debug = False,
 ) -> None:
     """Stream text from a text-generation run, one character at a time."""
     from .tasks import TextGenerator, load_task
 
     task = load_task(run, TextGenerator)
+    chars = task.stream(seed, length, temperature=temperature, top_k=top_k,
+                        random_state=random_state, unknown=unknown)
+    first = next(chars, "")  # the seed is checked before anything is printed
     typer.echo(seed, nl=False)
-    for ch in task.stream(seed, length, temperature=temperature, top_k=top_k,
-                          random_state=random_state):
+    for ch in itertools.chain([first], chars):
         sys.stdout.write(ch)
         sys.stdout.flush()
     typer.echo("")

@@ -84,3 +84,13 @@ def test_classify_names_what_it_expected(tmp_path: Path, name: str, content: str
 def test_option_values_outside_their_set_exit_2(tmp_path: Path, option: list[str]) -> None:
     result = invoke("classify", tmp_path / "x.npz", *option)
     assert result.exit_code == 2
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".bin"])
+def test_forecaster_predict_on_a_binary_file_says_what_it_expected(
+        forecast_run: Path, labelled_npz: Path, tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"data{suffix}"
+    path.write_bytes(labelled_npz.read_bytes())
+    result = invoke("predict", forecast_run, path)
+    assert result.exit_code == 1
+    assert "expected a CSV" in result.output and "UnicodeDecodeError" not in result.output

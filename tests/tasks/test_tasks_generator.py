@@ -56,8 +56,15 @@ def test_bits_per_char_matches_the_probabilities(generator: TextGenerator) -> No
     assert scores["bits_per_char"] == pytest.approx(expected, rel=1e-5)
     assert scores["perplexity"] == pytest.approx(2 ** expected, rel=1e-5)
     assert scores["baselines"]["unigram"]["bits_per_char"] > 0
-    with pytest.raises(ValueError, match="training text's characters"):
+    with pytest.raises(ValueError, match="training text's vocabulary, got 'Z'"):
         generator.generate("Zebra~", 3)
+    assert len(generator.generate("Zebra~", 3, unknown="skip", random_state=0)) == 3
+    assert len(generator.generate("Zebra~", 3, unknown="unk", random_state=0)) == 3
+    held = "ROMEO: ~~ soft"  # held out: unseen characters are scored as the unknown symbol
+    unseen = generator.evaluate(held)
+    expected_unknown = sum(c not in generator.vocab_.chars for c in held[1:])
+    assert unseen["n_unknown"] == expected_unknown >= 2
+    assert np.isfinite(unseen["bits_per_char"])
 
 
 def test_sampling_helper() -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..data import read_csv, read_npy, read_ts, to_padded, validate_arrays
 
-__all__ = ["csv_text", "read_labelled", "read_labelled_npz", "read_sequences",
+__all__ = ["check_csv_file", "csv_text", "read_labelled", "read_labelled_npz", "read_sequences",
            "read_series_csv"]
 
 
@@ -144,10 +144,30 @@ def read_sequences(path: Path, text: bool) -> Any:
     return _ragged(arrays["X"], arrays.get("lengths"))
 
 
+def check_csv_file(path: str | os.PathLike[str]) -> None:
+    """Refuse, saying what was expected, a file a forecaster cannot read as CSV text: an
+    ``.npz``/``.npy``/``.ts`` file, or binary data (no ``UnicodeDecodeError`` from pandas)."""
+    name = os.fspath(path)
+    suffix = Path(name).suffix.lower()
+    if suffix in (".npz", ".npy", ".ts"):
+        raise ValueError(f"expected a CSV time series (columns of values, optionally a time "
+                         f"column) for a forecaster, got a {suffix} file {name!r}")
+    with open(path, "rb") as f:
+        start = f.read(1 << 16)
+    try:
+        start.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(start) - 4:  # not a multi-byte character cut at the block's end
+            raise ValueError(f"expected a CSV text file for a forecaster, got binary data in "
+                             f"{name!r} (byte {err.start} is not UTF-8 text)") from None
+
+
 def read_series_csv(path: str | os.PathLike[str], time_column: str | None = None,
                     freq: str | None = None) -> pd.DataFrame:
     """A CSV time series; the time column is ``time_column`` or, by default, the first
-    column when it holds dates (a DatetimeIndex then)."""
+    column when it holds dates (a DatetimeIndex then). A binary file (an ``.npz``, ``.npy``,
+    anything that is not text) is refused with what was expected."""
+    check_csv_file(path)
     if time_column is None:
         head = pd.read_csv(path, nrows=50)
         first = head.columns[0] if len(head.columns) else None

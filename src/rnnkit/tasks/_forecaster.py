@@ -59,7 +59,7 @@ from ._backtest import Backtest, interval_metrics, mase_scales, scored, test_ori
 from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, clone, fmt
 from ._baselines import STATISTICAL_METHODS, panel_baselines
 from ._checks import check_choice, check_float, check_int, check_units
-from ._files import csv_text, read_series_csv
+from ._files import check_csv_file, csv_text, read_series_csv
 from ._forecast_input import (
     ColumnRoles,
     panel_from_arrays,
@@ -749,6 +749,7 @@ class Forecaster(Task):
         the training data), with ``request.future_covariates`` (a CSV) when the model
         reads future covariates."""
         self._require_fitted()
+        check_csv_file(request.file)
         if self.time_column_ is None and self.id_column_ is None:
             data: Any = read_series_csv(request.file)
         else:

@@ -41,6 +41,8 @@ from ._forecaster import RNN_CELLS
 from ._report import plot_text_sample
 from ._training import TrainingConfig
 
+UNKNOWN = ("error", "skip", "unk")
+
 __all__ = ["StatefulRunner", "TextGenerator", "sample_from_logits"]
 
 
@@ -136,10 +138,17 @@ class TextGenerator(Task):
         embedding_dim: size of the character embedding.
         seq_length: characters per training sequence (backpropagation through time).
         dropout: dropout before the output head.
-        **training: :class:`TrainingConfig`'s arguments (``epochs=10``, ``batch_size=128``,
-            ``learning_rate=2e-3``, ``clipnorm=1.0``, ``validation=0.1`` (the last fraction
-            of the text), ``patience=2``, ``max_time``, ``checkpoint_dir``,
-            ``random_state=0``, ``verbose=0``).
+        **training: :class:`TrainingConfig`'s arguments. By default training runs on a time
+            budget (``max_time=300`` seconds; ``epochs=1000`` is only a ceiling), stopping
+            early when the held-out loss has not improved for ``patience=3`` epochs, with
+            the best weights restored: ``batch_size=128``, ``learning_rate=2e-3``,
+            ``clipnorm=1.0``, ``validation=0.1`` (the last fraction of the text),
+            ``checkpoint_dir``, ``random_state=0``, ``verbose=0``.
+
+    The vocabulary reserves id 0 for characters it has not seen (``"\ufffd"``), so a
+    held-out text may hold characters the training text lacks (scored as that symbol, counted
+    in ``n_unknown``); a seed with such characters is refused unless ``unknown="skip"``
+    (leave them out) or ``"unk"`` (read them as the unknown symbol) is passed.
 
     Learned attributes: ``model_``, ``vocab_``, ``history_``.
 
@@ -151,8 +160,8 @@ class TextGenerator(Task):
     task_name = "generator"
     model_: Sequential
     tuple_params = ("units",)
-    training_defaults = TrainingConfig(epochs=10, batch_size=128, learning_rate=2e-3,
-                                       validation=0.1, patience=2)
+    training_defaults = TrainingConfig(epochs=1000, batch_size=128, learning_rate=2e-3,
+                                       validation=0.1, patience=3, max_time=300.0)
 
     def __init__(
         self,
@@ -208,7 +217,7 @@ class TextGenerator(Task):
         if len(text) - n_val < self.seq_length + 1:
             raise ValueError(f"expected at least seq_length + 1 = {self.seq_length + 1} training "
                              f"characters, got {len(text) - n_val}")
-        self.vocab_ = CharVocab.from_text(text)
+        self.vocab_ = CharVocab.from_text(text, unknown="unk")
         ids = self.vocab_.encode(text)
         x_tr, y_tr = next_char_pairs(ids[: len(ids) - n_val], self.seq_length)
         val = None
@@ -223,14 +232,27 @@ class TextGenerator(Task):
         return self
 
     # -- generation ---------------------------------------------------------------------------
-    def _encode(self, text: str, what: str) -> NDArray[np.int64]:
+    def _encode(self, text: str, what: str, unknown: str = "error") -> NDArray[np.int64]:
+        """Ids of ``text``; characters the vocabulary lacks are refused (``"error"``), left
+        out (``"skip"``) or read as the unknown symbol (``"unk"``)."""
         if not isinstance(text, str):
             raise TypeError(f"expected the {what} as a str, got {type(text).__name__}")
-        try:
+        unknown = check_choice("unknown", unknown, UNKNOWN)
+        known = set(self.vocab_.chars)
+        bad = [i for i, c in enumerate(text) if c not in known]
+        if not bad:
             return self.vocab_.encode(text)
-        except ValueError as err:
-            raise ValueError(f"{err}; the {what} may only use the training text's characters")\
-                from None
+        if unknown == "skip":
+            return self.vocab_.encode("".join(c for c in text if c in known))
+        if unknown == "error" or self.vocab_.unk_index is None:
+            c = text[bad[0]]
+            options = "unknown='skip' (CLI: --unknown skip) to leave them out" + (
+                "" if self.vocab_.unk_index is None else
+                " or unknown='unk' (--unknown unk) to read them as the unknown symbol")
+            raise ValueError(f"expected the {what}'s characters in the training text's "
+                             f"vocabulary, got {c!r} (U+{ord(c):04X}) at position {bad[0]} "
+                             f"({len(bad)} unknown character(s)); pass {options}")
+        return self.vocab_.encode(text)
 
     def stream(
         self,
@@ -240,26 +262,31 @@ class TextGenerator(Task):
         temperature: float = 1.0,
         top_k: int | None = None,
         random_state: int | None = None,
+        unknown: str = "error",
     ) -> Iterator[str]:
         """Yield ``length`` generated characters one at a time after ``seed``.
 
         The seed is read once; each new character is fed back as a single step with the
-        recurrent states carried (see :class:`StatefulRunner`).
+        recurrent states carried (see :class:`StatefulRunner`). ``unknown``: what to do with
+        seed characters the vocabulary lacks (``"error"``, ``"skip"``, ``"unk"``).
         """
         self._require_fitted()
         length = check_int("length", length, 0)
         check_float("temperature", temperature, 0.0, math.inf)
         if top_k is not None:
             top_k = check_int("top_k", top_k, 1)
-        ids = self._encode(seed, "seed")
+        ids = self._encode(seed, "seed", unknown)
         if ids.size == 0:
             raise ValueError("expected a non-empty seed text, got ''")
         rng = np.random.default_rng(random_state)
         runner = StatefulRunner(self.model_)
+        unk = self.vocab_.unk_index  # never generated: it stands for no real character
         logits = runner.feed(ids)[0, -1].double().numpy()
         for _ in range(length):
+            if unk is not None:
+                logits[unk] = -np.inf
             nxt = sample_from_logits(logits, rng, temperature, top_k)
-            yield self.vocab_.chars[nxt]
+            yield self.vocab_.decode([nxt])
             logits = runner.feed([nxt])[0, -1].double().numpy()
 
     def generate(
@@ -270,10 +297,11 @@ class TextGenerator(Task):
         temperature: float = 1.0,
         top_k: int | None = None,
         random_state: int | None = None,
+        unknown: str = "error",
     ) -> str:
         """The ``length`` characters generated after ``seed`` (the seed not included)."""
         return "".join(self.stream(seed, length, temperature=temperature, top_k=top_k,
-                                   random_state=random_state))
+                                   random_state=random_state, unknown=unknown))
 
     def next_char_probabilities(self, text: str) -> NDArray[np.float64]:
         """``p(c_{t+1} | c_1..c_t)`` for every position of ``text``: ``(len(text), vocab)``,
@@ -293,7 +321,7 @@ class TextGenerator(Task):
         baseline uses the held-out text's own frequencies: a lower bound for any model that
         ignores context)."""
         self._require_fitted()
-        ids = self._encode(text, "held-out text")
+        ids = self._encode(text, "held-out text", "unk")
         if ids.size < 2:
             raise ValueError(f"expected at least 2 characters to score, got {ids.size}")
         chunk = check_int("chunk", chunk, 1)
@@ -313,6 +341,7 @@ class TextGenerator(Task):
             "bits_per_char": bpc,
             "perplexity": 2.0 ** bpc,
             "n_chars": int(n),
+            "n_unknown": int(np.sum(targets == 0)) if self.vocab_.unk_index == 0 else 0,
             "baselines": {"unigram": {"bits_per_char": unigram, "perplexity": 2.0 ** unigram}},
         }
 

@@ -140,9 +140,12 @@ def plot_text_sample(seed: str, sample: str, path: PathLike, *, title: str = "Sa
     for raw in (seed + sample).split("\n"):
         lines += textwrap.wrap(raw, width, replace_whitespace=False, drop_whitespace=False) or [""]
     lines = lines[:max_lines]
-    fig = _figure(10.0, 0.22 * len(lines) + 0.8)
-    fig.text(0.01, 0.99, "\n".join(lines), family="monospace", fontsize=9, va="top", ha="left")
-    fig.suptitle(f"{title} (seed: {seed!r})", fontsize=10)
+    height = 0.22 * len(lines) + 0.9  # inches: a title band of 0.5 in above the text
+    fig = _figure(10.0, height)
+    fig.text(0.5, 1.0 - 0.12 / height, f"{title} (seed: {seed!r})", fontsize=10, va="top",
+             ha="center")
+    fig.text(0.01, 1.0 - 0.5 / height, "\n".join(lines), family="monospace", fontsize=9,
+             va="top", ha="left")
     return _save(fig, path)
 
 

@@ -213,7 +213,7 @@ def run_text(
     task: TextGenerator, text: str, *, out: PathLike, test: float = 0.1,
     config: Mapping[str, Any] | None = None, data: str = "", seed_text: str = "ROMEO:",
     sample_length: int = 500, temperature: float = 0.8, top_k: int | None = None,
-    random_state: int | None = 0,
+    random_state: int | None = 0, unknown: str = "error",
 ) -> Run:
     """Fit on all but the last ``test`` fraction of ``text``, score bits per character
     on that part, write a sample and the report to ``out``."""
@@ -224,7 +224,7 @@ def run_text(
         raise ValueError(f"expected test in (0, 1) leaving text on both sides, got {test!r}")
     task.fit(text[: len(text) - n_test])
     sample = task.generate(seed_text, sample_length, temperature=temperature, top_k=top_k,
-                           random_state=random_state)
+                           random_state=random_state, unknown=unknown)
     extra = {"sample": seed_text + sample,
              "sample_settings": {"seed": seed_text, "length": sample_length,
                                  "temperature": temperature, "top_k": top_k,
@@ -251,17 +251,13 @@ def evaluate_run(folder: PathLike) -> dict[str, Any]:
 
 
 def headline_lines(metrics: Mapping[str, Any]) -> list[str]:
-    """The key figures of a run's metrics, as lines: the task's own headline, then the
-    training time and the demo target (when present)."""
+    """The key figures of a run's metrics, as lines: the task's own headline (the result
+    beside its baselines), then the training time."""
     lines = task_class(metrics.get("task")).headline(metrics)
     if metrics.get("train_seconds") is not None:
+        stop = ", stopped by --max-time" if metrics.get("stopped_by_time") else ""
         lines.append(f"training       {metrics['train_seconds']:.1f} s, "
-                     f"{metrics.get('epochs_run', '?')} epochs")
-    target = metrics.get("target")
-    if isinstance(target, dict):
-        verdict = "met" if target.get("met") else "NOT met"
-        note = " (quick run: not meaningful)" if target.get("quick") else ""
-        lines.append(f"target         {target.get('description')}: {verdict}{note}")
+                     f"{metrics.get('epochs_run', '?')} epochs{stop}")
     return lines
 
 
