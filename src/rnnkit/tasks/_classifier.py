@@ -57,6 +57,7 @@ from ._files import csv_text, read_sequences
 from ._forecaster import RNN_CELLS
 from ._metrics import classification_report
 from ._recipe import (
+    MIN_DELTA,
     BalancedCrossEntropy,
     LengthBuckets,
     balanced_weights,
@@ -401,7 +402,7 @@ class SequenceClassifier(Task):
         x_fit, y_fit, hooks = self._training_data(data, ids, tr, config)
         self._train(model, loss, x_fit, y_fit, val, config=config, metrics=["accuracy"],
                     callbacks=[*hooks, *self._schedule(config, val)],
-                    shuffle=self.mode_ != "features")
+                    shuffle=self.mode_ != "features", min_delta=MIN_DELTA)
         self.model_ = model
         self.majority_ = majority_class(ids[tr])
         self.class_prior_ = np.bincount(ids[tr], minlength=len(self.classes_)) / len(tr)
@@ -415,7 +416,7 @@ class SequenceClassifier(Task):
             result: TrainingResult = train_model(
                 base, loss, x_fit, y_fit, val, base_config, name="baseline",
                 callbacks=[*hooks, *self._schedule(config, val)],
-                shuffle=self.mode_ != "features")
+                shuffle=self.mode_ != "features", min_delta=MIN_DELTA)
             self.baseline_model_ = base
             self.baseline_history_ = result.history
         return self

@@ -9,8 +9,9 @@ from the number of training sequences ``n`` and classes ``k``:
 * ``batch_size``: ``n / 16`` rounded to a power of two, between 8 and 64 (small sets still get
   several gradient steps per epoch);
 * ``epochs``: enough epochs for about 1,500 gradient steps, between 30 and 300;
-* ``patience``: a tenth of the epochs, at least 10, with the best weights restored and the
-  learning rate halved after a third of the patience without improvement
+* ``patience``: a tenth of the epochs, at least 10 (a fall of the validation loss below
+  ``MIN_DELTA`` is no progress), with the best weights restored and the learning rate
+  halved after a third of the patience without improvement
   (``ReduceLROnPlateau``).
 
 Classes are weighted ``n / (k * count)`` ("balanced", as scikit-learn) in the loss, so a rare
@@ -35,10 +36,12 @@ from ..training import Callback, ReduceLROnPlateau
 from ..training.losses import Loss, sparse_categorical_crossentropy
 from ._training import AUTO, TrainingConfig
 
-__all__ = ["BalancedCrossEntropy", "LengthBuckets", "balanced_weights", "resolve_recipe",
-           "stratified_validation"]
+__all__ = ["MIN_DELTA", "BalancedCrossEntropy", "LengthBuckets", "balanced_weights",
+           "resolve_recipe", "stratified_validation"]
 
 TARGET_STEPS = 1500
+#: the least fall of the validation loss that counts as progress (early stopping)
+MIN_DELTA = 1e-3
 MAX_VALIDATION = 2000
 
 

@@ -148,6 +148,7 @@ def train_model(
     name: str = "model",
     callbacks: Sequence[Callback] = (),
     shuffle: bool = True,
+    min_delta: float = 0.0,
 ) -> TrainingResult:
     """Compile ``model`` (Adam, ``clipnorm``) and fit it with early stopping and the time
     budget of ``config`` (after the caller's ``callbacks``).
@@ -155,12 +156,14 @@ def train_model(
     With ``config.checkpoint_dir`` set, every epoch is checkpointed under
     ``checkpoint_dir/name`` and a rerun resumes from the last complete checkpoint
     (bit-identical on CPU). ``shuffle=False`` keeps the order of ``x`` (a callback that
-    orders the batches itself, such as the classifier's length buckets)."""
+    orders the batches itself, such as the classifier's length buckets). ``min_delta``: the
+    least fall of the validation loss that counts as an improvement for early stopping."""
     model.compile(optimizers.Adam(config.learning_rate), loss, list(metrics),
                   clipnorm=config.clipnorm)
     hooks = list(callbacks)
     if validation_data is not None and config.patience is not None:
-        hooks.append(EarlyStopping(patience=int(config.patience), restore_best_weights=True))
+        hooks.append(EarlyStopping(patience=int(config.patience), min_delta=min_delta,
+                                   restore_best_weights=True))
     limit = TimeLimit(config.max_time) if config.max_time is not None else None
     if limit is not None:
         hooks.append(limit)
