@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from rnnkit.layers import Embedding
 from rnnkit.tasks import Forecaster
@@ -179,3 +180,18 @@ def test_crps_of_samples_matches_the_normal_closed_form() -> None:
     phi, cdf = np.exp(-y * y / 2) / np.sqrt(2 * np.pi), 0.6914624612740131
     exact = y * (2 * cdf - 1) + 2 * phi - 1 / np.sqrt(np.pi)
     assert crps(samples, np.array([[y]])) == pytest.approx(exact, rel=0.02)
+
+
+def test_seasonal_residual_with_a_zero_head_is_the_seasonal_naive_forecast() -> None:
+    data = _long().drop(columns=["promo", "region"])
+    f = Forecaster(window=8, horizon=3, target="sales", id_column="store", time_column="day",
+                   residual="seasonal", baseline=None, **FAST).fit(data)
+    head = f.model_.layers[-1]
+    with torch.no_grad():
+        for weight in head.parameters():
+            weight.zero_()
+    bt = f.backtest(data, test=9)
+    np.testing.assert_allclose(bt.forecast, bt.seasonal_naive, rtol=1e-6)
+    with pytest.raises(ValueError, match="window >= the seasonal period 7"):
+        Forecaster(window=5, target="sales", id_column="store", time_column="day",
+                   residual="seasonal", **FAST).fit(data)

@@ -167,7 +167,9 @@ class Forecaster(Task):
         freq: the spacing every series must follow (``"D"``, ``"MS"``...); default: the
             common step of the series when all are regular, else none.
         static_embedding: embedding size of each categorical static covariate.
-        residual: forecast the change from the last observed value.
+        residual: ``True``: forecast the change from the last observed value;
+            ``"seasonal"``: the change from the seasonal-naive forecast (direct strategy,
+            ``window >= seasonal period``): an all-zero output is that forecast.
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss; with
             ``likelihood``, the quantiles reported from the distribution).
         likelihood: ``"normal"`` or ``"studentt"``: the network outputs a distribution per
@@ -223,7 +225,7 @@ class Forecaster(Task):
         pad_short: bool = False,
         freq: str | None = None,
         static_embedding: int = 4,
-        residual: bool = False,
+        residual: bool | str = False,
         quantiles: Sequence[float] | None = None,
         likelihood: str | None = None,
         seasonal_period: int | None = None,
@@ -293,6 +295,11 @@ class Forecaster(Task):
             if self.strategy == "recursive":
                 raise ValueError("expected strategy='direct' with quantiles (intervals are "
                                  "not propagated through the recursion), got 'recursive'")
+        if isinstance(self.residual, str):
+            check_choice("residual", self.residual, ("seasonal",))
+            if not self._direct:
+                raise ValueError("expected strategy='direct' with residual='seasonal', got "
+                                 "'recursive'")
         if self.likelihood is not None:
             check_choice("likelihood", self.likelihood, tuple(LIKELIHOODS))
             if self.strategy == "recursive":
@@ -375,9 +382,21 @@ class Forecaster(Task):
         if not self._direct:  # the next row: target and past covariates
             rows = scaled.offsets[series] + cut  # (n,)
             y = np.column_stack([scaled.target[rows], scaled.past[rows]])  # (n, 1 + P)
-        if self.residual:
-            y = y - x[:, -1, : y.shape[1] if not self._direct else 1]
+        if self._direct:
+            y = y - self._base(x)
+        elif self.residual:
+            y = y - x[:, -1, : y.shape[1]]
         return (x if shape.plain else inputs), y.astype(np.float32)
+
+    def _base(self, x: NDArray[Any]) -> Any:
+        """What the direct network's output is added to (scaled): 0, the last value
+        ``(n, 1)`` (``residual=True``) or the seasonal-naive forecast ``(n, horizon)``
+        (``residual="seasonal"``) read from the window ``x``."""
+        if self.residual == "seasonal":
+            m, h = self.seasonal_period_, np.arange(1, int(self.horizon) + 1)
+            back = m * np.ceil(h / m).astype(np.int64)  # (horizon,)
+            return x[:, x.shape[1] - 1 + h - back, 0].astype(np.float64)  # (n, horizon)
+        return x[:, -1, 0:1].astype(np.float64) if self.residual else 0.0
 
     def fit(self, data: Any, y: None = None, *, id_column: str | None = None,
             time_column: str | None = None) -> Forecaster:
@@ -395,6 +414,11 @@ class Forecaster(Task):
             scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
         scaled = scaler.transform(panel)
         shape = self._shape(panel)
+        self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
+        if self.residual == "seasonal" and self.window < self.seasonal_period_:
+            raise ValueError(f"expected window >= the seasonal period "
+                             f"{self.seasonal_period_} with residual='seasonal', got "
+                             f"{self.window}")
         w, pad = int(self.window), bool(self.pad_short)
         tr = window_index(panel, w, shape.steps, end=split.train_end, pad_short=pad)
         x_tr, y_tr = self._examples(scaled, tr.series, tr.start + w, shape)
@@ -424,7 +448,6 @@ class Forecaster(Task):
         self.net_ = shape
         self.freq_ = None if panel.freq is None else str(panel.freq.freqstr)
         self.calendar_ = list(panel.calendar)
-        self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
         self.mase_scales_ = mase_scales(panel, split.train_end).tolist()
         self.tail_ = panel_tail(panel, w)
         self.n_train_windows_ = int(len(tr.series))
@@ -464,17 +487,17 @@ class Forecaster(Task):
             paths = draw(self.likelihood, out, h, DRAWS)  # (S, n, horizon)
             levels = self.quantiles or (0.1, 0.9)
             drawn = np.quantile(paths, levels, axis=0).transpose(1, 2, 0)  # (n, h, Q)
-            last = inputs[0][:, -1, 0:1].astype(np.float64) if self.residual else 0.0
-            return out[:, :h] + last, drawn + (last[:, :, None] if self.residual else 0.0)  # type: ignore[index]
+            base = self._base(inputs[0])
+            return out[:, :h] + base, drawn + np.expand_dims(base, -1)
         if self._direct:
             out = _predict(self.model_, inputs[0] if shape.plain else inputs)
-            last = inputs[0][:, -1, 0:1].astype(np.float64) if self.residual else 0.0
+            base = self._base(inputs[0])
             quants = None
             if self.quantiles is not None:
                 nq = len(self.quantiles)
                 quants = out[:, h : h * (1 + nq)].reshape(len(out), nq, h).transpose(0, 2, 1)
-                quants = quants + (last[:, :, None] if self.residual else 0.0)  # type: ignore[index]
-            return out[:, :h] + last, quants
+                quants = quants + np.expand_dims(base, -1)
+            return out[:, :h] + base, quants
         cur = inputs[0].copy()
         width = 1 + shape.n_past
         steps = []
@@ -516,8 +539,7 @@ class Forecaster(Task):
                              "'studentt' for sample paths, got likelihood=None")
         out = _predict(self.model_, inputs[0] if self.net_.plain else inputs)
         paths = draw(self.likelihood, out, int(self.horizon), samples)  # (S, n, horizon)
-        if self.residual:
-            paths = paths + inputs[0][None, :, -1, 0:1]
+        paths = paths + np.expand_dims(self._base(inputs[0]), 0)
         return scaler.inverse_target(paths.transpose(1, 0, 2), series).transpose(1, 0, 2)
 
     def sample_paths(self, data: Any = None, *, future_covariates: Any = None,
