@@ -1,12 +1,16 @@
-"""MinGRU training (the "scan" engine) against rnnkit's fused GRU and PyTorch's nn.GRU.
+"""MinGRU training against rnnkit's fused GRU and PyTorch's nn.GRU.
 
 One training step (forward, backward, Adam) of one recurrent layer returning sequences, at the
-same units, batch and input features, for sequence lengths 64 to 4,096. The models take turns:
+same units, batch and input features, for sequence lengths 64 to 4,096; MinGRU on its default
+engine on CPU (the fused numba kernels) and on the log-space parallel scan ("scan"). The models
+take turns:
 every round runs every (length, model) pair once (one warm-up step, then the median of
 ``--reps`` timed steps), and the table holds the median over the rounds, so that a change in the
 machine's load hits all models alike.
 
     python bench/mingru.py --threads 2 --rounds 3
+    python bench/mingru.py --threads 1 --clock cpu   # CPU time of the one thread: on a loaded
+                                                     # machine, the work without the waiting
 """
 
 from __future__ import annotations
@@ -45,24 +49,26 @@ def make_steps(batch: int, time_steps: int, features: int, units: int) -> dict[s
     torch.manual_seed(0)
     x = torch.randn(batch, time_steps, features)
     mingru = layers.MinGRU(units, return_sequences=True)
+    mingru_scan = layers.MinGRU(units, return_sequences=True, engine="scan")
     gru = layers.GRU(units, return_sequences=True)
-    for layer in (mingru, gru):
+    for layer in (mingru, mingru_scan, gru):
         layer.ensure_built((None, time_steps, features))
     torch_gru = nn.GRU(features, units, batch_first=True)
     return {
-        "MinGRU (scan)": _trainer(mingru, x, mingru),
+        "MinGRU (fused)": _trainer(mingru, x, mingru),
+        "MinGRU (scan)": _trainer(mingru_scan, x, mingru_scan),
         "GRU (rnnkit fused)": _trainer(gru, x, gru),
         "nn.GRU": _trainer(torch_gru, x, lambda v: torch_gru(v)[0]),
     }
 
 
-def median_ms(step: Step, reps: int) -> float:
+def median_ms(step: Step, reps: int, clock: Callable[[], float] = time.perf_counter) -> float:
     step()  # warm-up (and the JIT's first compile)
     times = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append((time.perf_counter() - start) * 1000.0)
+        times.append((clock() - start) * 1000.0)
     return statistics.median(times)
 
 
@@ -76,11 +82,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="cpu: the thread's CPU time"
+    )
+    parser.add_argument(
         "--torch-max-length", type=int, default=4096, help="skip nn.GRU above this length"
     )
     parser.add_argument("--torch-reps", type=int, default=0, help="nn.GRU's reps (0: --reps)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error(
+            f"expected --threads 1 with --clock cpu (one thread's time), got {args.threads}"
+        )
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     lengths = [int(v) for v in args.lengths.split(",")]
     results: dict[tuple[int, str], list[float]] = {}
     load_before = os.getloadavg()
@@ -93,17 +107,24 @@ def main() -> None:
                     if t > args.torch_max_length:
                         continue
                     reps = args.torch_reps or args.reps
-                results.setdefault((t, name), []).append(median_ms(step, reps))
+                results.setdefault((t, name), []).append(median_ms(step, reps, clock))
         print(f"round {r + 1}/{args.rounds} done", flush=True)
     load_after = os.getloadavg()
     names = list(make_steps(args.batch, 4, args.features, args.units))
     print(
         f"\nbatch {args.batch}, {args.features} features, {args.units} units, "
-        f"{args.threads} threads; median of {args.reps} steps, median over {args.rounds} rounds; "
+        f"{args.threads} threads, {args.clock} clock; median of {args.reps} steps, "
+        f"median over {args.rounds} rounds; "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}; load average "
         f"before {load_before[0]:.1f}, after {load_after[0]:.1f}\n"
     )
-    header = ["steps", *(f"{n} ms" for n in names), "fused GRU / MinGRU", "nn.GRU / MinGRU"]
+    header = [
+        "steps",
+        *(f"{n} ms" for n in names),
+        "scan / fused MinGRU",
+        "fused GRU / MinGRU",
+        "nn.GRU / MinGRU",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for t in lengths:
