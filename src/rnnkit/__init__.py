@@ -16,7 +16,8 @@ import random as _random
 import numpy as _np
 import torch as _torch
 
-from . import io, kernels, layers, training
+from . import errors, io, kernels, layers, training
+from .errors import DataFileError, ModelFileError, RnnkitError
 from .io import export_onnx, from_torch, load_keras, to_torch
 from .layers import Input
 from .model import Model, Sequential, load_model, model_from_config
@@ -44,6 +45,10 @@ def set_seed(seed: int) -> None:
 
 __all__ = [
     "CheckpointCorruptError",
+    "DataFileError",
+    "ModelFileError",
+    "RnnkitError",
+    "errors",
     "CheckpointMismatchError",
     "NonFiniteLossError",
     "Input",

@@ -2,37 +2,31 @@
 
 Nothing in it is ever unpickled: the config is JSON and the tensors are safetensors. Writes are
 atomic (a temporary file in the same folder, fsync'd, then renamed over the target), so an
-interrupted save never destroys the previous file. A leaf module: it imports nothing of ours.
+interrupted save never destroys the previous file. A leaf module: it imports only
+:mod:`rnnkit.errors` and :mod:`rnnkit._bounded`.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
+
+from . import _bounded
+from .errors import ModelFileError
 
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 FORMAT = "rnnkit.model/1"
-MAX_CONFIG_BYTES = 64 << 20  # a config larger than this is refused (zip-bomb guard)
-
-
-class ArchiveError(ValueError):
-    """A file that is not a readable rnnkit archive (missing, truncated, corrupt, foreign).
-
-    ``path`` and ``reason`` are set when the archive code raises it."""
-
-    def __init__(self, message: str, *, path: str | None = None, reason: str | None = None):
-        super().__init__(message)
-        self.path = path
-        self.reason = reason if reason is not None else message
+MAX_CONFIG_BYTES = 4 << 20  # a larger config is refused (a JSON config of 1000 layers is ~1 MB)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -67,74 +61,52 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     _fsync_dir(target.parent)
 
 
-def _error(p: Path, reason: str) -> ArchiveError:
-    return ArchiveError(
-        f"{str(p)!r} is not a readable rnnkit model file: {reason}", path=str(p), reason=reason
-    )
+def _failer(p: Path) -> _bounded.Fail:
+    def fail(reason: str) -> ModelFileError:
+        return ModelFileError(reason, path=p)
 
-
-def _read_member(z: zipfile.ZipFile, name: str, limit: int | None) -> bytes:
-    info = z.getinfo(name)
-    if limit is not None and info.file_size > limit:
-        raise ValueError(f"{name} is {info.file_size} bytes, expected at most {limit}")
-    return z.read(info)
+    return fail
 
 
 def write_archive(
-    path: str | os.PathLike[str],
-    config: dict[str, Any],
-    tensors: dict[str, torch.Tensor],
-    extra: dict[str, bytes] | None = None,
+    path: str | os.PathLike[str], config: dict[str, Any], tensors: dict[str, torch.Tensor]
 ) -> None:
     """Save ``config`` (JSON) and ``tensors`` (safetensors) to one zip file, atomically."""
-    import io
-
     buf = io.BytesIO()
     weights = st_save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr(CONFIG, json.dumps({"format": FORMAT, **config}, indent=2))
         z.writestr(WEIGHTS, weights)
-        for name, data in (extra or {}).items():
-            z.writestr(name, data)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def read_archive(
-    path: str | os.PathLike[str],
-) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, bytes]]:
-    """Read an archive written by :func:`write_archive`: (config, tensors, other members)."""
+def read_archive(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read an archive written by :func:`write_archive`: (config, tensors).
+
+    Only a regular file holding exactly the two members is read; the config's size is checked
+    before it is read, the weights' safetensors header before the tensors (see
+    :mod:`rnnkit._bounded`). Every problem is an :class:`ModelFileError`."""
     p = Path(path)
-    if not p.is_file():
-        raise ArchiveError(
-            f"expected an rnnkit model file at {str(p)!r}, got no such file",
-            path=str(p),
-            reason="missing file",
-        )
+    fail = _failer(p)
     try:
-        with zipfile.ZipFile(p) as z:
-            listed = z.namelist()
-            names = set(listed)
-            if len(names) != len(listed):
-                raise _error(p, "duplicate member names")
-            if CONFIG not in names or WEIGHTS not in names:
-                raise ArchiveError(
-                    f"expected {CONFIG} and {WEIGHTS} in {str(p)!r}, got {sorted(names)}",
-                    path=str(p),
-                    reason=f"missing {CONFIG} or {WEIGHTS}",
-                )
-            config = json.loads(_read_member(z, CONFIG, MAX_CONFIG_BYTES).decode("utf-8"))
-            tensors = st_load(_read_member(z, WEIGHTS, None))
-            extra = {n: _read_member(z, n, None) for n in sorted(names - {CONFIG, WEIGHTS})}
-    except ArchiveError:
-        raise
-    except Exception as e:  # zipfile.BadZipFile, JSON, safetensors or CRC errors
-        raise _error(p, f"{type(e).__name__}: {e}") from e
+        f = _bounded.open_regular(p, fail)
+    except FileNotFoundError:
+        raise ModelFileError("expected an rnnkit model file, got no such file", path=p) from None
+    with f, _bounded.open_zip(f, fail, max_members=8) as z:
+        names = sorted(z.namelist())
+        if names != sorted((CONFIG, WEIGHTS)):
+            raise fail(f"expected exactly the members {[CONFIG, WEIGHTS]}, got {names[:20]}")
+        try:
+            config = _bounded.parse_json(
+                _bounded.read_member(z, CONFIG, MAX_CONFIG_BYTES, fail), fail, CONFIG
+            )
+            tensors = _bounded.read_safetensors(z, WEIGHTS, fail)
+        except (zipfile.BadZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+                RuntimeError, ValueError) as e:  # damaged deflate data, bad CRC, ...
+            if isinstance(e, ModelFileError):
+                raise
+            raise fail(f"expected intact zip members, got {type(e).__name__}: {e}") from e
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         got = config.get("format") if isinstance(config, dict) else type(config).__name__
-        raise ArchiveError(
-            f"expected format {FORMAT!r} in {str(p)!r}, got {got!r}",
-            path=str(p),
-            reason=f"expected format {FORMAT!r}, got {got!r}",
-        )
-    return config, tensors, extra
-
+        raise fail(f"expected format {FORMAT!r}, got {got!r:.100}")
+    return config, tensors
