@@ -83,10 +83,16 @@ def read_file(path: str | os.PathLike[str], limit: int, fail: Fail) -> bytes:
     return data
 
 
+def sha256_argument(value: object) -> str:
+    """A loader's ``sha256=`` argument checked (64 hex digits) and lower-cased."""
+    if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdefABCDEF"):
+        raise ValueError(f"expected sha256 as 64 hex digits, got {value!r:.80}")
+    return value.lower()
+
+
 def check_sha256(path: str | os.PathLike[str], expected: str, fail: Fail) -> None:
     """Compare the SHA-256 of the file at ``path`` with ``expected`` (hex, any case)."""
-    if not isinstance(expected, str) or len(expected) != 64:
-        raise ValueError(f"expected sha256 as 64 hex digits, got {expected!r}")
+    expected = sha256_argument(expected)
     digest = hashlib.sha256()
     with open_regular(path, fail) as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -850,6 +850,7 @@ def load_model(
         return ModelFileError(reason, path=where)
 
     if sha256 is not None:
+        sha256 = _bounded.sha256_argument(sha256)
         try:
             _bounded.check_sha256(where, sha256, fail)
         except FileNotFoundError:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from ..errors import ModelFileError
 from ..layers import (
     ACTIVATIONS,
     GRU,
@@ -44,8 +45,9 @@ from ..layers._recurrent import RNN
 from ..model import Model, Sequential
 
 
-class KerasImportError(ValueError):
-    """A Keras file or config that rnnkit cannot turn into an equivalent model."""
+class KerasImportError(ModelFileError):
+    """A Keras file or config that rnnkit cannot turn into an equivalent model (damaged,
+    hostile, or using features rnnkit lacks)."""
 
 
 Entry = dict[str, Any]
