@@ -7,8 +7,6 @@
   parses anything, then every member's declared size against the archive's size
   (:data:`MAX_EXPANSION`); :func:`read_member` checks a member's declared size against its
   limit before reading and never reads more than it declared.
-* :func:`read_safetensors` parses a safetensors header first and checks that the tensors it
-  declares add up to the member's size exactly before reading the data.
 
 Every failure is raised through the caller's ``fail(reason)``, so each loader raises its own
 documented error class. A leaf module: it imports nothing of ours.
@@ -18,16 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import stat
 import struct
 import zipfile
 from collections.abc import Callable
-from typing import IO, Any, NoReturn, cast
-
-import torch
-from safetensors.torch import load as st_load
+from typing import IO, Any
 
 Fail = Callable[[str], Exception]
 
@@ -35,14 +29,7 @@ MAX_JSON_DEPTH = 64
 #: A compressed member may declare at most this many times the archive's size, plus SLACK.
 MAX_EXPANSION = 32
 SLACK = 64 << 20
-MAX_HEADER = 16 << 20  # a safetensors header larger than this is refused
 _EOCD = struct.Struct("<4s4H2LH")
-_ST_DTYPES = {"F16": 2, "BF16": 2, "F32": 4, "F64": 8, "I8": 1, "U8": 1, "I16": 2, "I32": 4,
-              "I64": 8, "BOOL": 1}
-
-
-def _raise(fail: Fail, reason: str) -> NoReturn:
-    raise fail(reason)
 
 
 def open_regular(path: str | os.PathLike[str], fail: Fail) -> IO[bytes]:
@@ -56,15 +43,15 @@ def open_regular(path: str | os.PathLike[str], fail: Fail) -> IO[bytes]:
     except FileNotFoundError:
         raise
     except IsADirectoryError:
-        _raise(fail, "expected a regular file, got a folder")
+        raise fail("expected a regular file, got a folder") from None
     except OSError as e:
-        _raise(fail, f"expected a readable regular file, got {e.strerror}")
+        raise fail(f"expected a readable regular file, got {e.strerror}") from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a folder" if stat.S_ISDIR(mode) else \
             "a socket or device"
-        _raise(fail, f"expected a regular file, got {kind}")
+        raise fail(f"expected a regular file, got {kind}")
     if hasattr(os, "set_blocking"):
         os.set_blocking(fd, True)
     return os.fdopen(fd, "rb")
@@ -79,7 +66,7 @@ def read_file(path: str | os.PathLike[str], limit: int, fail: Fail) -> bytes:
     with open_regular(path, fail) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        _raise(fail, f"expected at most {limit} bytes, got more")
+        raise fail(f"expected at most {limit} bytes, got more")
     return data
 
 
@@ -98,7 +85,7 @@ def check_sha256(path: str | os.PathLike[str], expected: str, fail: Fail) -> Non
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     if digest.hexdigest() != expected.lower():
-        _raise(fail, f"expected SHA-256 {expected.lower()}, got {digest.hexdigest()}")
+        raise fail(f"expected SHA-256 {expected.lower()}, got {digest.hexdigest()}")
 
 
 def json_depth(value: Any) -> int:
@@ -121,10 +108,10 @@ def parse_json(data: bytes | str, fail: Fail, what: str = "JSON") -> Any:
         text = data.decode("utf-8") if isinstance(data, bytes) else data
         value = json.loads(text)
     except (UnicodeError, ValueError, RecursionError) as e:
-        _raise(fail, f"expected {what}, got unparsable bytes ({type(e).__name__}: {e})")
+        raise fail(f"expected {what}, got unparsable bytes ({type(e).__name__}: {e})") from None
     depth = json_depth(value)
     if depth > MAX_JSON_DEPTH:
-        _raise(fail, f"expected {what} nested at most {MAX_JSON_DEPTH} deep, got {depth}")
+        raise fail(f"expected {what} nested at most {MAX_JSON_DEPTH} deep, got {depth}")
     return value
 
 
@@ -135,7 +122,7 @@ def _member_count(f: IO[bytes], size: int, fail: Fail) -> int:
     data = f.read(tail)
     at = data.rfind(b"PK\x05\x06")
     if at < 0 or at + _EOCD.size > len(data):
-        _raise(fail, "expected a zip archive, got no end-of-central-directory record")
+        raise fail("expected a zip archive, got no end-of-central-directory record")
     fields = _EOCD.unpack_from(data, at)
     f.seek(0)
     return int(fields[4])
@@ -147,36 +134,36 @@ def open_zip(f: IO[bytes], fail: Fail, max_members: int) -> zipfile.ZipFile:
     size = file_size(f)
     count = _member_count(f, size, fail)
     if count > max_members:
-        _raise(fail, f"expected at most {max_members} zip members, got {count}")
+        raise fail(f"expected at most {max_members} zip members, got {count}")
     try:
         z = zipfile.ZipFile(f)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
             struct.error, UnicodeError, IndexError, KeyError) as e:
-        _raise(fail, f"expected a zip archive, got a damaged one ({type(e).__name__}: {e})")
+        raise fail(f"expected a zip archive, got a damaged one ({type(e).__name__}: {e})") from None
     infos = z.infolist()
     names = [i.filename for i in infos]
     if len(infos) > max_members or len(set(names)) != len(names):
         z.close()
-        _raise(fail, f"expected at most {max_members} uniquely named members, got {names[:20]}")
+        raise fail(f"expected at most {max_members} uniquely named members, got {names[:20]}")
     declared = sum(i.file_size for i in infos)
     if declared > SLACK + MAX_EXPANSION * size:
         z.close()
-        _raise(fail, f"expected members that expand to at most {MAX_EXPANSION}x the archive's "
-                     f"{size} bytes, got {declared} bytes declared (a zip bomb?)")
+        raise fail(f"expected members that expand to at most {MAX_EXPANSION}x the archive's "
+                  f"{size} bytes, got {declared} bytes declared (a zip bomb?)")
     if any(i.flag_bits & 0x1 for i in infos):
         z.close()
-        _raise(fail, "expected no encrypted zip members, got one")
+        raise fail("expected no encrypted zip members, got one")
     return z
 
 
-def _read_exact(stream: IO[bytes], n: int, fail: Fail, name: str) -> bytearray:
+def read_exact(stream: IO[bytes], n: int, fail: Fail, name: str) -> bytearray:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
     while got < n:
         k = stream.readinto(view[got:])  # type: ignore[attr-defined]
         if not k:
-            _raise(fail, f"expected {n} bytes in {name}, got {got} (truncated)")
+            raise fail(f"expected {n} bytes in {name}, got {got} (truncated)")
         got += k
     return buf
 
@@ -185,73 +172,6 @@ def read_member(z: zipfile.ZipFile, name: str, limit: int, fail: Fail) -> bytes:
     """A member's bytes, its declared size checked against ``limit`` before reading."""
     info = z.getinfo(name)
     if info.file_size > limit:
-        _raise(fail, f"expected {name} of at most {limit} bytes, got {info.file_size} declared")
+        raise fail(f"expected {name} of at most {limit} bytes, got {info.file_size} declared")
     with z.open(info) as stream:
-        return bytes(_read_exact(stream, info.file_size, fail, name))
-
-
-def _st_entries(header: Any, fail: Fail, name: str) -> int:
-    """Check a safetensors header: known dtypes, sizes = shape x itemsize, contiguous data.
-    Returns the data length it declares."""
-    if not isinstance(header, dict):
-        _raise(fail, f"expected a JSON object as the {name} header, got {type(header).__name__}")
-    spans = []
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        fields: dict[str, Any] = entry if isinstance(entry, dict) else {}
-        dtype, shape, offsets = (fields.get(k) for k in ("dtype", "shape", "data_offsets"))
-        ok = (isinstance(dtype, str) and dtype in _ST_DTYPES and isinstance(shape, list)
-              and isinstance(offsets, list) and len(offsets) == 2
-              and all(type(v) is int and v >= 0 for v in [*shape, *offsets]))
-        if not ok:
-            _raise(fail, f"expected dtype, shape and data_offsets for tensor {key!r} in {name}, "
-                         f"got {entry!r:.200}")
-        shape, offsets = cast(list[int], shape), cast(list[int], offsets)
-        nbytes = math.prod(shape) * _ST_DTYPES[cast(str, dtype)]
-        if offsets[1] - offsets[0] != nbytes:
-            _raise(fail, f"expected {nbytes} bytes for tensor {key!r} {shape} {dtype} in {name}, "
-                         f"got offsets {offsets}")
-        spans.append((offsets[0], offsets[1]))
-    end = 0
-    for begin, stop in sorted(spans):
-        if begin != end:
-            _raise(fail, f"expected contiguous tensor data in {name}, got a gap or overlap at "
-                         f"byte {begin}")
-        end = stop
-    return end
-
-
-def read_safetensors(z: zipfile.ZipFile, name: str, fail: Fail) -> dict[str, torch.Tensor]:
-    """A safetensors member, its header checked against the member's declared size first."""
-    info = z.getinfo(name)
-    with z.open(info) as stream:
-        if info.file_size < 8:
-            _raise(fail, f"expected a safetensors file in {name}, got {info.file_size} bytes")
-        head = _read_exact(stream, 8, fail, name)
-        (n,) = struct.unpack("<Q", head)
-        if n > min(MAX_HEADER, info.file_size - 8):
-            _raise(fail, f"expected a safetensors header of at most "
-                         f"{min(MAX_HEADER, info.file_size - 8)} bytes in {name}, got {n}")
-        header_bytes = _read_exact(stream, n, fail, name)
-        header = parse_json(bytes(header_bytes), fail, f"a safetensors header in {name}")
-        total = 8 + n + _st_entries(header, fail, name)
-        if total != info.file_size:
-            _raise(fail, f"expected {name} of {total} bytes (from its header), got "
-                         f"{info.file_size} declared")
-        rest = _read_exact(stream, info.file_size - 8 - n, fail, name)
-    data = b"".join((head, header_bytes, rest))
-    del rest, header_bytes
-    try:
-        return st_load(data)
-    except Exception as e:  # noqa: BLE001 - safetensors raises its own and Rust panics
-        _raise(fail, f"expected a readable safetensors file in {name}, got "
-                     f"{type(e).__name__}: {e}")
-
-
-def check_finite(tensors: dict[str, torch.Tensor], fail: Fail) -> None:
-    """Refuse NaN/Inf in any floating-point tensor (the loaders' ``allow_nonfinite=False``)."""
-    for key, t in tensors.items():
-        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            _raise(fail, f"expected finite weights, got NaN/Inf in {key!r} (pass "
-                         "allow_nonfinite=True to load it anyway)")
+        return bytes(read_exact(stream, info.file_size, fail, name))

@@ -861,7 +861,7 @@ def load_model(
         skeleton = _from_untrusted_config(arch, fail)
     _check_tensors(skeleton.state_dict(), tensors, fail)
     if not allow_nonfinite:
-        _bounded.check_finite(tensors, fail)
+        _archive.check_finite(tensors, fail)
     model = _from_untrusted_config(arch, fail)
     model.load_state_dict(tensors)
     return model

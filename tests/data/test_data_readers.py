@@ -136,10 +136,10 @@ def test_npz_and_npy(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", X)
     np.testing.assert_array_equal(read_npy(tmp_path / "x.npy"), X)
     np.savez(tmp_path / "other.npz", inputs=X, labels=y)
-    with pytest.raises(ValueError, match=re.escape("expected keys 'X' and 'y' in")):
+    with pytest.raises(ValueError, match=re.escape("expected arrays ['X', 'y'] in the .npz")):
         read_npz(tmp_path / "other.npz")
     assert read_npz(tmp_path / "other.npz", x_key="inputs", y_key="labels")[0].shape == X.shape
-    with pytest.raises(ValueError, match="got a single .npy array; use read_npy"):
+    with pytest.raises(ValueError, match=r"a single \.npy array\? use read_npy"):
         read_npz(tmp_path / "x.npy")
     with pytest.raises(ValueError, match="got an .npz archive; use read_npz"):
         read_npy(tmp_path / "d.npz")
@@ -159,7 +159,7 @@ def test_damaged_array_files_name_the_file(tmp_path: Path) -> None:
     np.save(tmp_path / "x.npy", np.zeros((2, 3, 1)))
     data = (tmp_path / "x.npy").read_bytes()
     (tmp_path / "cut.npy").write_bytes(data[:60])  # inside the header
-    with pytest.raises(ValueError, match=r"expected a valid .npy or .npz file, got .*cut\.npy"):
+    with pytest.raises(ValueError, match=r"cut\.npy'.*expected a \.npy header"):
         read_npy(tmp_path / "cut.npy")
     # a tiny file whose header declares 8 TiB of data
     header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1099511627776, 1, 1), }"

@@ -52,6 +52,7 @@ from ._datasets import (
     load_shakespeare,
     load_temperature,
 )
+from ._files import read_npz_arrays, read_text
 from ._panel import Panel
 from ._panel_datasets import load_aus_accommodation, load_us_employment, load_victoria_demand
 from ._panel_future import future_covariates, horizon_times
@@ -78,6 +79,8 @@ from ._windows import make_windows, n_windows
 from ._words import WordTokenizer
 
 __all__ = [
+    "read_npz_arrays",
+    "read_text",
     "CharVocab",
     "Dataset",
     "MinMaxScaler",

@@ -2,17 +2,15 @@
 
 Every problem is a ``ValueError`` that names the column and row and says how to fix it:
 unsorted, duplicated or irregular timestamps, NaN/Inf, non-numeric columns, a series too
-short for one window. Arrays are always read with ``np.load(..., allow_pickle=False)``:
-pickled (object) arrays are refused, never unpickled.
+short for one window. Arrays are read by :mod:`._files` (headers checked before anything is
+allocated): pickled (object) arrays are refused, never unpickled. Problems with a file are a
+:class:`rnnkit.errors.DataFileError` (a ``ValueError``) naming it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import zipfile
-import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -20,7 +18,9 @@ import pandas as pd
 from numpy.typing import NDArray
 from pandas.tseries.api import guess_datetime_format
 
+from ..errors import DataFileError
 from ._calendar import infer_frequency
+from ._files import is_npz, load_npy, read_npz_arrays
 from ._windows import n_windows
 
 __all__ = ["read_csv", "read_npy", "read_npz", "validate_arrays", "validate_series"]
@@ -322,53 +322,20 @@ for a single feature use X[..., None]
     return x, yy
 
 
-@contextlib.contextmanager
-def _array_file_errors(name: str) -> Iterator[None]:
-    """Turn numpy's errors on a damaged ``.npy``/``.npz`` file into a ``ValueError``."""
+def _validated(path: PathLike, X: Any, y: Any = None) -> tuple[NDArray[Any], Any]:
+    """:func:`validate_arrays` on arrays read from ``path``: its errors name the file."""
     try:
-        yield
+        return validate_arrays(X, y)
     except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ValueError(
-                f"expected numeric arrays in {name!r}, got a pickled (object) array; "
-                "rnnkit never unpickles files: save numeric arrays, e.g. "
-                "np.savez(path, X=X.astype('float32'), y=y)"
-            ) from None
-        raise ValueError(f"expected a valid .npy or .npz file, got {name!r}: {err}") from err
-    except (EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise ValueError(
-            f"expected a complete .npy or .npz file, got {name!r}, which is empty, truncated "
-            f"or corrupt ({type(err).__name__}: {err})"
-        ) from err
-    except MemoryError as err:
-        raise ValueError(
-            f"expected arrays that fit in memory in {name!r}, got {err}"
-        ) from err
-
-
-@contextlib.contextmanager
-def _open_arrays(path: PathLike) -> Iterator[Any]:
-    """``np.load(path, allow_pickle=False)`` on a file opened (and always closed) here.
-
-    Yields the array of a ``.npy`` file or the open ``NpzFile`` of a ``.npz`` archive.
-    """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
-    name = os.fsdecode(path)
-    with open(path, "rb") as f:
-        with _array_file_errors(name):
-            loaded = np.load(f, allow_pickle=False)
-        if isinstance(loaded, np.ndarray):
-            yield loaded
-        else:
-            with loaded:
-                yield loaded
+        raise DataFileError(str(err), path=os.fsdecode(path)) from None
 
 
 def read_npy(path: PathLike) -> NDArray[Any]:
     """Read ``X`` of shape ``(samples, timesteps, features)`` from a ``.npy`` file.
 
-    Uses ``np.load(path, allow_pickle=False)``; validated by :func:`validate_arrays`.
+    The header is checked against the file's size before anything is allocated, and object
+    (pickled) arrays are refused; validated by :func:`validate_arrays`. Raises
+    :class:`rnnkit.errors.DataFileError` naming the file (``FileNotFoundError`` if missing).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.npy"
@@ -376,11 +343,10 @@ def read_npy(path: PathLike) -> NDArray[Any]:
     >>> read_npy(p).shape
     (2, 5, 3)
     """
-    with _open_arrays(path) as arr:
-        if not isinstance(arr, np.ndarray):
-            raise ValueError(f"expected a .npy array in {os.fsdecode(path)!r}, got an .npz "
-                             "archive; use read_npz")
-    x, _ = validate_arrays(arr)
+    if is_npz(path):
+        raise DataFileError("expected a .npy array, got an .npz archive; use read_npz",
+                            path=os.fsdecode(path))
+    x, _ = _validated(path, load_npy(path))
     return x
 
 
@@ -389,8 +355,10 @@ def read_npz(
 ) -> tuple[NDArray[Any], NDArray[Any]]:
     """Read ``(X, y)`` from a ``.npz`` archive with keys ``X`` and ``y``.
 
-    ``X``: ``(samples, timesteps, features)``; ``y``: ``(samples, ...)``. Uses
-    ``np.load(path, allow_pickle=False)``; validated by :func:`validate_arrays`.
+    ``X``: ``(samples, timesteps, features)``; ``y``: ``(samples, ...)``. Member sizes and
+    ``.npy`` headers are checked before anything is allocated, object (pickled) arrays are
+    refused; validated by :func:`validate_arrays`. Raises :class:`rnnkit.errors.DataFileError`
+    naming the file (``FileNotFoundError`` if missing).
 
     >>> import tempfile, pathlib
     >>> p = pathlib.Path(tempfile.mkdtemp()) / "d.npz"
@@ -398,18 +366,9 @@ def read_npz(
     >>> [a.shape for a in read_npz(p)]
     [(3, 4, 2), (3,)]
     """
-    with _open_arrays(path) as archive:
-        name = os.fsdecode(path)
-        if isinstance(archive, np.ndarray):
-            raise ValueError(f"expected an .npz archive in {name!r}, got a single .npy array; "
-                             "use read_npy")
-        keys = list(archive.files)
-        if x_key not in keys or y_key not in keys:
-            raise ValueError(
-                f"expected keys {x_key!r} and {y_key!r} in {name!r}, got {keys}; "
-                "save with np.savez(path, X=X, y=y) or pass x_key=/y_key="
-            )
-        with _array_file_errors(name):
-            X, y = archive[x_key], archive[y_key]
-    x, yy = validate_arrays(X, y)
+    if not is_npz(path):
+        raise DataFileError("expected an .npz archive (a zip of .npy arrays), got something "
+                            "else (a single .npy array? use read_npy)", path=os.fsdecode(path))
+    arrays = read_npz_arrays(path, [x_key, y_key])
+    x, yy = _validated(path, arrays[x_key], arrays[y_key])
     return x, cast(NDArray[Any], yy)

@@ -48,6 +48,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..data import read_text
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
@@ -193,7 +194,7 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
                             config=meta, data=source)
     assert isinstance(task, TextGenerator)
     text = demo_data(dataset) if dataset is not None else \
-        _resolve(base, file).read_text(encoding="utf-8")
+        read_text(_resolve(base, file))
     sample = dict(config.get("sample", {}))
     return run_text(task, text, out=out_dir, test=float(test if test is not None else 0.1),
                     config=meta, data=source, seed_text=str(sample.get("seed", text[:10])),

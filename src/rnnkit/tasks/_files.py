@@ -1,12 +1,12 @@
 """The files the tasks read (CSV series, labelled ``.npz``, sequences to predict) and the
-CSV text they write. Arrays are read with ``allow_pickle=False``: nothing is unpickled."""
+CSV text they write. Arrays are read by :mod:`rnnkit.data` with their headers checked
+before anything is allocated; nothing is unpickled."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import read_csv, read_npy, read_ts, to_padded, validate_arrays
+from ..data import (
+    read_csv,
+    read_npy,
+    read_npz_arrays,
+    read_text,
+    read_ts,
+    to_padded,
+    validate_arrays,
+)
+from ..errors import DataFileError
 
 __all__ = ["check_csv_file", "csv_text", "read_labelled", "read_labelled_npz", "read_sequences",
            "read_series_csv"]
@@ -31,33 +40,17 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def read_labelled_npz(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """``X (samples, timesteps, features)`` and labels ``y`` of any plain dtype (numbers,
-    strings, bools) from an ``.npz`` (read with ``allow_pickle=False``)."""
+    strings, bools) from an ``.npz`` (headers and sizes checked before reading, object arrays
+    refused). Raises :class:`rnnkit.errors.DataFileError` naming the file."""
+    arrays = read_npz_arrays(path, ["X", "y"])
+    X, y = arrays["X"], arrays["y"]
     try:
-        archive = np.load(path, allow_pickle=False)
+        x, _ = validate_arrays(X)
     except ValueError as err:
-        if "allow_pickle" in str(err):
-            raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
-                             "(object) array; rnnkit never unpickles files") from None
-        raise
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"expected an .npz archive with X and y in {os.fspath(path)!r}, "
-                         "got a single .npy array")
-    with archive:
-        if "X" not in archive.files or "y" not in archive.files:
-            raise ValueError(f"expected arrays 'X' and 'y' in {os.fspath(path)!r}, got "
-                             f"{archive.files}; save with np.savez(path, X=X, y=y)")
-        try:
-            X, y = archive["X"], archive["y"]
-        except ValueError as err:
-            if "allow_pickle" in str(err):
-                raise ValueError(f"expected plain arrays in {os.fspath(path)!r}, got a pickled "
-                                 "(object) array; save strings as a fixed-width str array, "
-                                 "e.g. y.astype(str)") from None
-            raise
-    x, _ = validate_arrays(X)
+        raise DataFileError(str(err), path=os.fspath(path)) from None
     if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"expected y of shape ({len(x)},) (one label per sample), got "
-                         f"{y.shape}")
+        raise DataFileError(f"expected y of shape ({len(x)},) (one label per sample), got "
+                            f"{y.shape}", path=os.fspath(path))
     return x, y
 
 
@@ -69,25 +62,10 @@ def _ragged(X: Any, lengths: Any = None) -> list[np.ndarray]:
 
 
 def _npz_arrays(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    """The named arrays (those present of ``keys``) of an ``.npz``, read without pickles."""
-    name = os.fspath(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"expected an .npz archive (numpy's np.savez) in {name!r}, got a "
-                         f"file numpy cannot read as one ({err})") from None
-    if isinstance(archive, np.ndarray):
-        raise ValueError(f"expected an .npz archive in {name!r}, got a single .npy array")
-    with archive:
-        try:
-            return {k: archive[k] for k in keys if k in archive.files} | {
-                "_files": np.array(archive.files)}
-        except ValueError as err:
-            if "allow_pickle" in str(err):
-                raise ValueError(f"expected plain arrays in {name!r}, got a pickled (object) "
-                                 "array; rnnkit never unpickles files; save strings as a "
-                                 "fixed-width str array, e.g. y.astype(str)") from None
-            raise
+    """The named arrays (those present of ``keys``) of an ``.npz`` and its member names
+    (``_files``): sizes and headers checked before reading, object arrays refused."""
+    arrays = read_npz_arrays(path)
+    return {k: arrays[k] for k in keys if k in arrays} | {"_files": np.array(sorted(arrays))}
 
 
 def _labelled_npz(path: Path) -> tuple[Any, np.ndarray]:
@@ -129,7 +107,7 @@ def read_sequences(path: Path, text: bool) -> Any:
     ``X`` from an ``.npy``, the ``X`` (and ``lengths``) of an ``.npz``, or a ``.ts`` file
     (its labels are not used), as a list of arrays ``(length_i, features)``."""
     if text:
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [line for line in read_text(path).splitlines() if line.strip()]
     if path.suffix == ".npy":
         return _ragged(read_npy(path))
     if path.suffix.lower() == ".ts":

@@ -31,7 +31,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor, nn
 
-from ..data import CharVocab, next_char_pairs
+from ..data import CharVocab, next_char_pairs, read_text
 from ..layers import RNN, Activation, Dense, Dropout, Embedding, Input
 from ..model import Sequential
 from ..training import losses
@@ -385,7 +385,7 @@ class TextGenerator(Task):
     def predict_file(self, request: PredictRequest) -> str:
         """The seed text of ``request.file`` followed by ``request.length`` generated
         characters (seeded: the same every time)."""
-        seed = request.file.read_text(encoding="utf-8")
+        seed = read_text(request.file)
         return seed + self.generate(seed, request.length, random_state=0) + "\n"
 
     @classmethod

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data import read_npz_arrays
 from ._backtest import test_rows
 from ._base import Task, load_task, rnnkit_version, task_class, to_json
 from ._classifier import SequenceClassifier
@@ -235,12 +236,12 @@ def run_text(
 
 # -- reloading --------------------------------------------------------------------------------
 def load_heldout(folder: PathLike) -> dict[str, Any]:
-    """The arrays of a run's ``heldout.npz`` (read with ``allow_pickle=False``)."""
+    """The arrays of a run's ``heldout.npz`` (sizes and headers checked before reading, object
+    arrays refused: a :class:`rnnkit.errors.DataFileError` naming the file)."""
     path = Path(folder) / HELDOUT_FILE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"expected {HELDOUT_FILE} in the run folder {os.fspath(folder)!r}")
-    with np.load(path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    return read_npz_arrays(path)
 
 
 def evaluate_run(folder: PathLike) -> dict[str, Any]:
