@@ -9,21 +9,28 @@
   limit before reading and never reads more than it declared.
 
 Every failure is raised through the caller's ``fail(reason)``, so each loader raises its own
-documented error class. A leaf module: it imports nothing of ours.
+documented error class. A leaf module: it imports only :mod:`rnnkit.errors`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import stat
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from typing import IO, Any
 
+from .errors import RnnkitError
+
 Fail = Callable[[str], Exception]
+#: What zipfile and its decompressors raise on a damaged member (bad CRC, header, stream).
+ZIP_READ_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError,
+                   NotImplementedError, RuntimeError, ValueError, struct.error)
 
 MAX_JSON_DEPTH = 64
 #: A compressed member may declare at most this many times the archive's size, plus SLACK.
@@ -173,5 +180,10 @@ def read_member(z: zipfile.ZipFile, name: str, limit: int, fail: Fail) -> bytes:
     info = z.getinfo(name)
     if info.file_size > limit:
         raise fail(f"expected {name} of at most {limit} bytes, got {info.file_size} declared")
-    with z.open(info) as stream:
-        return bytes(read_exact(stream, info.file_size, fail, name))
+    try:
+        with z.open(info) as stream:
+            return bytes(read_exact(stream, info.file_size, fail, name))
+    except ZIP_READ_ERRORS as e:
+        if isinstance(e, RnnkitError):
+            raise
+        raise fail(f"expected an intact member {name}, got {type(e).__name__}: {e}") from None

@@ -5,9 +5,6 @@ anything large is allocated. The files are written with h5py (Keras is not neede
 
 from __future__ import annotations
 
-import io
-import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,45 +17,7 @@ from rnnkit.errors import ModelFileError
 from rnnkit.io import KerasImportError
 
 from ._hostile import MAX_EXTRA_RSS, expect_refusal, forge_zip_size, nested_json, peak_rss_of
-
-LSTM_CFG = {"name": "lstm", "units": 4, "activation": "tanh", "recurrent_activation": "sigmoid",
-            "use_bias": True, "return_sequences": False, "dtype": "float32",
-            "batch_input_shape": [None, 5, 2]}
-DENSE_CFG = {"name": "dense", "units": 1, "activation": "linear", "use_bias": True,
-             "dtype": "float32"}
-
-
-def _config(units: int = 4, dense_in: int | None = None) -> dict[str, Any]:
-    lstm = {**LSTM_CFG, "units": units}
-    return {"class_name": "Sequential", "config": {"name": "s", "layers": [
-        {"class_name": "LSTM", "config": lstm}, {"class_name": "Dense", "config": DENSE_CFG}]}}
-
-
-def _weights(units: int = 4) -> dict[str, list[tuple[str, np.ndarray]]]:
-    rng = np.random.default_rng(0)
-    return {
-        "lstm": [(f"lstm/lstm_cell/{n}:0", rng.normal(size=s).astype(np.float32))
-                 for n, s in (("kernel", (2, 4 * units)), ("recurrent_kernel", (units, 4 * units)),
-                              ("bias", (4 * units,)))],
-        "dense": [("dense/kernel:0", rng.normal(size=(units, 1)).astype(np.float32)),
-                  ("dense/bias:0", np.zeros(1, np.float32))],
-    }
-
-
-def write_h5(path: Path, config: Any = None, weights: Any = None) -> h5py.File:
-    """A Keras 2 full-model .h5 file; returned open (mode r+) for further damage."""
-    config = _config() if config is None else config
-    weights = _weights() if weights is None else weights
-    f = h5py.File(path, "w")
-    f.attrs["keras_version"] = "2.15.0"
-    f.attrs["model_config"] = json.dumps(config)
-    g = f.create_group("model_weights")
-    for layer, items in weights.items():
-        lg = g.create_group(layer)
-        lg.attrs["weight_names"] = [n.encode() for n, _ in items]
-        for n, a in items:
-            lg.create_dataset(n, data=a)
-    return f
+from ._keras_files import h5_config, h5_weights, keras_zip, write_h5
 
 
 def _kernel(f: h5py.File) -> tuple[h5py.Group, str]:
@@ -143,19 +102,20 @@ def test_datasets_that_are_not_stored_floats_are_refused(
 
 
 def test_nonfinite_weights_are_refused_unless_asked(tmp_path: Path) -> None:
-    weights = _weights()
-    weights["dense"][0][1][0, 0] = np.inf
-    write_h5(tmp_path / "bad.h5", weights=weights).close()
+    arrays = h5_weights()
+    arrays["dense"][0][1][0, 0] = np.inf
+    write_h5(tmp_path / "bad.h5", arrays=arrays).close()
     with pytest.raises(KerasImportError, match="allow_nonfinite"):
         rk.load_keras(tmp_path / "bad.h5")
     model = rk.load_keras(tmp_path / "bad.h5", allow_nonfinite=True)
     assert not np.isfinite(model.get_weights()[3]).all()
 
 
+@pytest.mark.slow
 def test_huge_sparse_dataset_is_refused_in_bounded_memory(tmp_path: Path) -> None:
     """An 18 KB file declaring a 30000 x 120000 kernel (and a config that matches it)."""
     units = 30000
-    with write_h5(tmp_path / "bad.h5", config=_config(units), weights={}) as f:
+    with write_h5(tmp_path / "bad.h5", config=h5_config(units), arrays={}) as f:
         lg = f["model_weights"].create_group("lstm")
         names = ["kernel", "recurrent_kernel", "bias"]
         lg.attrs["weight_names"] = [f"lstm/lstm_cell/{n}:0".encode() for n in names]
@@ -170,7 +130,7 @@ def test_huge_sparse_dataset_is_refused_in_bounded_memory(tmp_path: Path) -> Non
 
 
 def test_huge_units_with_small_weights_are_refused(tmp_path: Path) -> None:
-    write_h5(tmp_path / "bad.h5", config=_config(8000)).close()
+    write_h5(tmp_path / "bad.h5", config=h5_config(8000)).close()
     with pytest.raises(KerasImportError, match="shape"):
         rk.load_keras(tmp_path / "bad.h5")
 
@@ -182,31 +142,11 @@ def test_deeply_nested_config_is_refused(tmp_path: Path) -> None:
         rk.load_keras(tmp_path / "bad.h5")
 
 
-def _keras_zip(path: Path, weights_member: bytes | None = None) -> None:
-    layers = [{"class_name": "InputLayer", "config": {"batch_shape": [None, 5, 2],
-                                                      "dtype": "float32", "name": "in"}},
-              {"class_name": "LSTM", "config": {k: v for k, v in LSTM_CFG.items()
-                                                if k != "batch_input_shape"}},
-              {"class_name": "Dense", "config": DENSE_CFG}]
-    config = {"class_name": "Sequential", "config": {"name": "s", "layers": layers}}
-    if weights_member is None:
-        buf = io.BytesIO()
-        with h5py.File(buf, "w") as f:
-            for path_, arrays in (("layers/lstm/cell/vars", _weights()["lstm"]),
-                                  ("layers/dense/vars", _weights()["dense"])):
-                g = f.create_group(path_)
-                for i, (_, a) in enumerate(arrays):
-                    g.create_dataset(str(i), data=a)
-        weights_member = buf.getvalue()
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr("config.json", json.dumps(config))
-        z.writestr("model.weights.h5", weights_member)
-
-
+@pytest.mark.slow
 def test_keras_zip_with_a_forged_weights_member_size(tmp_path: Path) -> None:
-    _keras_zip(tmp_path / "ok.keras")
+    keras_zip(tmp_path / "ok.keras")
     assert rk.load_keras(tmp_path / "ok.keras").count_params() == 117
-    _keras_zip(tmp_path / "bad.keras", weights_member=b"\0" * 200_000)
+    keras_zip(tmp_path / "bad.keras", weights_member=b"\0" * 200_000)
     forge_zip_size(tmp_path / "bad.keras", "model.weights.h5", 1 << 30)
     rss, outcome = peak_rss_of(expect_refusal(
         f"rnnkit.load_keras({str(tmp_path / 'bad.keras')!r})", "rnnkit.errors.ModelFileError"))

@@ -12,8 +12,6 @@ naming the file; a missing file is a ``FileNotFoundError``.
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -27,9 +25,7 @@ PathLike = str | os.PathLike[str]
 MAX_NPY_HEADER = 1 << 16
 MAX_NPZ_MEMBERS = 256
 _KINDS = "biufcUS"
-# What zipfile and zlib raise on damaged compressed members.
-_ZIP_ERRORS = (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, RuntimeError,
-               OSError)
+_ZIP_ERRORS = _bounded.ZIP_READ_ERRORS
 
 
 def _failer(path: PathLike) -> _bounded.Fail:
