@@ -10,6 +10,7 @@ Training commands clip the gradient norm at 1.0 by default (``--clipnorm``).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import functools
 import itertools
@@ -133,7 +134,7 @@ def demo(
 ) -> None:
     """Run one of the seeds' applications on bundled data (default: activity recognition
     with Input((200, 3)) -> LSTM(32) -> LSTM(32) -> Dense(softmax))."""
-    from .tasks import DEMOS, run_demo
+    from .tasks import DEMOS, run_demo, run_lock
 
     if list_:
         for d in DEMOS.values():
@@ -141,9 +142,9 @@ def demo(
         return
     if name not in DEMOS:
         raise ValueError(f"expected a demo name in {list(DEMOS)}, got {name!r}")
-    folder = _out_dir(out, f"demo-{name}")
-    typer.echo(f"demo {name}: {DEMOS[name].title}" + (" (quick)" if quick else ""))
-    run = run_demo(name, out=folder, quick=quick, verbose=verbose)
+    with run_lock(_out_dir(out, f"demo-{name}")) as folder:
+        typer.echo(f"demo {name}: {DEMOS[name].title}" + (" (quick)" if quick else ""))
+        run = run_demo(name, out=folder, quick=quick, verbose=verbose)
     _report(run, verbose)
 
 
@@ -162,20 +163,27 @@ def train(
     checkpointed in OUT/checkpoints and the same command run again resumes from there."""
     import tempfile
 
-    from .tasks import distributed_rank, launch_distributed, load_config, train_from_config
+    from .tasks import (
+        distributed_rank,
+        launch_distributed,
+        load_config,
+        run_lock,
+        train_from_config,
+    )
 
     kind = load_config(config)["task"]
     rank = distributed_rank()
     if nproc > 1 and rank is None:  # re-run this command line under torchrun
-        raise typer.Exit(launch_distributed(nproc, sys.argv[1:]))
-    if rank:  # ranks other than 0 train but write to a scratch folder and stay quiet
-        folder, verbose = Path(tempfile.mkdtemp(prefix=f"rnnkit-rank{rank}-")), 0
-    else:
-        folder = _out_dir(out, f"train-{kind}")
+        with run_lock(out) if out is not None else contextlib.nullcontext():
+            raise typer.Exit(launch_distributed(nproc, sys.argv[1:]))
     checkpoints = None if out is None else out / "checkpoints"  # the same for every rank
-    run = train_from_config(config, out=folder, verbose=verbose, checkpoint_dir=checkpoints)
-    if not rank:
-        _report(run, verbose)
+    if rank:  # ranks other than 0 train but write to a scratch folder and stay quiet
+        folder = Path(tempfile.mkdtemp(prefix=f"rnnkit-rank{rank}-"))
+        train_from_config(config, out=folder, verbose=0, checkpoint_dir=checkpoints)
+        return
+    with run_lock(_out_dir(out, f"train-{kind}")) as folder:
+        run = train_from_config(config, out=folder, verbose=verbose, checkpoint_dir=checkpoints)
+    _report(run, verbose)
 
 
 def _floats(text: str | None, name: str) -> tuple[float, ...] | None:
@@ -320,7 +328,7 @@ def forecast(
     against the naive and seasonal-naive forecasts."""
     import pandas as pd
 
-    from .tasks import Forecaster, read_series_csv, run_forecast
+    from .tasks import Forecaster, read_series_csv, run_forecast, run_lock
 
     held = test  # already parsed by _test_part
     if id_column is None:
@@ -340,9 +348,9 @@ def forecast(
         clipnorm=clipnorm or None, validation=validation, patience=patience,
         random_state=random_state, verbose=verbose,
     )
-    folder = _out_dir(out, "forecast")
-    run = run_forecast(task, series, out=folder, test=held, data=f"file {file}",
-                       config={"command": "forecast", "file": os.fspath(file)})
+    with run_lock(_out_dir(out, "forecast")) as folder:
+        run = run_forecast(task, series, out=folder, test=held, data=f"file {file}",
+                           config={"command": "forecast", "file": os.fspath(file)})
     _report(run, verbose)
 
 
@@ -380,7 +388,13 @@ def classify(
 ) -> None:
     """Train a sequence classifier on an .npz or .ts file (sequences may differ in length)
     and score it beside the majority-class and non-recurrent baselines."""
-    from .tasks import SequenceClassifier, read_labelled, run_classification, split_classification
+    from .tasks import (
+        SequenceClassifier,
+        read_labelled,
+        run_classification,
+        run_lock,
+        split_classification,
+    )
 
     X, y = read_labelled(file)
     if test is not None:
@@ -396,10 +410,12 @@ def classify(
         bidirectional=bidirectional, class_weight=class_weight, learning_rate=learning_rate,
         clipnorm=clipnorm or None, random_state=random_state, verbose=verbose, **auto,
     )
-    folder = _out_dir(out, "classify")
-    run = run_classification(task, xtr, ytr, xte, yte, out=folder, data=f"file {file}",
-                             config={"command": "classify", "file": os.fspath(file),
-                                     "test_file": None if test is None else os.fspath(test)})
+    with run_lock(_out_dir(out, "classify")) as folder:
+        run = run_classification(
+            task, xtr, ytr, xte, yte, out=folder, data=f"file {file}",
+            config={"command": "classify", "file": os.fspath(file),
+                    "test_file": None if test is None else os.fspath(test)},
+        )
     _report(run, verbose)
 
 

@@ -51,6 +51,7 @@ from ._files import read_labelled, read_labelled_npz, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
 from ._generator import StatefulRunner, TextGenerator, sample_from_logits
 from ._inspect import gate_activations, gradient_norms, run_gates
+from ._lock import run_lock
 from ._metrics import (
     classification_report,
     confusion_matrix,
@@ -127,6 +128,7 @@ __all__ = [
     "new_run_dir",
     "read_labelled",
     "read_labelled_npz",
+    "run_lock",
     "read_metrics",
     "read_series_csv",
     "rmse",
