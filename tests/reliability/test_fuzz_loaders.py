@@ -11,7 +11,9 @@ runs past :data:`TIME_LIMIT_S`, fails. Derandomized, with few examples per loade
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import shutil
 import signal
 import warnings
 import zipfile
@@ -29,7 +31,9 @@ import rnnkit as rk
 from rnnkit import _archive, layers
 from rnnkit.data import read_npy, read_npz, read_npz_arrays, read_text
 from rnnkit.errors import DataFileError, ModelFileError
+from rnnkit.training import CheckpointError, fit, latest_checkpoint, read_checkpoint
 
+from ._common import TinyNet, regression
 from ._keras_files import keras3_config, keras_zip, write_h5
 
 TIME_LIMIT_S = 20
@@ -268,3 +272,47 @@ def test_hdf5_structure_mutations(tmp_path_factory: pytest.TempPathFactory,
     with write_h5(path) as f:
         _mutate_h5(data, f)
     only_raises(ModelFileError, rk.load_keras, path)
+
+
+# --------------------------------------------------------------------------- checkpoints
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ckpt")
+    x, y = regression()
+    fit(TinyNet(), x, y, loss="mse", optimizer="adam", epochs=1, verbose=0, checkpoint_dir=root)
+    found = latest_checkpoint(root)
+    assert found is not None
+    return found
+
+
+def _reseal(folder: Path) -> None:
+    """Rewrite the manifest to match the (damaged) files: the parsers themselves must refuse."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for name, entry in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        entry.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+@FUZZ
+@given(data=st.data())
+def test_checkpoint_mutations(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory,
+                              data: st.DataObject) -> None:
+    folder = tmp_path_factory.mktemp("fuzz") / checkpoint.name
+    shutil.copytree(checkpoint, folder)
+    names = sorted(p.name for p in folder.iterdir())
+    name = data.draw(st.sampled_from(names))
+    target = folder / name
+    if name.endswith(".json") and data.draw(st.booleans()):
+        target.write_text(json.dumps(mutate_json(data, json.loads(target.read_text()))))
+    else:
+        target.write_bytes(data.draw(byte_mutations(target.read_bytes())))
+    if name != "manifest.json" and data.draw(st.booleans()):
+        _reseal(folder)
+    try:
+        with time_limit(TIME_LIMIT_S):
+            read_checkpoint(folder)
+    except CheckpointError as e:
+        assert str(folder) in str(e), e
+    except Exception as e:
+        raise AssertionError(f"read_checkpoint raised {type(e).__name__}: {e}") from e

@@ -190,3 +190,55 @@ def test_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
 def test_a_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ModelFileError, match="folder"):
         rk.load_model(tmp_path)
+
+
+# --------------------------------------------------------------------------- checkpoints
+@pytest.fixture
+def checkpoint(tmp_path: Path) -> Path:
+    from rnnkit.training import fit, latest_checkpoint
+
+    from ._common import TinyNet, regression
+
+    x, y = regression()
+    fit(TinyNet(), x, y, loss="mse", optimizer="adam", epochs=1, verbose=0,
+        checkpoint_dir=tmp_path / "ckpt")
+    found = latest_checkpoint(tmp_path / "ckpt")
+    assert found is not None
+    return found
+
+
+@pytest.mark.parametrize("size", [10**15, 2**70])
+def test_checkpoint_manifest_claiming_huge_sizes(checkpoint: Path, size: int) -> None:
+    from rnnkit.training import CheckpointCorruptError, read_checkpoint
+
+    manifest = json.loads((checkpoint / "manifest.json").read_text())
+    manifest["files"]["weights.safetensors"]["size"] = size
+    (checkpoint / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CheckpointCorruptError, match=f"expected {size} bytes"):
+        read_checkpoint(checkpoint)
+
+
+def test_fifo_in_place_of_a_checkpoint_file(checkpoint: Path) -> None:
+    from rnnkit.training import CheckpointCorruptError, read_checkpoint
+
+    weights = checkpoint / "weights.safetensors"
+    weights.unlink()
+    os.mkfifo(weights)
+    result: list[BaseException | None] = []
+
+    def read() -> None:
+        try:
+            read_checkpoint(checkpoint)
+            result.append(None)
+        except BaseException as e:  # noqa: BLE001 - checked below
+            result.append(e)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(20)
+    if worker.is_alive():
+        with open(weights, "wb", buffering=0) as w:
+            w.write(b"x")
+        pytest.fail("read_checkpoint blocked on a FIFO")
+    assert isinstance(result[0], CheckpointCorruptError) and "FIFO" in str(result[0])
+    assert isinstance(result[0], RnnkitError)

@@ -14,12 +14,13 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from torch import Tensor
 
+from ... import _bounded
 from .format import (
     DIR_RE,
     FILES,
@@ -152,17 +153,37 @@ def write_checkpoint(
     return target
 
 
-def _read_limited(path: Path, limit: int) -> bytes:
-    """Read at most ``limit + 1`` bytes (so an oversized file is detected, never slurped)."""
+def _open(path: Path) -> IO[bytes]:
+    """``path`` opened if it is a regular file (a FIFO or folder is refused, never read)."""
+
+    def fail(reason: str) -> CheckpointCorruptError:
+        return CheckpointCorruptError(path, reason)
+
     try:
-        with open(path, "rb") as f:
-            return f.read(limit + 1)
+        return _bounded.open_regular(path, fail)
     except FileNotFoundError:
         raise CheckpointCorruptError(path, "missing file") from None
-    except IsADirectoryError:
-        raise CheckpointCorruptError(path, "expected a file, got a directory") from None
-    except OSError as e:
-        raise CheckpointCorruptError(path, f"unreadable ({e.strerror})") from None
+
+
+def _read_limited(path: Path, limit: int) -> bytes:
+    """Read at most ``limit + 1`` bytes (so an oversized file is detected, never slurped)."""
+    with _open(path) as f:
+        return f.read(limit + 1)
+
+
+def _read_sized(path: Path, size: int, hint: str) -> bytes:
+    """Read a file of exactly ``size`` bytes (the manifest's): its size is checked first."""
+    with _open(path) as f:
+        actual = _bounded.file_size(f)
+        if actual != size:
+            what = "truncated" if actual < size else "longer than written"
+            raise CheckpointCorruptError(path, f"{what}: expected {size} bytes, got {actual}",
+                                         hint)
+        data = f.read(size)
+    if len(data) != size:  # changed while being read
+        raise CheckpointCorruptError(path, f"truncated: expected {size} bytes, got {len(data)}",
+                                     hint)
+    return data
 
 
 def _verified_files(folder: Path) -> tuple[int, dict[str, bytes]]:
@@ -195,11 +216,7 @@ def _verified_files(folder: Path) -> tuple[int, dict[str, bytes]]:
             raise CheckpointCorruptError(manifest_path, f"bad size for {name}: {size!r}")
         if not isinstance(digest, str):
             raise CheckpointCorruptError(manifest_path, f"bad sha256 for {name}: {digest!r}")
-        data = _read_limited(path, size)
-        if len(data) != size:
-            what = "truncated" if len(data) < size else "longer than written"
-            got = f"{len(data)}" if len(data) <= size else f"more than {size}"
-            raise CheckpointCorruptError(path, f"{what}: expected {size} bytes, got {got}", hint)
+        data = _read_sized(path, size, hint)
         if _sha256(data) != digest:
             raise CheckpointCorruptError(
                 path, "SHA-256 mismatch: the file was altered after it was written", hint

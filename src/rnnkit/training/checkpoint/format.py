@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from ...errors import RnnkitError
+
 __all__ = [
     "FILES",
     "FORMAT",
@@ -46,15 +48,13 @@ MAX_MANIFEST_BYTES = 1 << 20
 
 
 # --------------------------------------------------------------------------- errors
-class CheckpointError(ValueError):
+class CheckpointError(RnnkitError, ValueError):
     """A checkpoint that cannot be used. ``path``: the file (or folder); ``reason``: why."""
 
-    def __init__(self, path: str | os.PathLike[str], reason: str, hint: str = "") -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"{self._what} {self.path!r}: {reason}" + (f"; {hint}" if hint else ""))
-
     _what = "checkpoint"
+
+    def __init__(self, path: str | os.PathLike[str], reason: str, hint: str = "") -> None:
+        super().__init__(reason, path=path, hint=hint)
 
 
 class CheckpointCorruptError(CheckpointError):
