@@ -316,3 +316,39 @@ def test_checkpoint_mutations(checkpoint: Path, tmp_path_factory: pytest.TempPat
         assert str(folder) in str(e), e
     except Exception as e:
         raise AssertionError(f"read_checkpoint raised {type(e).__name__}: {e}") from e
+
+
+# --------------------------------------------------------------------------- run folders
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import pandas as pd
+
+    from rnnkit.tasks import Forecaster
+
+    folder = tmp_path_factory.mktemp("run")
+    series = pd.DataFrame({"y": np.sin(np.arange(60) / 3.0)})
+    Forecaster("gru", 4, units=(3,), epochs=1, verbose=0).fit(series).save(folder)
+    return folder
+
+
+@FUZZ
+@given(data=st.data())
+def test_run_folder_mutations(run_folder: Path, tmp_path_factory: pytest.TempPathFactory,
+                              data: st.DataObject) -> None:
+    from rnnkit.errors import RunFolderError
+    from rnnkit.tasks import load_task
+
+    folder = tmp_path_factory.mktemp("fuzz") / "run"
+    shutil.copytree(run_folder, folder)
+    target = folder / "task.json"
+    if data.draw(st.booleans()):
+        target.write_text(json.dumps(mutate_json(data, json.loads(target.read_text()))))
+    else:
+        target.write_bytes(data.draw(byte_mutations(target.read_bytes())))
+    try:
+        with time_limit(TIME_LIMIT_S):
+            load_task(folder)
+    except (RunFolderError, ModelFileError) as e:
+        assert str(folder) in str(e), e
+    except Exception as e:
+        raise AssertionError(f"load_task raised {type(e).__name__}: {e}") from e

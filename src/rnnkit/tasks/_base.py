@@ -40,6 +40,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .. import _bounded
+from ..errors import ModelFileError, RunFolderError
 from ..layers import Layer, layer_class
 from ..model import Model, Sequential, load_model
 from ._training import TrainingConfig, TrainingResult, train_model
@@ -49,6 +51,7 @@ __all__ = ["InspectBatch", "NotFittedError", "PredictRequest", "Task", "clone", 
 
 T = TypeVar("T", bound="Task")
 TASK_FILE = "task.json"
+MAX_TASK_JSON_BYTES = 16 << 20  # vocabularies and histories included
 MODEL_FILE = "model.rnnkit"
 _FORMAT_VERSION = 1
 _TASKS: dict[str, type[Task]] = {}
@@ -375,35 +378,52 @@ def load_task(folder: str | os.PathLike[str], expect: type[Task] = Task) -> Task
     With ``expect``, a run of another task is a ``ValueError`` naming both."""
     root = Path(folder)
     path = root / TASK_FILE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(
             f"expected a run folder with {TASK_FILE} and {MODEL_FILE}, got {os.fspath(root)!r} "
             "(no task.json there)"
         )
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(doc, dict) or doc.get("task") not in _TASKS:
-        raise ValueError(f"expected 'task' in {sorted(_TASKS)} in {path}, "
-                         f"got {doc.get('task') if isinstance(doc, dict) else doc!r}")
-    if doc.get("format_version") != _FORMAT_VERSION:
-        raise ValueError(f"expected format_version {_FORMAT_VERSION} in {path}, "
-                         f"got {doc.get('format_version')!r}")
-    cls = _TASKS[doc["task"]]
-    if not issubclass(cls, expect):
-        raise ValueError(f"expected a {expect.task_name} run, got a {cls.task_name} run in "
-                         f"{os.fspath(root)!r}")
-    params = dict(doc.get("params", {}))
-    for name in cls.tuple_params:
-        if isinstance(params.get(name), list):
-            params[name] = tuple(params[name])
-    task = cls(**params)
-    task._restore(doc.get("state", {}))
+    task = _task_from_json(path, expect)
     model = load_model(root / MODEL_FILE)
     if not isinstance(model, (Sequential, Model)):
-        raise ValueError(f"expected a Sequential or functional model in {root / MODEL_FILE}, "
-                         f"got {type(model).__name__}")
+        raise ModelFileError(f"expected a Sequential or functional model, got "
+                             f"{type(model).__name__}", path=root / MODEL_FILE)
     task.model_ = model
     task._load_extra_models(root)
     task.model_.eval()
+    return task
+
+
+def _task_from_json(path: Path, expect: type[Task]) -> Task:
+    """The task ``task.json`` describes, with its learned state (bounded read; any problem is
+    a :class:`RunFolderError` naming the file)."""
+
+    def fail(reason: str) -> RunFolderError:
+        return RunFolderError(reason, path=path)
+
+    doc = _bounded.parse_json(_bounded.read_file(path, MAX_TASK_JSON_BYTES, fail), fail,
+                              TASK_FILE)
+    if not isinstance(doc, dict) or doc.get("task") not in _TASKS:
+        raise fail(f"expected 'task' in {sorted(_TASKS)}, "
+                   f"got {doc.get('task') if isinstance(doc, dict) else doc!r:.100}")
+    if doc.get("format_version") != _FORMAT_VERSION:
+        raise fail(f"expected format_version {_FORMAT_VERSION}, got {doc.get('format_version')!r}")
+    cls = _TASKS[doc["task"]]
+    if not issubclass(cls, expect):
+        raise fail(f"expected a {expect.task_name} run, got a {cls.task_name} run")
+    params, state = doc.get("params", {}), doc.get("state", {})
+    if not isinstance(params, dict) or not isinstance(state, dict):
+        raise fail("expected 'params' and 'state' to be JSON objects")
+    params = dict(params)
+    for name in cls.tuple_params:
+        if isinstance(params.get(name), list):
+            params[name] = tuple(params[name])
+    try:
+        task = cls(**params)
+        task._restore(state)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+        raise fail(f"expected the parameters and state of a {cls.task_name}, got "
+                   f"{type(e).__name__}: {e}") from None
     return task
 
 
