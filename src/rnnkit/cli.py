@@ -157,6 +157,10 @@ def train(
     verbose: Verbose = 1,
     nproc: Annotated[int, typer.Option("--nproc", min=1, help="Train with N processes on this "
                                        "machine (torch.distributed, DDP).")] = 1,
+    allow_config_change: Annotated[bool, typer.Option(
+        "--allow-config-change", help="Resume OUT although CONFIG differs from the one it was "
+        "started with (epochs, verbose, [sample] only; recorded in config_changes.json).")]
+    = False,
     debug: Debug = False,
 ) -> None:
     """Train a run described in TOML (see configs/ for examples). With --out, every epoch is
@@ -164,6 +168,7 @@ def train(
     import tempfile
 
     from .tasks import (
+        check_run_config,
         distributed_rank,
         launch_distributed,
         load_config,
@@ -175,14 +180,18 @@ def train(
     rank = distributed_rank()
     if nproc > 1 and rank is None:  # re-run this command line under torchrun
         with run_lock(out) if out is not None else contextlib.nullcontext():
+            if out is not None:  # a refused resume must stop before any worker starts
+                check_run_config(config, out, out / "checkpoints", allow_config_change)
             raise typer.Exit(launch_distributed(nproc, sys.argv[1:]))
     checkpoints = None if out is None else out / "checkpoints"  # the same for every rank
     if rank:  # ranks other than 0 train but write to a scratch folder and stay quiet
         folder = Path(tempfile.mkdtemp(prefix=f"rnnkit-rank{rank}-"))
-        train_from_config(config, out=folder, verbose=0, checkpoint_dir=checkpoints)
+        train_from_config(config, out=folder, verbose=0, checkpoint_dir=checkpoints,
+                          allow_config_change=allow_config_change)
         return
     with run_lock(_out_dir(out, f"train-{kind}")) as folder:
-        run = train_from_config(config, out=folder, verbose=verbose, checkpoint_dir=checkpoints)
+        run = train_from_config(config, out=folder, verbose=verbose, checkpoint_dir=checkpoints,
+                                allow_config_change=allow_config_change)
     _report(run, verbose)
 
 

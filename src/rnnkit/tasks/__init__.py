@@ -45,7 +45,7 @@ from ._baselines import (
     statistical_forecast,
 )
 from ._classifier import SequenceClassifier
-from ._config import load_config, train_from_config
+from ._config import check_run_config, load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
 from ._files import read_labelled, read_labelled_npz, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
@@ -83,6 +83,7 @@ from ._scale import distributed_rank, launch_distributed
 from ._training import TimeLimit, TrainingConfig, TrainingResult, train_model
 
 __all__ = [
+    "check_run_config",
     "distributed_rank",
     "launch_distributed",
     "DEMOS",

@@ -55,6 +55,7 @@ from ._demos import DATA_NAMES, demo_data
 from ._files import read_labelled, read_series_csv
 from ._forecaster import Forecaster
 from ._generator import TextGenerator
+from ._resume import STORED_FILE, check_resume
 from ._runs import (
     Run,
     copy_config,
@@ -72,7 +73,7 @@ def _toml() -> Any:
     return tomllib
 
 
-__all__ = ["TASKS", "load_config", "train_from_config"]
+__all__ = ["TASKS", "check_run_config", "load_config", "train_from_config"]
 
 TASKS: dict[str, type[Task]] = {
     "classifier": SequenceClassifier,
@@ -132,14 +133,28 @@ def _resolve(base: Path, value: Any) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def check_run_config(path: str | os.PathLike[str], out: str | os.PathLike[str],
+                     checkpoint_dir: str | os.PathLike[str], allow_change: bool = False) -> None:
+    """Before resuming ``out`` from ``checkpoint_dir``: refuse a config that differs from the
+    stored ``out/config.toml`` (see :mod:`._resume`)."""
+    stored = Path(out) / STORED_FILE
+    check_resume(Path(out), load_config(stored) if stored.is_file() else None,
+                 load_config(path), checkpoint_dir, allow_change)
+
+
 def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[str],
                       verbose: int | str = 1,
-                      checkpoint_dir: str | os.PathLike[str] | None = None) -> Run:
+                      checkpoint_dir: str | os.PathLike[str] | None = None,
+                      allow_config_change: bool = False) -> Run:
     """Run a TOML config (see the module docs) into the folder ``out``.
 
     ``checkpoint_dir``: checkpoint every epoch there, and resume from the last complete
-    checkpoint when the same run is started again (after a crash or a kill)."""
+    checkpoint when the same run is started again (after a crash or a kill). Resuming with a
+    config that differs from the one ``out`` keeps is refused (a ConfigMismatchError naming
+    the changed keys) unless ``allow_config_change`` (see :mod:`._resume`)."""
     config = load_config(path)
+    if checkpoint_dir is not None:
+        check_run_config(path, out, checkpoint_dir, allow_config_change)
     base = Path(path).resolve().parent
     kind = config["task"]
     data = dict(config.get("data", {}))
@@ -197,7 +212,7 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
         read_text(_resolve(base, file))
     sample = dict(config.get("sample", {}))
     return run_text(task, text, out=out_dir, test=float(test if test is not None else 0.1),
-                    config=meta, data=source, seed_text=str(sample.get("seed", text[:10])),
-                    sample_length=int(sample.get("length", 500)),
-                    temperature=float(sample.get("temperature", 0.8)),
+                    config=meta, data=source, seed_text=sample.get("seed", text[:10]),
+                    sample_length=sample.get("length", 500),
+                    temperature=sample.get("temperature", 0.8),
                     top_k=sample.get("top_k"), random_state=sample.get("random_state", 0))

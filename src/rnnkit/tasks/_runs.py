@@ -46,6 +46,7 @@ import torch
 from ..data import read_npz_arrays
 from ._backtest import test_rows
 from ._base import Task, load_task, rnnkit_version, task_class, to_json
+from ._checks import check_float, check_int
 from ._classifier import SequenceClassifier
 from ._forecast_input import panel_head
 from ._forecaster import Forecaster
@@ -223,6 +224,8 @@ def run_text(
     n_test = math.floor(float(test) * len(text))
     if not 0 < n_test < len(text):
         raise ValueError(f"expected test in (0, 1) leaving text on both sides, got {test!r}")
+    _check_sample(text[: len(text) - n_test], seed_text, sample_length, temperature, top_k,
+                  random_state)
     task.fit(text[: len(text) - n_test])
     sample = task.generate(seed_text, sample_length, temperature=temperature, top_k=top_k,
                            random_state=random_state, unknown=unknown)
@@ -232,6 +235,23 @@ def run_text(
                                  "random_state": random_state}}
     return run_task(task, text[len(text) - n_test :], out=out, data=data, extra=extra,
                     config={"test_chars": n_test, **dict(config or {})})
+
+
+def _check_sample(train: str, seed: Any, length: Any, temperature: Any, top_k: Any,
+                  random_state: Any) -> None:
+    """The sample's settings, checked before training (a bad one would lose the run)."""
+    if not isinstance(seed, str) or not seed:
+        raise ValueError(f"expected the sample seed as a non-empty str, got {seed!r:.80}")
+    unknown = sorted(set(seed) - set(train))
+    if unknown:
+        raise ValueError(f"expected a sample seed made of the training text's characters, got "
+                         f"{unknown[:10]} that it never uses")
+    check_int("sample length", length, 0)
+    check_float("sample temperature", temperature, 0.0, math.inf)
+    if top_k is not None:
+        check_int("sample top_k", top_k, 1)
+    if random_state is not None:
+        check_int("sample random_state", random_state, 0)
 
 
 # -- reloading --------------------------------------------------------------------------------
