@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "rnnkit" / "data"
-ALLOWED = {"numpy", "pandas", "__future__", "abc", "collections", "contextlib", "dataclasses",
+ALLOWED = {"numpy", "pandas", "pyarrow", "collections", "__future__", "abc", "contextlib",
+           "dataclasses",
            "gzip",
            "hashlib", "importlib", "io", "json", "lzma", "math", "numbers", "os", "pathlib", "re",
            "typing", "zipfile", "zlib"}

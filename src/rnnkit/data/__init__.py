@@ -41,6 +41,7 @@ from ._calendar import (
     seasonal_period,
 )
 from ._chars import UNK_CHAR, CharVocab, next_char_pairs
+from ._csv import read_csv
 from ._datasets import (
     Dataset,
     load_activity,
@@ -70,7 +71,7 @@ from ._panel_windows import (
     window_index,
 )
 from ._ragged import Padded, length_buckets, to_padded
-from ._readers import read_csv, read_npy, read_npz, validate_arrays, validate_series
+from ._readers import read_npy, read_npz, validate_arrays, validate_series
 from ._scaling import MinMaxScaler, StandardScaler, scaler_from_dict, scaler_from_json
 from ._sequences import lengths_from_mask, mask_from_lengths, mask_from_padded, pad_sequences
 from ._splits import SeriesSplit, WindowSplit, chronological_split, windowed_split

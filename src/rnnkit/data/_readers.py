@@ -23,7 +23,7 @@ from ._calendar import infer_frequency
 from ._files import is_npz, load_npy, read_npz_arrays
 from ._windows import n_windows
 
-__all__ = ["read_csv", "read_npy", "read_npz", "validate_arrays", "validate_series"]
+__all__ = ["read_npy", "read_npz", "validate_arrays", "validate_series"]
 
 PathLike = str | os.PathLike[str]
 
@@ -250,30 +250,6 @@ after row 1 (2022-11-27 00:00:00); sort first (df.sort_index()) or pass sort=Tru
             f"horizon={horizon}, got {len(df)} rows; use a smaller window or more data"
         )
     return df
-
-
-def read_csv(
-    path: PathLike,
-    *,
-    time_column: str | None = None,
-    columns: Sequence[str] | None = None,
-    freq: str | None = "infer",
-    sort: bool = False,
-    window: int | None = None,
-    horizon: int = 1,
-    sep: str = ",",
-) -> pd.DataFrame:
-    """Read a CSV time series and validate it with :func:`validate_series`.
-
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
-    >>> _ = p.write_text("date,temp,humidity\\n2022-11-25,6,92\\n2022-11-26,9,85\\n")
-    >>> read_csv(p, time_column="date").to_numpy().tolist()
-    [[6, 92], [9, 85]]
-    """
-    df = pd.read_csv(path, sep=sep)
-    return validate_series(df, time_column=time_column, columns=columns, freq=freq, sort=sort,
-                           window=window, horizon=horizon)
 
 
 def validate_arrays(
