@@ -37,6 +37,7 @@ MAX_JSON_DEPTH = 64
 MAX_EXPANSION = 32
 SLACK = 64 << 20
 _EOCD = struct.Struct("<4s4H2LH")
+_MAX_ENTRY_BYTES = 1024  # a directory entry with a name of ~1000 bytes (ours are far shorter)
 
 
 def open_regular(path: str | os.PathLike[str], fail: Fail) -> IO[bytes]:
@@ -132,7 +133,9 @@ def _member_count(f: IO[bytes], size: int, fail: Fail) -> int:
         raise fail("expected a zip archive, got no end-of-central-directory record")
     fields = _EOCD.unpack_from(data, at)
     f.seek(0)
-    return int(fields[4])
+    count, directory_size = int(fields[4]), int(fields[5])
+    # an entry takes at least 46 bytes: a directory this large holds more entries than declared
+    return max(count, directory_size // _MAX_ENTRY_BYTES)
 
 
 def open_zip(f: IO[bytes], fail: Fail, max_members: int) -> zipfile.ZipFile:

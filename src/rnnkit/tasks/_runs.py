@@ -30,7 +30,6 @@ quantiles); classification: ``accuracy``, ``macro_f1``, ``per_class``,
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 import platform
@@ -43,7 +42,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .. import _bounded
 from ..data import read_npz_arrays
+from ..errors import RunFolderError
 from ._backtest import test_rows
 from ._base import Task, load_task, rnnkit_version, task_class, to_json
 from ._checks import check_float, check_int
@@ -283,11 +284,15 @@ def headline_lines(metrics: Mapping[str, Any]) -> list[str]:
 
 
 def read_metrics(folder: PathLike) -> dict[str, Any]:
-    """A run's ``metrics.json``."""
+    """A run's ``metrics.json`` (bounded read; a damaged one is a RunFolderError)."""
     path = Path(folder) / METRICS_FILE
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"expected {METRICS_FILE} in {os.fspath(folder)!r}")
-    data = json.loads(path.read_text(encoding="utf-8"))
+
+    def fail(reason: str) -> RunFolderError:
+        return RunFolderError(reason, path=path)
+
+    data = _bounded.parse_json(_bounded.read_file(path, 16 << 20, fail), fail, METRICS_FILE)
     return data if isinstance(data, dict) else {}
 
 

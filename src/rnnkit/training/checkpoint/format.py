@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from ... import _bounded
 from ...errors import RnnkitError
 
 __all__ = [
@@ -185,6 +186,11 @@ def _reject_constant(name: str) -> Any:
 
 def parse_json(data: bytes, path: Path) -> Any:
     try:
-        return json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+        value = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise CheckpointCorruptError(path, f"not valid JSON ({e})") from None
+    depth = _bounded.json_depth(value)
+    if depth > _bounded.MAX_JSON_DEPTH:
+        raise CheckpointCorruptError(
+            path, f"expected JSON nested at most {_bounded.MAX_JSON_DEPTH} deep, got {depth}")
+    return value
