@@ -67,7 +67,7 @@ def test_classify_reads_npz_with_lengths_or_nan_padding(tmp_path: Path) -> None:
     [
         ("data.csv", "a,b\n1,2\n", "expected a .npz (X, y and optionally lengths) or a .ts "
                                    "(UEA/UCR) file, got '.csv'"),
-        ("fake.npz", "a,b\n1,2\n", "expected an .npz archive (numpy's np.savez)"),
+        ("fake.npz", "a,b\n1,2\n", "fake.npz': expected a zip archive"),
         ("bad.ts", "@classLabel true a\n@data\n1,2:a\n1,x:a\n", "at line 4"),
     ],
 )
