@@ -177,6 +177,15 @@ def _assign(r: H5Reader, plan: Plan, layers: dict[str, Layer], allow_nonfinite: 
                 p.copy_(torch.from_numpy(np.array(a, dtype=np.float64)).to(p.dtype))
 
 
+def load_keras3_into(r: H5Reader, weights: Any, config: Entry, layers: dict[str, Layer],
+                     allow_nonfinite: bool = False) -> None:
+    """Read a Keras 3 weights group (``model.weights.h5``, or a ``.weights.h5`` file) into
+    ``layers`` built from ``config``: every dataset checked before any is read."""
+    plan = _keras3_plan(r, weights, config, layers)
+    _check_plan(r, plan, layers)
+    _assign(r, plan, layers, allow_nonfinite)
+
+
 # -- files ---------------------------------------------------------------------------------------
 def _build(config: Any, keras2: bool) -> tuple[Sequential | Model, dict[str, Layer]]:
     n = count_layer_entries(config)
