@@ -10,7 +10,7 @@ ALLOWED = {"numpy", "pandas", "pyarrow", "collections", "__future__", "abc", "co
            "dataclasses",
            "gzip",
            "hashlib", "importlib", "io", "json", "lzma", "math", "numbers", "os", "pathlib", "re",
-           "typing", "zipfile", "zlib"}
+           "tokenize", "typing", "zipfile", "zlib"}
 
 
 def test_data_imports_only_numpy_pandas_and_stdlib() -> None:

@@ -12,6 +12,7 @@ naming the file; a missing file is a ``FileNotFoundError``.
 from __future__ import annotations
 
 import os
+import tokenize
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -54,7 +55,7 @@ def _header(stream: IO[bytes], fail: _bounded.Fail, name: str) -> tuple[np.dtype
     except DataFileError:
         raise
     except (ValueError, TypeError, SyntaxError, EOFError, OverflowError, MemoryError,
-            RecursionError, UnicodeError, *_ZIP_ERRORS) as e:
+            RecursionError, UnicodeError, tokenize.TokenError, *_ZIP_ERRORS) as e:
         raise fail(f"expected a .npy header in {name}, got {type(e).__name__}: {e}") from None
     if dtype.hasobject:
         raise fail(f"expected numeric arrays in {name}, got a pickled (object) array; rnnkit "
