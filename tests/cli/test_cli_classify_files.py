@@ -94,3 +94,7 @@ def test_forecaster_predict_on_a_binary_file_says_what_it_expected(
     result = invoke("predict", forecast_run, path)
     assert result.exit_code == 1
     assert "expected a CSV" in result.output and "UnicodeDecodeError" not in result.output
+
+
+def test_unknown_demo_name_is_a_usage_error() -> None:
+    assert invoke("demo", "weather", "--quick").exit_code == 2
