@@ -199,6 +199,26 @@ def test_functional_model_with_branches_convolutions_and_states(tmp_path: Path) 
         assert_close(got, rnnkit_outputs(model, inputs))
 
 
+def test_a_mask_passed_by_keyword_travels_to_the_layers(tmp_path: Path) -> None:
+    """``layer(x, mask=m)`` with ``m`` a (batch, time) 0/1 input (the classifier's network)."""
+    values = rk.Input((20, 3), name="values")
+    mask = rk.Input((20,), name="mask")
+    c = L.Conv1D(4, 3, padding="same", activation="relu")(values)
+    h = L.GRU(5)(c, mask=mask)
+    pooled = L.GlobalAveragePooling1D()(c, mask=mask)
+    model = rk.Model([values, mask], L.Dense(2)(L.Concatenate()([h, pooled])))
+    randomize(model, seed=4)
+    info = export_onnx(model, tmp_path / "k.onnx")  # verified in onnxruntime with holes
+    sess = session(info.path)
+    rng = np.random.default_rng(5)
+    for batch, time in [(1, 20), (3, 9)]:
+        keep = (rng.random((batch, time)) >= 0.4).astype(np.float32)
+        keep[:, 0] = 1.0
+        inputs = [sample("x", batch, time, rng), keep]
+        got = sess.run(None, dict(zip(info.inputs, inputs)))
+        assert_close(got, rnnkit_outputs(model, inputs))
+
+
 def test_valid_convolutions_and_flatten_keep_the_declared_length(tmp_path: Path) -> None:
     model = seq(
         L.Conv1D(4, 3, activation="elu"),

@@ -17,8 +17,9 @@ import torch
 from .._archive import atomic_write_bytes
 from ..layers import Conv1D, Embedding, Flatten, Layer, Masking, MaxPooling1D
 from ..layers._recurrent import RNN
+from ..layers._symbolic import REF, bind_kwargs
 from ..model import Model, Sequential
-from ._onnx_graph import INT32, INT64, Builder, GraphEmitter, OnnxExportError, StateIO, Val
+from ._onnx_graph import BOOL, INT32, INT64, Builder, GraphEmitter, OnnxExportError, StateIO, Val
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13
@@ -74,6 +75,7 @@ class _InputSpec:
     shape: tuple[int | None, ...]  # batch axis included (None)
     dtype: str
     dynamic_time: bool
+    is_mask: bool = False  # (batch, time) of 0/1 passed to layers as ``mask=``
 
 
 def _model_dtype(model: torch.nn.Module) -> torch.dtype:
@@ -125,6 +127,25 @@ def _out_dims(name: str, shape: Any) -> list[Any]:
     if len(shape) > 1 and shape[-1] is not None:
         dims[-1] = int(shape[-1])
     return dims
+
+
+def _mask_inputs(nodes: list[dict[str, Any]]) -> set[int]:
+    """Indices of the nodes whose output some layer receives as ``mask=``."""
+    out: set[int] = set()
+    for node in nodes:
+        ref = node.get("kwargs", {}).get("mask")
+        if isinstance(ref, dict) and REF in ref:
+            out.update(node["inputs"][i][0] for i in ref[REF])
+    return out
+
+
+def _given_mask(b: Builder, layer: Any, x: Val | list[Val], mask: Any) -> Val:
+    """``x`` carrying the mask a functional call passed by keyword (nonzero: a real step)."""
+    if not isinstance(x, Val) or not isinstance(mask, Val):
+        raise OnnxExportError(
+            f"expected one input and one mask tensor for layer {layer.name!r}, got a list"
+        )
+    return Val(x.name, b.cast(mask.name, BOOL))
 
 
 def _shape_after(layer: Any, shape: Any) -> Any:
@@ -181,6 +202,7 @@ def _build(
         outputs, out_shapes = [x], [shape]
     elif isinstance(model, Model):
         cfg = model.get_config()
+        mask_sources = _mask_inputs(cfg["nodes"])
         values: list[list[Val]] = []
         shapes: list[list[Any]] = []
         for node in cfg["nodes"]:
@@ -191,22 +213,27 @@ def _build(
                 while name in names or name in out_names:
                     name = f"{name}_"
                 b.reserved.add(name)
-                s = _InputSpec(name, shape_i, i["dtype"], _dynamic_time(shape_i, i["dtype"], model))
+                is_mask = len(values) in mask_sources and len(shape_i) == 2
+                dynamic = is_mask or _dynamic_time(shape_i, i["dtype"], model)
+                s = _InputSpec(name, shape_i, i["dtype"], dynamic, is_mask)
                 specs.append(s)
                 names.add(name)
                 values.append([_graph_input(b, em, s)])
                 shapes.append([shape_i])
                 continue
-            extra = set(node["kwargs"]) - {"training"}
+            extra = set(node["kwargs"]) - {"training", "mask"}
             if extra:
                 raise OnnxExportError(
-                    f"expected no call arguments but training for layer "
+                    f"expected no call arguments but training and mask for layer "
                     f"{node['layer']!r}, got {sorted(extra)}"
                 )
             layer = model.get_layer(node["layer"])
-            ins = [values[n][k] for n, k in node["inputs"]]
-            in_shapes = [shapes[n][k] for n, k in node["inputs"]]
+            every = [values[n][k] for n, k in node["inputs"]]
+            n_args = node.get("n_args", len(every))
+            ins, in_shapes = every[:n_args], [shapes[n][k] for n, k in node["inputs"][:n_args]]
             x_in: Val | list[Val] = ins if node["input_is_list"] else ins[0]
+            if "mask" in node["kwargs"]:  # layer(x, mask=m): m replaces the carried mask
+                x_in = _given_mask(b, layer, x_in, bind_kwargs(node["kwargs"], every)["mask"])
             shape_in = in_shapes if node["input_is_list"] else in_shapes[0]
             values.append(emit(layer, x_in, shape_in))
             out_shape = _shape_after(layer, shape_in)
@@ -275,6 +302,10 @@ def _sample(
         for i, d in enumerate(spec.shape[1:], start=1)
     ]
     np_dtype = np.dtype(spec.dtype)
+    if spec.is_mask:  # real steps first, then holes anywhere (never an all-masked row)
+        keep = rng.random(shape) >= 0.3
+        keep[:, 0] = True
+        return keep.astype(np_dtype)
     if id_vocab is not None:
         ids = rng.integers(1 if id_vocab > 1 else 0, id_vocab, size=shape)
         ids[rng.random(shape) < 0.3] = 0  # padding holes anywhere
