@@ -50,7 +50,7 @@ def test_failed_run_exits_1_with_one_line(workdir: Path) -> None:
     assert "Traceback" not in result.output
     debug = invoke("classify", workdir / "missing.npz", "--debug")
     assert debug.exit_code == 1 and "Traceback" in debug.output
-    assert invoke("demo", "no-such-demo").exit_code == 1
+    assert invoke("demo", "no-such-demo").exit_code == 2  # a name outside the demos: usage
     assert invoke("evaluate", workdir).exit_code == 1  # not a run folder
 
 
