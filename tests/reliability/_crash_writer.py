@@ -66,7 +66,7 @@ def _check(root: Path) -> int:
 
 
 def _check_archive(path: Path) -> int:
-    config, tensors, _ = _archive.read_archive(path)
+    config, tensors = _archive.read_archive(path)
     value = config["value"]
     assert all(bool((t == value).all()) for t in tensors.values())
     return int(value)

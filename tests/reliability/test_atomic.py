@@ -99,6 +99,6 @@ def test_model_archive_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(KeyboardInterrupt):
         _archive.write_archive(path, {"value": 2}, {"w": torch.full((3,), 2.0)})
     monkeypatch.undo()
-    config, tensors, _ = _archive.read_archive(path)
+    config, tensors = _archive.read_archive(path)
     assert config["value"] == 1 and torch.equal(tensors["w"], torch.ones(3))
     assert [p.name for p in tmp_path.iterdir()] == ["m.rnnkit"]
