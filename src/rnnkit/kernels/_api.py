@@ -150,10 +150,6 @@ class EngineChoice:
     name: str
     reason: str
 
-    def prefixed(self, prefix: str) -> EngineChoice:
-        """The same choice with ``prefix`` before its reason (why a forced engine was not used)."""
-        return EngineChoice(self.name, prefix + self.reason)
-
 
 def check_shapes(call: RecurrentCall) -> None:
     """Every tensor's shape against ``x`` (batch, time, features) and the units: the compiled

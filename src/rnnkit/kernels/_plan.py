@@ -34,13 +34,11 @@ import torch
 
 from . import _triton
 from ._api import EngineChoice, RecurrentCall
+from ._runtime import FUSED_ACTIVATIONS, FUSED_DTYPES
 from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
 ENGINES = ("auto", "fused", "torch", "triton", "scan", "loop")
-
-FUSED_ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "hard_sigmoid")
-FUSED_DTYPES = (torch.float32, torch.float64)
 
 
 def _fused_blocker(

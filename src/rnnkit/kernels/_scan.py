@@ -102,11 +102,6 @@ class _FusedMinStates(torch.autograd.Function):
         return dxp, dh0, None, None
 
 
-def fused_available(call: RecurrentCall) -> bool:
-    """Whether the numba kernels can run this scan call (CPU, float32/float64)."""
-    return call.x.device.type == "cpu" and call.x.dtype in (torch.float32, torch.float64)
-
-
 def run_scan(call: RecurrentCall, fused: bool = False) -> RecurrentResult:
     """Run a call of a kind without recurrent product with Keras's mask, direction and output
     rules: its states by the log-space parallel scan, or (``fused``) by the numba kernels."""
