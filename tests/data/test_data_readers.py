@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnkit.data import make_windows, read_csv, read_npy, read_npz, validate_arrays, validate_series
+from rnnkit.data import (
+    make_windows,
+    read_csv,
+    read_csv_frame,
+    read_npy,
+    read_npz,
+    validate_arrays,
+    validate_series,
+)
 
 GOOD = """date,temp,humidity
 2022-11-25,6,92
@@ -188,3 +196,15 @@ def test_validate_arrays_errors() -> None:
         validate_arrays(np.array([[["a"]]]))
     with pytest.raises(ValueError, match="expected finite labels"):
         validate_arrays(np.zeros((2, 1, 1)), np.array([0.0, np.nan]))
+
+
+def test_read_csv_frame_keeps_text_columns_as_strings(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,date,y\n0017,2022-11-25,6\n0018,2022-11-25,9.5\n")
+    df = read_csv_frame(path, time_column="date", text_columns=["id"])
+    assert df["id"].tolist() == ["0017", "0018"]  # not 17.0: ids stay text
+    assert df["y"].dtype == np.float32 and df["date"].dtype == "datetime64[ns]"
+    assert read_csv_frame(path)["id"].dtype == np.float32  # numeric without text_columns
+    with pytest.raises(ValueError, match=r"expected columns \['series'\] in the header"):
+        read_csv_frame(path, text_columns=["series"])
+    with pytest.raises(ValueError, match="unique column names"):
+        read_csv_frame(write(tmp_path, "id,y,y\n1,2,3\n", "d.csv"), text_columns=["id"])

@@ -11,8 +11,9 @@ Imports nothing else of rnnkit (only numpy, pandas and the standard library).
   :func:`lengths_from_mask`, :func:`mask_from_padded`; :func:`to_padded` (ragged lists,
   padded arrays with lengths or NaN padding -> :class:`Padded`), :func:`length_buckets`.
 * Text: :class:`CharVocab`, :func:`next_char_pairs`, :class:`WordTokenizer`.
-* Readers: :func:`read_csv`, :func:`validate_series`, :func:`read_npy`, :func:`read_npz`,
-  :func:`validate_arrays`, :func:`read_ts` (UEA/UCR ``.ts``).
+* Readers: :func:`read_csv`, :func:`read_csv_frame` (a table, e.g. long panels with an id
+  column), :func:`validate_series`, :func:`read_npy`, :func:`read_npz`, :func:`validate_arrays`,
+  :func:`read_ts` (UEA/UCR ``.ts``).
 * Panels (many series, one global model): :func:`make_panel` -> :class:`Panel` (flat
   per-series arrays with past/future/static covariates, validated), :func:`window_index`
   (windows as ``(series, start)`` index arrays, never crossing series) and :func:`gather`
@@ -41,7 +42,7 @@ from ._calendar import (
     seasonal_period,
 )
 from ._chars import UNK_CHAR, CharVocab, next_char_pairs
-from ._csv import read_csv
+from ._csv import read_csv, read_csv_frame
 from ._datasets import (
     Dataset,
     load_activity,
@@ -130,6 +131,7 @@ __all__ = [
     "pad_sequences",
     "parse_ts",
     "read_csv",
+    "read_csv_frame",
     "read_npy",
     "read_npz",
     "read_ts",

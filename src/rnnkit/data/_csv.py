@@ -26,7 +26,7 @@ from .. import _bounded
 from ..errors import DataFileError
 from ._readers import validate_series
 
-__all__ = ["read_csv"]
+__all__ = ["read_csv", "read_csv_frame"]
 
 PathLike = str | os.PathLike[str]
 _BLOCK = 1 << 20
@@ -39,9 +39,10 @@ def _fail(path: PathLike) -> _bounded.Fail:
     return fail
 
 
-def _column_types(f: IO[bytes], sep: str, time_column: str | None,
+def _column_types(f: IO[bytes], sep: str, text: frozenset[str], required: frozenset[str],
                   fail: _bounded.Fail) -> dict[str, pa.DataType]:
-    """float32 for every column the first block shows as numeric, text otherwise."""
+    """float32 for every column the first block shows as numeric, text otherwise (and for
+    the columns named in ``text``); the columns in ``required`` must be in the header."""
     try:
         reader = pacsv.open_csv(f, read_options=pacsv.ReadOptions(block_size=_BLOCK),
                                 parse_options=pacsv.ParseOptions(delimiter=sep))
@@ -54,11 +55,14 @@ def _column_types(f: IO[bytes], sep: str, time_column: str | None,
     if dups:
         raise fail(f"expected unique column names, got duplicates {dups}; rename them in the "
                    "header")
+    missing = sorted(required - set(names))
+    if missing:
+        raise fail(f"expected columns {missing} in the header, got {names}")
     types: dict[str, pa.DataType] = {}
     for field in schema:
         t = field.type
         numeric = pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_null(t)
-        if field.name == time_column or pa.types.is_timestamp(t) or pa.types.is_date(t):
+        if field.name in text or pa.types.is_timestamp(t) or pa.types.is_date(t):
             types[field.name] = pa.string()
         elif numeric:
             types[field.name] = pa.float32()
@@ -67,10 +71,11 @@ def _column_types(f: IO[bytes], sep: str, time_column: str | None,
     return types
 
 
-def _read_table(path: PathLike, sep: str, time_column: str | None) -> pa.Table:
+def _read_table(path: PathLike, sep: str, text: frozenset[str],
+                required: frozenset[str]) -> pa.Table:
     fail = _fail(path)
     with _bounded.open_regular(path, fail) as f:
-        types = _column_types(f, sep, time_column, fail)
+        types = _column_types(f, sep, text, required, fail)
         f.seek(0)
         try:
             return pacsv.read_csv(
@@ -110,6 +115,42 @@ def _frame(table: pa.Table, time_column: str | None) -> pd.DataFrame:
     return pd.DataFrame(data, copy=False)
 
 
+def read_csv_frame(
+    path: PathLike,
+    *,
+    time_column: str | None = None,
+    text_columns: Sequence[str] = (),
+    sep: str = ",",
+) -> pd.DataFrame:
+    """The CSV table as a DataFrame, read with bounded memory and not validated as a series.
+
+    Numeric columns are float32; ``time_column`` is parsed as timestamps; the columns named in
+    ``text_columns`` (e.g. a series id such as ``1001``) stay strings. Raises
+    :class:`rnnkit.errors.DataFileError` naming the file for duplicate header names, a named
+    column missing from the header, a header without rows and a non-number in a numeric
+    column (``FileNotFoundError`` if missing).
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+    >>> _ = p.write_text("id,date,y\\n7,2022-11-25,6\\n8,2022-11-25,9.5\\n")
+    >>> df = read_csv_frame(p, time_column="date", text_columns=["id"])
+    >>> df["id"].tolist(), str(df["y"].dtype), str(df["date"].dtype)
+    (['7', '8'], 'float32', 'datetime64[ns]')
+    """
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
+    if not isinstance(sep, str) or len(sep) != 1:
+        raise ValueError(f"expected sep to be one character, got {sep!r}")
+    if isinstance(text_columns, str) or not all(isinstance(c, str) for c in text_columns):
+        raise TypeError(f"expected text_columns as a sequence of str, got {text_columns!r}")
+    required = frozenset(text_columns)
+    text = required | ({time_column} if time_column is not None else set())
+    table = _read_table(path, sep, text, required)
+    if table.num_rows == 0:
+        raise DataFileError("expected rows of values, got only a header", path=os.fsdecode(path))
+    return _frame(table, time_column)
+
+
 def read_csv(
     path: PathLike,
     *,
@@ -140,15 +181,7 @@ def read_csv(
     rnnkit.errors.DataFileError: data file '...t.csv': expected unique column names, got \
 duplicates ['y']; rename them in the header
     """
-    if not isinstance(path, (str, bytes, os.PathLike)):
-        raise TypeError(f"expected path to be a str or os.PathLike, got {type(path).__name__}")
-    if not isinstance(sep, str) or len(sep) != 1:
-        raise ValueError(f"expected sep to be one character, got {sep!r}")
-    table = _read_table(path, sep, time_column)
-    if table.num_rows == 0:
-        raise DataFileError("expected rows of values, got only a header", path=os.fsdecode(path))
-    df = _frame(table, time_column)
-    del table
+    df = read_csv_frame(path, time_column=time_column, sep=sep)
     try:
         return validate_series(df, time_column=time_column, columns=columns, freq=freq,
                                sort=sort, window=window, horizon=horizon)
