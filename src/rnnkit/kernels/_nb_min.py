@@ -7,11 +7,22 @@ Each thread owns a range of batch rows (``lo, hi``) and runs them through every 
 step the loop over units is element-wise, so LLVM vectorises it. Sequential in time, this does
 one read of the input projection and one write of the states per step (the log-space parallel
 scan of ``_scan`` makes some twenty passes over memory): on a CPU the batch and unit axes already
-fill the cores. Inputs come in processing order (``go_backwards`` already applied).
+fill the cores. A sequential recurrence with ``a_t`` in (0, 1) is stable in linear space, so no
+logarithm is taken. Inputs come in processing order (``go_backwards`` already applied).
+
+What keeps the unit loops vectorised (each measured: 5-25x slower without it):
+
+* the running state (forward) and the running gradient (backward) live in their own (batch,
+  units) arrays (``HN``, ``DH0``), never read back from the row just written of ``H``: a load
+  from the array being stored to, one row back, defeats LLVM's alias checks;
+* the rows of one step are taken as 1-D views before the unit loop;
+* the backward's time loop is ``range(T - 1, -1, -1)`` (numba lowers a reversed range that
+  stops at 0 into a loop LLVM no longer vectorises).
 
 ``kind`` (the ``act`` slot of the row-launch convention, a literal): 0 MinGRU (gates k, v:
 ``a = 1 - sigmoid(k)``, ``b = sigmoid(k) g(v)``), 1 MinLSTM (gates k_f, k_i, v: ``s =
-sigmoid(diff)``, ``diff = softplus(-k_f) - softplus(-k_i)``, ``a = 1 - s``, ``b = s g(v)``).
+sigmoid(diff)``, ``diff = softplus(-k_f) - softplus(-k_i)`` (``log(i / f)``), ``a = 1 - s``,
+``b = s g(v)``).
 """
 
 from __future__ import annotations
@@ -26,54 +37,49 @@ MIN_GRU, MIN_LSTM = 0, 1
 
 
 @njit(**_JIT, inline="always")
-def _softplus(x):
-    zero = _like(x, 0.0)
-    return max(x, zero) + math.log1p(math.exp(-abs(x)))
+def _log_ratio(kf, ki):
+    """``softplus(-kf) - softplus(-ki)`` (``log(i / f)``): two ``exp`` and one ``log``."""
+    zero = _like(kf, 0.0)
+    one = _like(kf, 1.0)
+    p, q = -kf, -ki
+    num = one + math.exp(-abs(p))
+    den = one + math.exp(-abs(q))
+    return max(p, zero) - max(q, zero) + math.log(num / den)
 
 
 @njit(**_JIT, inline="always")
-def _g(v):
-    return v + _like(v, 0.5) if v >= _like(v, 0.0) else _sigmoid(v)
-
-
-@njit(**_JIT, inline="always")
-def _g_grad(v):
-    s = _sigmoid(v)
-    one = _like(v, 1.0)
-    return one if v >= _like(v, 0.0) else s * (one - s)
-
-
-@njit(**_JIT, inline="always")
-def _mix(XP, b, t, j, u, kind):
-    """(a, b, s, v): the recurrence's coefficients, the write gate and the candidate's input."""
+def _write_gate(x, j, u, kind):
+    """The write gate ``s`` of unit ``j`` from the step's projection row ``x``."""
     if kind == MIN_GRU:
-        s = _sigmoid(XP[b, t, j])
-        v = XP[b, t, u + j]
-    else:
-        s = _sigmoid(_softplus(-XP[b, t, j]) - _softplus(-XP[b, t, u + j]))
-        v = XP[b, t, u + u + j]
-    return _like(s, 1.0) - s, s * _g(v), s, v
+        return _sigmoid(x[j])
+    return _sigmoid(_log_ratio(x[j], x[u + j]))
 
 
 @njit(**_JIT)
-def min_forward(XP, H0, keep, has_mask, H, act, ract, lo, hi):
-    """All states ``H`` (B, T, u) from the projection ``XP`` (B, T, gates u) and ``H0``."""
+def min_forward(XP, H0, keep, has_mask, H, HN, act, ract, lo, hi):
+    """All states ``H`` (B, T, u) from the projection ``XP`` (B, T, gates u) and ``H0``; ``HN``
+    (B, u) holds the running state (the last state on return)."""
     kind = literally(act)
     T, u = XP.shape[1], U64(H0.shape[1])
+    gates = U64(XP.shape[2]) // u
     for b in range(lo, hi):
+        c = HN[b]
+        for j in range(u):
+            c[j] = H0[b, j]
         for t in range(T):
+            out = H[b, t]
             if has_mask and not keep[b, t]:
                 for j in range(u):
-                    H[b, t, j] = H0[b, j] if t == 0 else H[b, t - 1, j]
+                    out[j] = c[j]
                 continue
-            if t == 0:  # separate loops: a select per element would keep LLVM from vectorising
-                for j in range(u):
-                    a, c, _, _ = _mix(XP, b, t, j, u, kind)
-                    H[b, t, j] = a * H0[b, j] + c
-            else:
-                for j in range(u):
-                    a, c, _, _ = _mix(XP, b, t, j, u, kind)
-                    H[b, t, j] = a * H[b, t - 1, j] + c
+            x = XP[b, t]
+            for j in range(u):
+                s = _write_gate(x, j, u, kind)
+                v = x[(gates - U64(1)) * u + j]
+                cand = v + _like(v, 0.5) if v >= _like(v, 0.0) else _sigmoid(v)
+                h = (_like(s, 1.0) - s) * c[j] + s * cand
+                c[j] = h
+                out[j] = h
 
 
 @njit(**_JIT)
@@ -82,29 +88,36 @@ def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
     state; ``DH0`` carries the running gradient of the state between steps."""
     kind = literally(act)
     T, u = XP.shape[1], U64(H0.shape[1])
-    gates = U64(DXP.shape[2]) // u
+    gates = U64(XP.shape[2]) // u
     for b in range(lo, hi):
+        d = DH0[b]
         for j in range(u):
-            DH0[b, j] = 0.0
+            d[j] = 0.0
         for t in range(T - 1, -1, -1):
+            dh, dx = DH[b, t], DXP[b, t]
             if has_mask and not keep[b, t]:
                 for j in range(u):
-                    DH0[b, j] += DH[b, t, j]
-                    for k in range(gates):
-                        DXP[b, t, k * u + j] = 0.0
+                    d[j] += dh[j]
+                for j in range(gates * u):
+                    dx[j] = 0.0
                 continue
+            x = XP[b, t]
+            prev = H[b, t - 1] if t > 0 else H0[b]
             for j in range(u):
-                g = DH[b, t, j] + DH0[b, j]
-                prev = H0[b, j] if t == 0 else H[b, t - 1, j]
-                a, _, s, v = _mix(XP, b, t, j, u, kind)
-                cand = _g(v)
+                g = dh[j] + d[j]
+                s = _write_gate(x, j, u, kind)
                 one = _like(s, 1.0)
-                ds = s * (one - s) * g * (cand - prev)  # d/d(pre-activation of s)
+                v = x[(gates - U64(1)) * u + j]
+                sv = _sigmoid(v)
+                pos = v >= _like(v, 0.0)
+                cand = v + _like(v, 0.5) if pos else sv
+                dcand = one if pos else sv * (one - sv)
+                ds = s * (one - s) * g * (cand - prev[j])  # d/d(the pre-activation of s)
                 if kind == MIN_GRU:
-                    DXP[b, t, j] = ds
-                    DXP[b, t, u + j] = g * s * _g_grad(v)
-                else:
-                    DXP[b, t, j] = -ds * (one - _sigmoid(XP[b, t, j]))
-                    DXP[b, t, u + j] = ds * (one - _sigmoid(XP[b, t, u + j]))
-                    DXP[b, t, u + u + j] = g * s * _g_grad(v)
-                DH0[b, j] = g * a
+                    dx[j] = ds
+                    dx[u + j] = g * s * dcand
+                else:  # d diff / d kf = -sigmoid(-kf), d diff / d ki = sigmoid(-ki)
+                    dx[j] = -ds * (one - _sigmoid(x[j]))
+                    dx[u + j] = ds * (one - _sigmoid(x[u + j]))
+                    dx[u + u + j] = g * s * dcand
+                d[j] = g * (one - s)

@@ -77,10 +77,11 @@ class _FusedMinStates(torch.autograd.Function):
         xp, h0 = xp.detach().contiguous(), h0.detach().contiguous()
         batch, time, units = xp.shape[0], xp.shape[1], h0.shape[1]
         h = xp.new_empty(batch, time, units)
+        running = xp.new_empty(batch, units)
         keep_n = (keep if keep is not None else torch.ones(1, 1, dtype=torch.bool)).numpy()
         args = _FWD(
             XP=xp.numpy(), H0=h0.numpy(), keep=keep_n, has_mask=keep is not None, H=h.numpy(),
-            act=code, ract=0,
+            HN=running.numpy(), act=code, ract=0,
         )  # fmt: skip
         run_rows(_nb_min.min_forward, args, row_chunks(batch, 8 * batch * time * units))
         ctx.save_for_backward(xp, h0, h)
