@@ -237,6 +237,7 @@ class LikelihoodName(enum.StrEnum):
 
     normal = "normal"
     studentt = "studentt"
+    negbin = "negbin"
 
 
 class StrategyName(enum.StrEnum):

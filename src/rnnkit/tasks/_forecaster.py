@@ -59,6 +59,7 @@ from ._backtest import Backtest, interval_metrics, mase_scales, scored, test_ori
 from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, clone, fmt
 from ._baselines import STATISTICAL_METHODS, panel_baselines
 from ._checks import check_choice, check_float, check_int, check_units
+from ._copula import correlated_uniforms, step_correlation
 from ._files import check_csv_file, csv_text, read_series_csv
 from ._forecast_input import (
     ColumnRoles,
@@ -69,13 +70,13 @@ from ._forecast_input import (
     to_panel,
 )
 from ._forecast_net import NetShape, build_network, window_arrays
-from ._likelihood import LIKELIHOODS, crps, draw, likelihood_loss, n_params, wql
+from ._likelihood import LIKELIHOODS, Head, check_counts, crps, likelihood_loss, wql
 from ._report import plot_forecast
 from ._training import TrainingConfig
 
 __all__ = ["Backtest", "Forecaster", "future_index", "infer_seasonal_period"]
 
-DRAWS = 500  # samples per forecast for quantiles and CRPS
+DRAWS = 100  # sample paths per forecast for the backtest's CRPS
 RNN_CELLS: dict[str, Any] = {"lstm": LSTM, "gru": GRU, "rnn": SimpleRNN, "indrnn": IndRNN}
 CELLS = (*RNN_CELLS, "cnn-lstm")
 
@@ -172,9 +173,11 @@ class Forecaster(Task):
             ``window >= seasonal period``): an all-zero output is that forecast.
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss; with
             ``likelihood``, the quantiles reported from the distribution).
-        likelihood: ``"normal"`` or ``"studentt"``: the network outputs a distribution per
-            step, trained by likelihood (:mod:`rnnkit.tasks._likelihood`); the backtest
-            reports its CRPS and interval coverage (direct strategy only).
+        likelihood: ``"normal"``, ``"studentt"`` or ``"negbin"`` (counts: non-negative
+            integer targets, scaled by their mean): the network outputs a distribution per
+            step, trained by likelihood (:mod:`rnnkit.tasks._likelihood`); sample paths
+            join the steps with a Gaussian copula fitted on validation windows; the
+            backtest reports CRPS and interval coverage (direct strategy only).
         seasonal_period: season of the seasonal-naive baseline; default: from the frequency
             (monthly 12, quarterly 4, business days 5, daily 7, hourly 24), else 1.
         baseline: the statistical baseline fitted per series and backtest origin beside the
@@ -305,6 +308,10 @@ class Forecaster(Task):
             if self.strategy == "recursive":
                 raise ValueError("expected strategy='direct' with a likelihood, got "
                                  "'recursive'")
+            if self._head.counts and self.residual:
+                raise ValueError(f"expected residual=False with likelihood="
+                                 f"{self.likelihood!r} (a distribution of counts), got "
+                                 f"residual={self.residual!r}")
         if self.cell == "cnn-lstm" and self.layers is None:
             check_int("filters", self.filters, 1)
             check_int("kernel_size", self.kernel_size, 1)
@@ -334,12 +341,17 @@ class Forecaster(Task):
     def _direct(self) -> bool:
         return self.strategy.lower() == "direct"
 
+    @property
+    def _head(self) -> Head:
+        """The distribution head (a likelihood is set)."""
+        return LIKELIHOODS[str(self.likelihood)]
+
     # -- model --------------------------------------------------------------------------------
     def _n_out(self, shape: NetShape) -> int:
         if not self._direct:
             return 1 + shape.n_past
         if self.likelihood is not None:
-            return self.horizon * n_params(self.likelihood)
+            return self.horizon * self._head.n_params
         nq = len(self.quantiles) if self.quantiles is not None else 0
         return self.horizon * (1 + nq)
 
@@ -398,6 +410,39 @@ class Forecaster(Task):
             return x[:, x.shape[1] - 1 + h - back, 0].astype(np.float64)  # (n, horizon)
         return x[:, -1, 0:1].astype(np.float64) if self.residual else 0.0
 
+    def _fit_scaler(self, panel: Panel, train_end: NDArray[np.int64]) -> PanelScaler:
+        """Per-series scaling on the training rows: standard, none (``scaler=None``) or,
+        for counts, the target divided by its mean (no shift: counts stay counts)."""
+        scaler = PanelScaler().fit(panel, end=train_end)
+        if self.scaler is None:
+            scaler.mean[:], scaler.std[:] = 0.0, 1.0
+            scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
+        if self.likelihood is not None and self._head.counts:
+            check_counts(panel)
+            level = PanelScaler().fit(panel.with_values(
+                np.abs(panel.target), panel.past, panel.future, panel.static),
+                end=train_end).mean[:, 0]
+            scaler.mean[:, 0], scaler.std[:, 0] = 0.0, np.where(level > 0, level, 1.0)
+        return scaler
+
+    def _with_scale(self, y: NDArray[np.float32], scaler: PanelScaler,
+                    series: NDArray[np.int64]) -> NDArray[np.float32]:
+        """Targets for a likelihood loss: the scaled targets, then the series' scale."""
+        if self.likelihood is None:
+            return y
+        return np.column_stack([y, scaler.std[series, 0]]).astype(np.float32)  # (n, h + 1)
+
+    def _fit_copula(self, x: Any, y: NDArray[np.float32]) -> list[list[float]]:
+        """The step correlation of the forecast errors (:mod:`rnnkit.tasks._copula`) on
+        the examples ``x, y`` (targets with the scale column); identity without a
+        likelihood."""
+        h = int(self.horizon)
+        if self.likelihood is None or not self._direct:
+            return np.eye(h).tolist()
+        out = _predict(self.model_, x)
+        pit = self._head.cdf(y[:, :h].astype(np.float64), out, h, y[:, h].astype(np.float64))
+        return step_correlation(pit).tolist()
+
     def fit(self, data: Any, y: None = None, *, id_column: str | None = None,
             time_column: str | None = None) -> Forecaster:
         """Train one model on every series of ``data``: a ``(T,)``/``(T, F)`` array, a
@@ -408,10 +453,7 @@ class Forecaster(Task):
         panel = to_panel(data, self._roles(id_column, time_column))
         config = self.training_config()
         split = split_points(panel, validation=float(config.validation), min_train=2)
-        scaler = PanelScaler().fit(panel, end=split.train_end)
-        if self.scaler is None:
-            scaler.mean[:], scaler.std[:] = 0.0, 1.0
-            scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
+        scaler = self._fit_scaler(panel, split.train_end)
         scaled = scaler.transform(panel)
         shape = self._shape(panel)
         self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
@@ -422,30 +464,33 @@ class Forecaster(Task):
         w, pad = int(self.window), bool(self.pad_short)
         tr = window_index(panel, w, shape.steps, end=split.train_end, pad_short=pad)
         x_tr, y_tr = self._examples(scaled, tr.series, tr.start + w, shape)
+        y_tr = self._with_scale(y_tr, scaler, tr.series)
         val = None
         if (split.val_end > split.train_end).any():
             va = window_index(panel, w, shape.steps, targets_from=split.train_end,
                               pad_short=pad)
             keep = va.start + w >= split.train_end[va.series]  # targets in validation rows
             if keep.any():
-                val = self._examples(scaled, va.series[keep], va.start[keep] + w, shape)
+                x_va, y_va = self._examples(scaled, va.series[keep], va.start[keep] + w, shape)
+                val = (x_va, self._with_scale(y_va, scaler, va.series[keep]))
         config.seed()
         units = check_units(self.units)[-1] if self.layers is None else 32
         model = build_network(shape, self._hidden_layers(), self._n_out(shape), units)
         loss: Any = self.loss.lower()
         if self.likelihood is not None:
-            loss = likelihood_loss(self.likelihood, int(self.horizon))
+            loss = likelihood_loss(self._head, int(self.horizon))
         elif self._direct and self.quantiles is not None:
             loss = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
         self._train(model, loss, x_tr, y_tr, val)
         self.model_ = model
+        self.net_ = shape
+        self.step_correlation_ = self._fit_copula(*(val or (x_tr, y_tr)))
         self.scaler_ = scaler
         self.id_column_ = id_column or self.id_column
         self.time_column_ = time_column or self.time_column
         self.target_ = panel.target_name
         self.inputs_ = [panel.target_name, *panel.past_names, *panel.future_names]
         self.ids_ = list(panel.ids)
-        self.net_ = shape
         self.freq_ = None if panel.freq is None else str(panel.freq.freqstr)
         self.calendar_ = list(panel.calendar)
         self.mase_scales_ = mase_scales(panel, split.train_end).tolist()
@@ -477,18 +522,19 @@ class Forecaster(Task):
                              f"origin, got {int(cut[short[0]])} in series {panel.ids[i]!r} "
                              "(pad_short=True keeps short series with masked padding)")
 
-    def _forecast_scaled(self, inputs: list[NDArray[Any]]) -> tuple[NDArray[np.float64],
-                                                                  NDArray[np.float64] | None]:
+    def _forecast_scaled(self, inputs: list[NDArray[Any]], scale: NDArray[np.float64]
+                         ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """Network inputs (with ``horizon`` rows of future covariates) -> point
-        ``(n, horizon)`` and quantiles ``(n, horizon, Q)`` in scaled units."""
+        ``(n, horizon)`` and quantiles ``(n, horizon, Q)`` in scaled units; ``scale``
+        ``(n,)``: each row's series scale (read by count distributions)."""
         h, shape = int(self.horizon), self.net_
         if self.likelihood is not None:
             out = _predict(self.model_, inputs[0] if shape.plain else inputs)
-            paths = draw(self.likelihood, out, h, DRAWS)  # (S, n, horizon)
-            levels = self.quantiles or (0.1, 0.9)
-            drawn = np.quantile(paths, levels, axis=0).transpose(1, 2, 0)  # (n, h, Q)
+            levels = np.asarray(self.quantiles or (0.1, 0.9), dtype=np.float64)
+            u = np.broadcast_to(levels[:, None, None], (len(levels), len(out), h))
+            exact = self._head.ppf(u, out, h, scale).transpose(1, 2, 0)  # (n, h, Q)
             base = self._base(inputs[0])
-            return out[:, :h] + base, drawn + np.expand_dims(base, -1)
+            return self._head.mean(out, h) + base, exact + np.expand_dims(base, -1)
         if self._direct:
             out = _predict(self.model_, inputs[0] if shape.plain else inputs)
             base = self._base(inputs[0])
@@ -498,6 +544,11 @@ class Forecaster(Task):
                 quants = out[:, h : h * (1 + nq)].reshape(len(out), nq, h).transpose(0, 2, 1)
                 quants = quants + np.expand_dims(base, -1)
             return out[:, :h] + base, quants
+        return self._recursive_scaled(inputs), None
+
+    def _recursive_scaled(self, inputs: list[NDArray[Any]]) -> NDArray[np.float64]:
+        """The recursive strategy's ``(n, horizon)`` forecasts in scaled units."""
+        h, shape = int(self.horizon), self.net_
         cur = inputs[0].copy()
         width = 1 + shape.n_past
         steps = []
@@ -512,14 +563,14 @@ class Forecaster(Task):
                    *([np.ones((len(cur), 1))] if shape.masked else [])]
             new = np.concatenate(row, axis=1).astype(np.float32)[:, None, :]  # (n, 1, feat)
             cur = np.concatenate([cur[:, 1:], new], axis=1)
-        return np.stack(steps, axis=1), None
+        return np.stack(steps, axis=1)
 
     def _forecast_at(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64]
                      ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
         """Forecasts in the target's units after the first ``cut`` rows of ``series``
         (their horizon rows must be in the panel when there are future covariates)."""
         inputs, scaler = self._inputs_at(panel, series, cut)
-        point, quants = self._forecast_scaled(inputs)
+        point, quants = self._forecast_scaled(inputs, scaler.std[series, 0])
         return scaler.inverse_target(point, series), (
             None if quants is None else scaler.inverse_target(quants, series))
 
@@ -535,18 +586,22 @@ class Forecaster(Task):
                series: NDArray[np.int64], samples: int) -> NDArray[np.float64]:
         """Sample paths ``(samples, n, horizon)`` in the target's units (a likelihood)."""
         if self.likelihood is None:
-            raise ValueError("expected a Forecaster fitted with likelihood='normal' or "
-                             "'studentt' for sample paths, got likelihood=None")
+            raise ValueError(f"expected a Forecaster fitted with likelihood= one of "
+                             f"{sorted(LIKELIHOODS)} for sample paths, got likelihood=None")
         out = _predict(self.model_, inputs[0] if self.net_.plain else inputs)
-        paths = draw(self.likelihood, out, int(self.horizon), samples)  # (S, n, horizon)
+        h = int(self.horizon)
+        u = correlated_uniforms(np.asarray(self.step_correlation_), samples, len(out))
+        paths = self._head.ppf(u, out, h, scaler.std[series, 0])  # (S, n, horizon)
         paths = paths + np.expand_dims(self._base(inputs[0]), 0)
         return scaler.inverse_target(paths.transpose(1, 0, 2), series).transpose(1, 0, 2)
 
     def sample_paths(self, data: Any = None, *, future_covariates: Any = None,
                      samples: int = 100) -> NDArray[np.float64]:
         """``samples`` sample paths ``(samples, n_series, horizon)`` of the steps after
-        every series of ``data`` (default: the training data), in the target's units
-        (each step drawn from its distribution; a seeded generator)."""
+        every series of ``data`` (default: the training data), in the target's units: each
+        step follows its distribution, and the steps of a path are correlated as the
+        errors of the validation windows were (a Gaussian copula,
+        :mod:`rnnkit.tasks._copula`; a seeded generator)."""
         self._require_fitted()
         panel = self.tail_ if data is None else self.read_panel(data)
         series = np.arange(panel.n_series, dtype=np.int64)
@@ -574,7 +629,7 @@ class Forecaster(Task):
         """Forecasts of the ``horizon`` steps after every series of ``panel``."""
         series = np.arange(panel.n_series, dtype=np.int64)
         inputs, scaler = self._end_inputs(panel, future_data)
-        point, quants = self._forecast_scaled(inputs)
+        point, quants = self._forecast_scaled(inputs, scaler.std[series, 0])
         return scaler.inverse_target(point, series), (
             None if quants is None else scaler.inverse_target(quants, series))
 
@@ -679,7 +734,7 @@ class Forecaster(Task):
                 metrics["interval"] = interval
         if self.likelihood is not None and not refit:
             inputs, scaler = self._inputs_at(panel, origins.series, origins.cut)
-            metrics["crps"] = crps(self._paths(inputs, scaler, origins.series, DRAWS // 5),
+            metrics["crps"] = crps(self._paths(inputs, scaler, origins.series, DRAWS),
                                    actual)
         naive, snaive = found["naive"], found["seasonal_naive"]
         bt = Backtest(origins.cut - 1, actual, point, naive, snaive, quants, metrics,
@@ -813,6 +868,7 @@ class Forecaster(Task):
             "mase_scales": self.mase_scales_,
             "tail": {k: v.tolist() for k, v in panel_to_arrays(self.tail_).items()},
             "n_train_windows": self.n_train_windows_,
+            "step_correlation": self.step_correlation_,
         }
 
     def _set_state(self, state: dict[str, Any]) -> None:
@@ -832,3 +888,9 @@ class Forecaster(Task):
         tail = {k: np.asarray(v) for k, v in state["tail"].items()}
         self.tail_ = panel_from_arrays(tail)
         self.n_train_windows_ = int(state.get("n_train_windows", 0))
+        h = int(self.horizon)
+        corr = np.asarray(state.get("step_correlation", np.eye(h)), dtype=np.float64)
+        if corr.shape != (h, h) or not np.isfinite(corr).all():
+            raise ValueError(f"expected 'step_correlation' finite of shape ({h}, {h}), got "
+                             f"{corr.shape}")
+        self.step_correlation_ = corr.tolist()
