@@ -85,6 +85,15 @@ def make_data(w: Workload, seed: int = 0) -> dict[str, np.ndarray]:
     return {"x": x, "y": y, "lengths": lengths}
 
 
+@dataclass(frozen=True)
+class Steps:
+    """A built model's training step and inference call (each runs one batch)."""
+
+    train: Callable[[], Any]
+    infer: Callable[[], Any]
+    model: Any  # rnnkit: its recurrent layers; else the framework's model
+
+
 def median_ms(fn: Callable[[], Any], warmup: int, reps: int) -> float:
     for _ in range(warmup):
         fn()
@@ -111,7 +120,7 @@ def torch_loss(w: Workload, out: Any, y: Any) -> Any:
 # rnnkit
 
 
-def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
+def build_rnnkit(w: Workload, data: dict[str, np.ndarray] | None = None) -> Steps:
     import torch
 
     import rnnkit as rk
@@ -134,7 +143,7 @@ def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
         stack.append(layer)
     stack.append(layers.Dense(w.outputs))
     model = rk.Sequential(stack)
-    data = make_data(w)
+    data = make_data(w) if data is None else data
     x = torch.from_numpy(data["x"])
     y = torch.from_numpy(data["y"])
     opt = rk.optimizers.Adam(1e-3).build(model.parameters())  # what compile("adam") builds
@@ -147,17 +156,26 @@ def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
         loss_fn(model(x)).backward()
         opt.step()
 
-    model.train()
-    train = median_ms(train_step, warmup, reps)
-    train_engines = sorted({str(r.last_engine) for r in recurrent})
-    model.eval()
+    def train() -> None:
+        if not model.training:
+            model.train()
+        train_step()
 
     def infer() -> None:
+        if model.training:
+            model.eval()
         with torch.inference_mode():
             model(x)
 
-    inf = median_ms(infer, warmup, reps)
-    infer_engines = sorted({str(r.last_engine) for r in recurrent})
+    return Steps(train, infer, recurrent)
+
+
+def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
+    steps = build_rnnkit(w)
+    train = median_ms(steps.train, warmup, reps)
+    train_engines = sorted({str(r.last_engine) for r in steps.model})
+    inf = median_ms(steps.infer, warmup, reps)
+    infer_engines = sorted({str(r.last_engine) for r in steps.model})
     return {
         "train_ms": train,
         "infer_ms": inf,
@@ -169,13 +187,17 @@ def run_rnnkit(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
 # PyTorch nn.*
 
 
-def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False) -> dict[str, Any]:
+def build_torch(
+    w: Workload, data: dict[str, np.ndarray] | None = None, flush_denormal: bool = False
+) -> Steps | str:
+    """The training step and inference call of PyTorch nn.* (packed sequences when masked), or
+    why there is none."""
     import torch
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
     if w.recurrent_dropout:
-        return {"na": "nn.LSTM/GRU/RNN have no recurrent dropout"}
+        return "nn.LSTM/GRU/RNN have no recurrent dropout"
     if flush_denormal:
         torch.set_flush_denormal(True)
     torch.manual_seed(0)
@@ -209,7 +231,7 @@ def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False)
             return self.head(h if w.loss == "per_step" else h[:, -1])
 
     model = Net()
-    data = make_data(w)
+    data = make_data(w) if data is None else data
     x = torch.from_numpy(data["x"])
     y = torch.from_numpy(data["y"])
     lengths = torch.from_numpy(data["lengths"]) if w.mask else None
@@ -223,22 +245,33 @@ def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False)
         loss_fn(model(x, lengths)).backward()
         opt.step()
 
-    model.train()
-    train = median_ms(train_step, warmup, reps)
-    model.eval()
+    def train() -> None:
+        if not model.training:
+            model.train()
+        train_step()
 
     def infer() -> None:
+        if model.training:
+            model.eval()
         with torch.inference_mode():
             model(x, lengths)
 
-    return {"train_ms": train, "infer_ms": median_ms(infer, warmup, reps)}
+    return Steps(train, infer, model)
+
+
+def run_torch(w: Workload, warmup: int, reps: int, flush_denormal: bool = False) -> dict[str, Any]:
+    steps = build_torch(w, flush_denormal=flush_denormal)
+    if isinstance(steps, str):
+        return {"na": steps}
+    train = median_ms(steps.train, warmup, reps)
+    return {"train_ms": train, "infer_ms": median_ms(steps.infer, warmup, reps)}
 
 
 # ---------------------------------------------------------------------------------------------
 # Keras 3 (the backend is chosen by KERAS_BACKEND before this process imports keras)
 
 
-def run_keras(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
+def build_keras(w: Workload, data: dict[str, np.ndarray] | None = None) -> Steps:
     import keras
 
     keras.utils.set_random_seed(0)
@@ -263,11 +296,16 @@ def run_keras(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss)
-    data = make_data(w)
+    data = make_data(w) if data is None else data
     x = data["x"].astype(np.int32) if w.vocab else data["x"]
     y = data["y"]
-    train = median_ms(lambda: model.train_on_batch(x, y), warmup, reps)
-    inf = median_ms(lambda: model.predict_on_batch(x), warmup, reps)
+    return Steps(lambda: model.train_on_batch(x, y), lambda: model.predict_on_batch(x), model)
+
+
+def run_keras(w: Workload, warmup: int, reps: int) -> dict[str, Any]:
+    steps = build_keras(w)
+    train = median_ms(steps.train, warmup, reps)
+    inf = median_ms(steps.infer, warmup, reps)
     return {"train_ms": train, "infer_ms": inf}
 
 

@@ -41,7 +41,9 @@ from ._runtime import (
     empty,
     ones,
     row_chunks,
+    splits,
 )
+from ._threads import adaptive_threads
 from .cells import CellSpec
 
 __all__ = ["FUSED_ACTIVATIONS", "FUSED_DTYPES", "clear_workspace", "run_fused"]
@@ -109,25 +111,28 @@ class FusedRecurrence(torch.autograd.Function):
             "go_back": spec.go_backwards, "zo": spec.zero_output, "seq": seq,
             "ret_seq": spec.return_sequences, "act": spec.act, "ract": spec.ract,
         }  # fmt: skip
-        fw = FusedForward(
-            xh=xh,
-            x=xd.detach().numpy(),  # (batch, time, features), any strides: the kernels read it
-            kernel=as_array(kernel),
-            recurrent=as_array(rec),
-            b_in=as_array(b_in) if b_in is not None else np.zeros(gates, dtype=dt),
-            b_rec=brec,
-            h=states[0],
-            p=states[1],
-            extra=tuple(states[2:]),
-            common=common,
-            steps=ts,
-            batch=batch,
-            units=units,
-            features=features,
-            has_rd=rd is not None,
-            chunks=row_chunks(batch, batch * time * gates * (units + features)),
-        )
-        saved = kind.fused_forward(fw)
+        work = batch * time * gates * (units + features)
+        site = ("forward", kind.name, spec.store, batch, time, units, features)
+        with adaptive_threads(site, splits(batch, work)):
+            fw = FusedForward(
+                xh=xh,
+                x=xd.detach().numpy(),  # (batch, time, features), any strides: the kernels read it
+                kernel=as_array(kernel),
+                recurrent=as_array(rec),
+                b_in=as_array(b_in) if b_in is not None else np.zeros(gates, dtype=dt),
+                b_rec=brec,
+                h=states[0],
+                p=states[1],
+                extra=tuple(states[2:]),
+                common=common,
+                steps=ts,
+                batch=batch,
+                units=units,
+                features=features,
+                has_rd=rd is not None,
+                chunks=row_chunks(batch, work),
+            )
+            saved = kind.fused_forward(fw)
         if spec.store:
             # The kernel and recurrent kernel go through save_for_backward (autograd then
             # refuses a backward pass after they were changed in place); the internal buffers,
@@ -158,7 +163,8 @@ def fused_backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[T
     batch, time, features = ctx.shape
     units = dh.shape[1]
     work = batch * time * ctx.spec.kind.gates * units * (units + features + 2)
-    with FlushDenormals(work):
+    site = ("backward", ctx.spec.kind.name, batch, time, units, features)
+    with adaptive_threads(site, splits(batch, work)), FlushDenormals(work):
         return _backward(ctx, dout, dh, *rest)
 
 

@@ -35,6 +35,7 @@ import torch
 from . import _triton
 from ._api import EngineChoice, RecurrentCall
 from ._runtime import FUSED_ACTIVATIONS, FUSED_DTYPES
+from ._threads import POLICY
 from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
@@ -139,7 +140,7 @@ def plan_engine(
     compiling = torch.compiler.is_compiling()
     # traced by Dynamo: the plain function (Dynamo does not trace through a cache)
     planner = _plan.__wrapped__ if compiling else _plan
-    return planner(
+    choice = planner(
         cell,
         activation or "linear",
         recurrent_activation,
@@ -158,6 +159,8 @@ def plan_engine(
         compiling,
         tuple(options),
     )
+    threads = POLICY.describe() if choice.name == "fused" and dev == "cpu" else None
+    return choice if threads is None else EngineChoice(choice.name, f"{choice.reason}; {threads}")
 
 
 @functools.lru_cache(maxsize=1024)

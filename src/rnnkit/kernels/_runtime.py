@@ -61,6 +61,11 @@ def row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
     return _split_rows(batch, work >= _MIN_PARALLEL_WORK, torch.get_num_threads())
 
 
+def splits(batch: int, work: int) -> bool:
+    """Whether :func:`row_chunks` may split a call of this size over several threads."""
+    return work >= _MIN_PARALLEL_WORK and batch >= 2 * _MIN_ROWS_PER_THREAD
+
+
 @functools.lru_cache(maxsize=256)
 def _split_rows(batch: int, parallel: bool, threads: int) -> list[tuple[int, int]]:
     threads = max(1, min(threads if parallel else 1, batch // _MIN_ROWS_PER_THREAD))
