@@ -16,27 +16,21 @@ Masks: a skipped step has ``a = 1``, ``b = 0`` (the state is kept); the outputs 
 rule (the previous output, zeros before the first kept step, or zeros with
 ``zero_output_for_mask``). Autograd differentiates the whole computation.
 
-On CPU the "fused" engine runs the same recurrence sequentially in time with the numba kernels
-of ``_nb_min`` (one pass forward, one backward, threads over the batch rows): the log-space scan
-makes some twenty passes over memory, while the batch and unit axes already fill a CPU's cores.
+On CPU the "fused" engine (``_min_fused``) runs the same recurrence sequentially in time with
+the numba kernels of ``_nb_min`` (one pass forward, one backward, threads over the batch rows):
+the log-space scan makes some twenty passes over memory, while the batch and unit axes already
+fill a CPU's cores.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
-from . import _nb_min
 from ._api import RecurrentCall, RecurrentResult
-from ._loop import project_inputs
-from ._runtime import kernel_args, row_chunks, run_rows
-
-_FWD = kernel_args(_nb_min.min_forward)
-_BWD = kernel_args(_nb_min.min_backward)
+from ._loop import input_bias, project_inputs
+from ._min_fused import FusedMinStates
 
 #: Steps per chunk of the log-space scan (precision against the joins between chunks).
 CHUNK = 64
@@ -66,54 +60,23 @@ def linear_scan(log_a: Tensor, log_b: Tensor, h0: Tensor, chunk: int = CHUNK) ->
     return h.reshape(batch, n * chunk, units)[:, :time]
 
 
-class _FusedMinStates(torch.autograd.Function):
-    """Every state of a min cell from its input projection, by the numba kernels (``_nb_min``):
-    inputs ``xp`` (batch, time, gates u), ``h0`` (batch, u) and the (batch, time) keep mask."""
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, xp: Tensor, h0: Tensor, keep: Tensor | None, code: int
-    ) -> Tensor:
-        xp, h0 = xp.detach().contiguous(), h0.detach().contiguous()
-        batch, time, units = xp.shape[0], xp.shape[1], h0.shape[1]
-        h = xp.new_empty(batch, time, units)
-        running = xp.new_empty(batch, units)
-        keep_n = (keep if keep is not None else torch.ones(1, 1, dtype=torch.bool)).numpy()
-        args = _FWD(
-            XP=xp.numpy(), H0=h0.numpy(), keep=keep_n, has_mask=keep is not None, H=h.numpy(),
-            HN=running.numpy(), act=code, ract=0,
-        )  # fmt: skip
-        run_rows(_nb_min.min_forward, args, row_chunks(batch, 8 * batch * time * units))
-        ctx.save_for_backward(xp, h0, h)
-        ctx.keep, ctx.code = keep_n, code
-        ctx.has_mask = keep is not None
-        return h
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, dh: Tensor) -> tuple[Tensor, Tensor, None, None]:
-        xp, h0, h = ctx.saved_tensors
-        dxp, dh0 = torch.empty_like(xp), torch.empty_like(h0)
-        batch, time, units = h.shape
-        args = _BWD(
-            XP=xp.numpy(), H0=h0.numpy(), keep=ctx.keep, has_mask=ctx.has_mask, H=h.numpy(),
-            DH=dh.contiguous().numpy(), DXP=dxp.numpy(), DH0=dh0.numpy(), act=ctx.code, ract=0,
-        )  # fmt: skip
-        run_rows(_nb_min.min_backward, args, row_chunks(batch, 16 * batch * time * units))
-        return dxp, dh0, None, None
-
-
 def run_scan(call: RecurrentCall, fused: bool = False) -> RecurrentResult:
     """Run a call of a kind without recurrent product with Keras's mask, direction and output
     rules: its states by the log-space parallel scan, or (``fused``) by the numba kernels."""
-    xp = project_inputs(call)  # (batch, time, gates * units)
     mask = call.mask
-    if call.go_backwards:
-        xp = xp.flip(1)
-        mask = None if mask is None else mask.flip(1)
     if fused:
-        h = _FusedMinStates.apply(xp, call.states[0], mask, call.spec.fused_code)
+        x = call.x if call.dropout_mask is None else call.x * call.dropout_mask.unsqueeze(1)
+        if call.go_backwards:
+            x = x.flip(1)
+            mask = None if mask is None else mask.flip(1)
+        bias = input_bias(call)
+        code = call.spec.fused_code
+        h = FusedMinStates.apply(x, call.kernel, bias, call.states[0], mask, code)
     else:
+        xp = project_inputs(call)  # (batch, time, gates * units)
+        if call.go_backwards:
+            xp = xp.flip(1)
+            mask = None if mask is None else mask.flip(1)
         h = _log_space_states(call, xp, mask)  # (batch, time, units)
     final = h[:, -1]
     if mask is None:
