@@ -335,16 +335,14 @@ def forecast(
 ) -> None:
     """Train one forecaster on every series of a CSV and backtest the last part of each
     against the naive and seasonal-naive forecasts."""
-    import pandas as pd
-
-    from .tasks import Forecaster, read_series_csv, run_forecast, run_lock
+    from .tasks import Forecaster, read_panel_csv, read_series_csv, run_forecast, run_lock
 
     held = test  # already parsed by _test_part
     if id_column is None:
         series: Any = read_series_csv(file, time_column, freq)
         time_column = None  # it became the index
     else:
-        series = pd.read_csv(file)
+        series = read_panel_csv(file, id_column, time_column)
     task = Forecaster(
         cell.value, window, horizon, units=_ints(units, "--units"), strategy=strategy.value,
         target=target, id_column=id_column, time_column=time_column,

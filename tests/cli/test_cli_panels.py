@@ -83,3 +83,25 @@ def test_train_a_panel_from_toml(panel_csv: tuple[Path, Path], tmp_path: Path) -
     assert result.exit_code == 0, result.output
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["n_series"] == 2 and set(metrics["per_series"]) == {"s0", "s1"}
+
+
+def test_ids_that_look_like_numbers_stay_text(tmp_path: Path) -> None:
+    t = np.arange(40)
+    table = pd.concat([pd.DataFrame({"shop": shop, "day": pd.date_range(
+        "2024-01-01", periods=40, freq="D").strftime("%Y-%m-%d"), "sales": k + np.sin(t)})
+        for k, shop in enumerate(["0017", "017"])])
+    data = tmp_path / "ids.csv"
+    table.to_csv(data, index=False)
+    run = tmp_path / "run"
+    result = invoke("forecast", data, *BASE, "--test", "6", "--out", run)
+    assert result.exit_code == 0, result.output  # pandas would read both ids as 17
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["per_series"]) == {"0017", "017"}
+    pred = invoke("predict", run, data)
+    assert pred.exit_code == 0, pred.output
+    assert [line.split(",")[0] for line in pred.output.strip().splitlines()[1::2]] == \
+        ["0017", "017"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(data.read_text().replace("0017,2024-01-03,", "0017,2024-01-03,n/a"))
+    refused = invoke("forecast", bad, *BASE, "--out", tmp_path / "bad-run")
+    assert refused.exit_code == 1 and "series '0017' at 2024-01-03" in refused.output

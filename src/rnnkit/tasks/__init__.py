@@ -47,7 +47,7 @@ from ._baselines import (
 from ._classifier import SequenceClassifier
 from ._config import check_run_config, load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
-from ._files import read_labelled, read_labelled_npz, read_series_csv
+from ._files import read_labelled, read_labelled_npz, read_panel_csv, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
 from ._generator import StatefulRunner, TextGenerator, sample_from_logits
 from ._inspect import gate_activations, gradient_norms, run_gates
@@ -131,6 +131,7 @@ __all__ = [
     "read_labelled_npz",
     "run_lock",
     "read_metrics",
+    "read_panel_csv",
     "read_series_csv",
     "rmse",
     "smape",

@@ -46,13 +46,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ..data import read_text
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
-from ._files import read_labelled, read_series_csv
+from ._files import read_labelled, read_panel_csv, read_series_csv
 from ._forecaster import Forecaster
 from ._generator import TextGenerator
 from ._resume import STORED_FILE, check_resume
@@ -201,7 +199,7 @@ def train_from_config(path: str | os.PathLike[str], *, out: str | os.PathLike[st
         if dataset is not None:
             series = demo_data(dataset)
         elif task.id_column is not None:  # a long table of many series
-            series = pd.read_csv(_resolve(base, file))
+            series = read_panel_csv(_resolve(base, file), task.id_column, time_column)
             task.set_params(time_column=time_column, freq=freq)
         else:
             series = read_series_csv(_resolve(base, file), time_column, freq)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..data import (
     read_csv,
+    read_csv_frame,
     read_npy,
     read_npz_arrays,
     read_text,
@@ -25,8 +26,8 @@ from ..data import (
 )
 from ..errors import DataFileError
 
-__all__ = ["check_csv_file", "csv_text", "read_labelled", "read_labelled_npz", "read_sequences",
-           "read_series_csv"]
+__all__ = ["check_csv_file", "csv_text", "read_labelled", "read_labelled_npz", "read_panel_csv",
+           "read_sequences", "read_series_csv"]
 
 
 def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -138,6 +139,17 @@ def check_csv_file(path: str | os.PathLike[str]) -> None:
         if err.start < len(start) - 4:  # not a multi-byte character cut at the block's end
             raise ValueError(f"expected a CSV text file for a forecaster, got binary data in "
                              f"{name!r} (byte {err.start} is not UTF-8 text)") from None
+
+
+def read_panel_csv(path: str | os.PathLike[str], id_column: str | None,
+                   time_column: str | None = None) -> pd.DataFrame:
+    """A long CSV table of many series (or a table of covariate rows), read with bounded
+    memory (:func:`rnnkit.data.read_csv_frame`): the id column stays text (``0017`` is not
+    17), ``time_column`` is parsed as timestamps, numbers are float32, other text columns
+    (categorical covariates) stay text. A binary file is refused with what was expected."""
+    check_csv_file(path)
+    ids = [] if id_column is None else [id_column]
+    return read_csv_frame(path, time_column=time_column, text_columns=ids)
 
 
 def read_series_csv(path: str | os.PathLike[str], time_column: str | None = None,

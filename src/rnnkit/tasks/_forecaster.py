@@ -60,7 +60,7 @@ from ._base import InspectBatch, PredictRequest, Task, _predict, build_layer, cl
 from ._baselines import STATISTICAL_METHODS, panel_baselines
 from ._checks import check_choice, check_float, check_int, check_units
 from ._copula import correlated_uniforms, step_correlation
-from ._files import check_csv_file, csv_text, read_series_csv
+from ._files import csv_text, read_panel_csv, read_series_csv
 from ._forecast_input import (
     ColumnRoles,
     panel_from_arrays,
@@ -826,14 +826,14 @@ class Forecaster(Task):
         the training data), with ``request.future_covariates`` (a CSV) when the model
         reads future covariates."""
         self._require_fitted()
-        check_csv_file(request.file)
         if self.time_column_ is None and self.id_column_ is None:
             data: Any = read_series_csv(request.file)
         else:
-            data = pd.read_csv(request.file)
+            data = read_panel_csv(request.file, self.id_column_, self.time_column_)
         future = None
         if request.future_covariates is not None:
-            future = pd.read_csv(request.future_covariates)
+            future = read_panel_csv(request.future_covariates, self.id_column_,
+                                    self.time_column_)
         table = self.forecast_table(data, future_covariates=future)
         return csv_text([str(c) for c in table.columns], table.to_numpy().tolist())
 
