@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rnnkit.tasks import SequenceClassifier, load_task
-from rnnkit.tasks._recipe import stratified_validation
+from rnnkit.tasks._validation import stratified_validation
 
 FAST: dict[str, Any] = {"epochs": 3, "batch_size": 16, "learning_rate": 5e-3, "verbose": 0,
                         "filters": (4,)}

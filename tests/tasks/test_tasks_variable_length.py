@@ -15,8 +15,8 @@ from rnnkit.tasks._recipe import (
     LengthBuckets,
     balanced_weights,
     resolve_recipe,
-    stratified_validation,
 )
+from rnnkit.tasks._validation import stratified_validation
 
 SMALL: dict[str, Any] = {"units": (6,), "filters": (6,), "kernel_size": 3, "epochs": 2,
                          "batch_size": 8, "learning_rate": 5e-3, "verbose": 0}

@@ -30,7 +30,7 @@ learning rate. The held-out log loss of each is reported beside the chance level
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from ._base import (
 )
 from ._baselines import majority_class
 from ._checks import check_choice, check_float, check_int, check_units
+from ._classifier_input import MODES, Augment, ClassifierInputs, EpochAugment, Prepared
 from ._classifier_net import NetSpec, build_baseline, build_network
 from ._files import csv_text, read_sequences
 from ._forecaster import RNN_CELLS
@@ -63,10 +64,10 @@ from ._recipe import (
     balanced_weights,
     plateau_schedule,
     resolve_recipe,
-    stratified_validation,
 )
 from ._report import plot_confusion_matrix
 from ._training import AUTO, TrainingConfig, TrainingResult, train_model
+from ._validation import check_groups, overlap_blocks, split_blocks, validation_split
 
 __all__ = ["SequenceClassifier"]
 
@@ -75,20 +76,7 @@ def _loss_text(figures: Mapping[str, Any]) -> str:
     loss = figures.get("log_loss")
     return "" if loss is None else f"  log_loss={fmt(loss)}"
 
-_MODES = ("features", "text", "tokens")
 _CLASS_WEIGHTS = ("balanced", "none")
-
-
-def _is_text(X: Any) -> bool:
-    if isinstance(X, str):
-        raise TypeError("expected a list of texts, got a single str; wrap it: [text]")
-    if isinstance(X, np.ndarray):
-        return X.dtype.kind == "U" and X.ndim == 1
-    return isinstance(X, (list, tuple)) and len(X) > 0 and all(isinstance(t, str) for t in X)
-
-
-def _is_tokens(X: Any) -> bool:
-    return isinstance(X, np.ndarray) and X.ndim == 2 and X.dtype.kind in "iu"
 
 
 def _labels_to_json(classes: NDArray[Any]) -> list[Any]:
@@ -100,56 +88,7 @@ def _log_loss(true: NDArray[np.int64], proba: NDArray[np.float64]) -> float:
     return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
 
 
-Augment = Callable[[NDArray[np.float32], np.random.Generator], Any]
-
-
-class _EpochAugment(Callback):
-    """Before every epoch, overwrite the training tensor ``data`` (shared with the training
-    loop) with ``augment(raw, rng)``, scaled like the inputs (padding stays zero).
-    ``rng`` depends only on ``seed`` and the epoch, so a resumed run sees the same data."""
-
-    def __init__(self, augment: Augment, raw: Padded, scaler: StandardScaler | None,
-                 seed: int | None) -> None:
-        super().__init__()
-        self.augment, self.raw, self.scaler = augment, raw, scaler
-        self.seed = int(np.random.default_rng().integers(2**32)) if seed is None else seed
-        self.data = torch.from_numpy(self._transform(raw.values))  # (n, T, F), trained on
-
-    def _transform(self, x: Any) -> NDArray[np.float32]:
-        mask = self.raw.mask
-        if self.scaler is not None:
-            x = self.scaler.transform(x, mask=mask)
-        return np.where(mask[..., None], x, 0.0).astype(np.float32)  # a copy
-
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-        shape = self.raw.values.shape
-        out = np.asarray(self.augment(self.raw.values.copy(),
-                                      np.random.default_rng([self.seed, epoch])))
-        if out.shape != shape:
-            raise ValueError(f"expected augment(X, rng) to return shape {shape}, got "
-                             f"{out.shape}")
-        if not np.isfinite(out[self.raw.mask]).all():
-            raise ValueError("expected augment(X, rng) to return finite values, got NaN/Inf")
-        self.data.copy_(torch.from_numpy(self._transform(out)))
-
-
-@dataclasses.dataclass
-class _Prepared:
-    """Network inputs: ``[values, mask]`` (numeric) or ``[ids]`` (text, tokens), and the
-    real length of each sequence (numeric) for bucketing."""
-
-    inputs: list[NDArray[Any]]
-    lengths: NDArray[np.int64] | None = None
-    raw: Padded | None = None
-
-    def take(self, idx: NDArray[np.intp]) -> list[NDArray[Any]]:
-        return [a[idx] for a in self.inputs]
-
-    def network_input(self) -> Any:
-        return self.inputs if len(self.inputs) > 1 else self.inputs[0]
-
-
-class SequenceClassifier(Task):
+class SequenceClassifier(ClassifierInputs, Task):
     """Classify whole sequences: a convolutional front end, LSTM/GRU/RNN layers and a
     softmax head, trained with a recipe that scales with the data.
 
@@ -268,83 +207,6 @@ class SequenceClassifier(Task):
             raise TypeError(f"expected augment to be a callable augment(X, rng) or None, got "
                             f"{type(self.augment).__name__}")
 
-    def _prepare(self, X: Any, lengths: Any = None, fitting: bool = False) -> _Prepared:
-        """Network inputs of ``X`` (see the module docstring for the forms)."""
-        if fitting:
-            self.scaler_: StandardScaler | None = None
-            self.mode_ = "text" if _is_text(X) else "tokens" if _is_tokens(X) else "features"
-        if self.mode_ != "features" and lengths is not None:
-            raise ValueError(f"expected lengths only with numeric sequences, got them with "
-                             f"{self.mode_}")
-        if self.mode_ == "text":
-            return _Prepared([self._text_ids(X, fitting)])
-        if self.mode_ == "tokens":
-            return _Prepared([self._token_ids(X, fitting)])
-        return self._features(X, lengths, fitting)
-
-    def _text_ids(self, X: Any, fitting: bool) -> NDArray[np.int64]:
-        if not _is_text(X):
-            raise ValueError("expected a list of texts (the classifier was fitted on text), "
-                             f"got {type(X).__name__}")
-        texts = [str(t) for t in X]
-        if fitting:
-            self.tokenizer_ = WordTokenizer(max_vocab=self.max_vocab).fit(texts)
-            lengths = [len(s) for s in self.tokenizer_.texts_to_sequences(texts)]
-            self.input_shape_ = [int(self.maxlen or max(max(lengths), 1))]
-        return self.tokenizer_.encode(texts, maxlen=self.input_shape_[0])  # (n, maxlen)
-
-    def _token_ids(self, X: Any, fitting: bool) -> NDArray[np.int64]:
-        ids = np.asarray(X)
-        if ids.ndim != 2 or ids.dtype.kind not in "iu":
-            raise ValueError(f"expected token ids of shape (samples, timesteps), got "
-                             f"shape {ids.shape} dtype {ids.dtype}")
-        if ids.size and ids.min() < 0:
-            raise ValueError(f"expected token ids >= 0, got {int(ids.min())}")
-        if fitting:
-            self.input_shape_ = [int(ids.shape[1])]
-            self.vocab_size_ = int(ids.max()) + 1 if ids.size else 1
-        elif ids.size and ids.max() >= self.vocab_size_:
-            raise ValueError(f"expected token ids < {self.vocab_size_} (as fitted), got "
-                             f"{int(ids.max())}")
-        return ids.astype(np.int64)
-
-    def _features(self, X: Any, lengths: Any, fitting: bool) -> _Prepared:
-        raw = to_padded(X, lengths)
-        n, steps, width = len(raw), int(raw.lengths.max()), raw.values.shape[2]
-        raw = Padded(raw.values[:, :steps], raw.lengths)  # (n, longest real, F)
-        if fitting:
-            self.input_shape_ = [int(steps), int(width)]
-            self.scaler_ = StandardScaler().fit(raw.values, mask=raw.mask) if self.scale \
-                else None
-        if width != self.input_shape_[1]:
-            raise ValueError(f"expected sequences of {self.input_shape_[1]} feature(s) as "
-                             f"fitted, got {width}")
-        longest = self.input_shape_[0]
-        over = np.flatnonzero(raw.lengths > longest)
-        if over.size:
-            shown = ", ".join(str(int(i)) for i in over[:10])
-            raise ValueError(f"expected sequences of at most {longest} steps (the longest in "
-                             f"training), got longer {over.size} sequence(s), index {shown}")
-        values = np.zeros((n, longest, width), dtype=np.float32)  # (n, T_fit, F)
-        mask = np.zeros((n, longest), dtype=bool)
-        values[:, :steps] = raw.values if self.scaler_ is None else \
-            self.scaler_.transform(raw.values, mask=raw.mask)
-        mask[:, :steps] = raw.mask
-        return _Prepared([values, mask.astype(np.float32)], raw.lengths, raw)
-
-    def _encode_labels(self, y: Any) -> NDArray[np.int64]:
-        labels = np.asarray(y)
-        if labels.ndim != 1:
-            raise ValueError(f"expected labels y of shape (samples,), got {labels.shape}")
-        pos = np.searchsorted(self.classes_, labels)
-        pos = np.minimum(pos, len(self.classes_) - 1)
-        bad = np.flatnonzero(self.classes_[pos] != labels)
-        if bad.size:
-            raise ValueError(f"expected labels among the fitted classes {self.classes_.tolist()},"
-                             f" got {labels[bad[0]]!r} at index {int(bad[0])} ({bad.size} "
-                             "unknown label(s))")
-        return pos.astype(np.int64)
-
     # -- model --------------------------------------------------------------------------------
     def _spec(self) -> NetSpec:
         text = self.mode_ == "text"
@@ -365,21 +227,13 @@ class SequenceClassifier(Task):
         return "mean of word embeddings (Embedding -> GlobalAveragePooling1D -> Dense softmax)"
 
     # -- fitting ------------------------------------------------------------------------------
-    def _check_labels(self, X: Any, y: Any) -> NDArray[Any]:
-        labels = np.asarray(y)
-        if labels.ndim != 1 or len(labels) != len(X):
-            raise ValueError(f"expected one label per sample ({len(X)}), got y of shape "
-                             f"{labels.shape}")
-        if labels.dtype.kind == "O":
-            raise TypeError("expected labels of one plain dtype (numbers, strings or bools), "
-                            "got an object array")
-        if labels.dtype.kind == "f" and not np.isfinite(labels).all():
-            raise ValueError("expected finite labels, got NaN/Inf")
-        return labels
-
-    def fit(self, X: Any, y: Any, lengths: Any = None) -> SequenceClassifier:
+    def fit(self, X: Any, y: Any, lengths: Any = None, groups: Any = None
+            ) -> SequenceClassifier:
         """Train on sequences ``X`` (with ``lengths`` for a padded array) and labels ``y``
-        (any dtype). Returns ``self``."""
+        (any dtype). ``groups`` (one label per sequence: subject, recording...) keeps each
+        group whole on one side of the validation part (scikit-learn's GroupKFold
+        convention); without it, consecutive overlapping windows are kept together
+        (:mod:`._validation`). Returns ``self``."""
         self._check_params()
         labels = self._check_labels(X, y)
         self.classes_ = np.unique(labels)
@@ -391,8 +245,7 @@ class SequenceClassifier(Task):
         config.check()
         self.recipe_ = {k: getattr(config, k) for k in ("epochs", "batch_size", "validation",
                                                        "patience")}
-        tr, va = stratified_validation(ids, float(config.validation),
-                                       np.random.default_rng(config.random_state))
+        tr, va = self._validation_part(data, ids, groups, config)
         val = (data.take(va), ids[va]) if len(va) else None
         weights = balanced_weights(ids[tr], len(self.classes_))
         loss: Any = BalancedCrossEntropy(weights) if self.class_weight == "balanced" else \
@@ -421,13 +274,28 @@ class SequenceClassifier(Task):
             self.baseline_history_ = result.history
         return self
 
+    def _validation_part(self, data: Prepared, ids: NDArray[np.int64], groups: Any,
+                         config: TrainingConfig) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """Training and validation indices (:func:`validation_split`); ``recipe_`` records
+        how the validation part was drawn."""
+        how = "stratified"
+        if groups is not None:
+            groups, how = check_groups(groups, len(ids)), "groups"
+        elif data.raw is not None:
+            blocks = overlap_blocks(data.raw.values, data.raw.lengths)
+            if blocks is not None:
+                groups, how = split_blocks(blocks, 20), "blocks of overlapping windows"
+        self.recipe_["validation_split"] = how if float(config.validation) > 0 else "none"
+        return validation_split(ids, float(config.validation),
+                                np.random.default_rng(config.random_state), groups)
+
     @staticmethod
     def _schedule(config: TrainingConfig, val: Any) -> list[Callback]:
         if val is None or config.patience is None:
             return []
         return [plateau_schedule(int(config.patience))]
 
-    def _training_data(self, data: _Prepared, ids: NDArray[np.int64], tr: NDArray[np.intp],
+    def _training_data(self, data: Prepared, ids: NDArray[np.int64], tr: NDArray[np.intp],
                        config: TrainingConfig) -> tuple[Any, Any, list[Callback]]:
         """What the training loop reads (inputs, labels) and the hooks that rewrite it every
         epoch: for numeric sequences the augmentation (if any) and then the length buckets
@@ -440,7 +308,7 @@ class SequenceClassifier(Task):
         hooks: list[Callback] = []
         if self.augment is not None and data.raw is not None:
             raw = Padded(data.raw.values[tr], data.raw.lengths[tr])
-            augment = _EpochAugment(self.augment, raw, self.scaler_, config.random_state)
+            augment = EpochAugment(self.augment, raw, self.scaler_, config.random_state)
             values = augment.data  # rewritten before every epoch
             hooks.append(augment)
         assert data.lengths is not None
@@ -449,7 +317,7 @@ class SequenceClassifier(Task):
         return buckets.targets[:2], buckets.targets[2], [*hooks, buckets]
 
     # -- prediction ---------------------------------------------------------------------------
-    def _proba(self, model: Network, data: _Prepared) -> NDArray[np.float64]:
+    def _proba(self, model: Network, data: Prepared) -> NDArray[np.float64]:
         """Probabilities in the given order; numeric sequences are predicted sorted by
         length (batches of similar lengths stop at their longest real step)."""
         if data.lengths is None:
@@ -600,7 +468,7 @@ class SequenceClassifier(Task):
     def _set_state(self, state: dict[str, Any]) -> None:
         dtype = np.dtype(state.get("classes_dtype", None) or None)
         self.classes_ = np.asarray(state["classes"], dtype=dtype)
-        self.mode_ = check_choice("mode", state["mode"], _MODES)
+        self.mode_ = check_choice("mode", state["mode"], MODES)
         self.input_shape_ = [int(v) for v in state["input_shape"]]
         scaler = None if state.get("scaler") is None else scaler_from_dict(state["scaler"])
         if scaler is not None and not isinstance(scaler, StandardScaler):

@@ -178,21 +178,26 @@ def _activity(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = SequenceClassifier(max_time=540.0, verbose=verbose)  # the defaults
     xtr, ytr, xte, yte = demo_data("activity", quick)
     data = (f"load_activity(): watch accelerometer, test subjects 9 and 10 (non-overlapping "
-            f"windows); training subjects' windows every {ACTIVITY_STRIDE} steps")
+            f"windows); training subjects' windows every {ACTIVITY_STRIDE} steps, validation "
+            f"by whole subjects")
+    ds = datasets.load_activity(stride=None if quick else ACTIVITY_STRIDE)
+    assert ds.groups is not None  # load_activity() always gives the subjects
+    subjects = ds.groups[~ds.is_test]
     if quick:
         task.set_params(units=(8,), filters=(8,), epochs=1, max_time=None)
+        subjects = subjects[np.random.default_rng(0).permutation(len(subjects))[:96]]
     else:  # overlapping windows of the training subjects only; the test part is unchanged
-        ds = datasets.load_activity(stride=ACTIVITY_STRIDE)
         xtr = _mirror_right_wrist(ds.X, ds.extras["side"])[~ds.is_test]
         ytr = _named(ds.y, ds.classes)[~ds.is_test]
-    return run_classification(task, xtr, ytr, xte, yte, out=out, data=data,
+    return run_classification(task, xtr, ytr, xte, yte, out=out, data=data, groups=subjects,
                               config={"command": "demo activity", "quick": quick,
                                       "train_stride": ACTIVITY_STRIDE})
 
 
 def shifted_copies(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Training augmentation for images: the originals plus copies shifted by one pixel
-    up, down, left and right (zeros fill the freed row/column): 5x the samples."""
+    up, down, left and right (zeros fill the freed row/column): 5x the samples, in five
+    blocks (image ``i`` of ``X`` is row ``i + k * len(X)`` of block ``k``)."""
     xs, ys = [X], [y]
     h, w = X.shape[1], X.shape[2]
     for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
@@ -209,10 +214,12 @@ def _digits(out: Path, quick: bool, verbose: Verbose) -> Run:
     if quick:
         task.set_params(units=(8,), filters=(8,), epochs=1, max_time=None)
     xtr, ytr, xte, yte = demo_data("digits", quick)
+    images = np.tile(np.arange(len(ytr)), 5)  # an image and its shifts: one group
     xtr, ytr = shifted_copies(xtr, ytr)  # the training part only
-    return run_classification(task, xtr, ytr, xte, yte, out=out,
+    return run_classification(task, xtr, ytr, xte, yte, out=out, groups=images,
                               data="load_digits(): 8x8 digits, rows as steps; training "
-                                   "images augmented with one-pixel shifts",
+                                   "images augmented with one-pixel shifts (validation by "
+                                   "whole images: an image and its shifts on one side)",
                               config={"command": "demo digits", "quick": quick})
 
 

@@ -4,8 +4,10 @@ One recipe serves 40 to 10,000 training sequences without per-dataset flags. Eve
 ``"auto"`` training argument of :class:`rnnkit.tasks.SequenceClassifier` is resolved here
 from the number of training sequences ``n`` and classes ``k``:
 
-* ``validation``: a stratified part, 20 % of each class (at least 2 per class, so that the
-  early-stopping loss is judged on every class; at most 2,000 sequences in all);
+* ``validation``: 20 % of the sequences (at most 2,000): whole groups when ``fit`` is given
+  ``groups`` or the sequences are overlapping windows, else a stratified part with at least
+  2 per class, so that the early-stopping loss is judged on every class
+  (:mod:`._validation`);
 * ``batch_size``: ``n / 16`` rounded to a power of two, between 8 and 64 (small sets still get
   several gradient steps per epoch);
 * ``epochs``: enough epochs for about 1,500 gradient steps, between 30 and 300;
@@ -37,12 +39,11 @@ from ..training.losses import Loss, sparse_categorical_crossentropy
 from ._training import AUTO, TrainingConfig
 
 __all__ = ["MIN_DELTA", "BalancedCrossEntropy", "LengthBuckets", "balanced_weights",
-           "resolve_recipe", "stratified_validation"]
+           "resolve_recipe"]
 
 TARGET_STEPS = 1500
 #: the least fall of the validation loss that counts as progress (early stopping)
 MIN_DELTA = 1e-3
-MAX_VALIDATION = 2000
 
 
 def _power_of_two(value: float) -> int:
@@ -71,29 +72,6 @@ def resolve_recipe(config: TrainingConfig, n: int, k: int) -> TrainingConfig:
     validation = 0.2 if config.validation == AUTO else config.validation
     return dataclasses.replace(config, batch_size=batch, epochs=epochs, patience=patience,
                                validation=validation)
-
-
-def stratified_validation(ids: NDArray[np.int64], fraction: float, rng: np.random.Generator,
-                          minimum: int = 2) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-    """Training and validation indices: ``fraction`` of each class (at least ``minimum``
-    when the class has more than ``minimum`` samples, and never all of it), in all at most
-    ``MAX_VALIDATION`` sequences. ``fraction == 0``: no validation part.
-
-    >>> tr, va = stratified_validation(np.array([0] * 8 + [1] * 4), 0.2, np.random.default_rng(0))
-    >>> np.bincount(ids := np.array([0] * 8 + [1] * 4)[va]).tolist(), len(tr)
-    ([2, 2], 8)
-    """
-    if fraction <= 0:
-        return np.arange(len(ids)), np.arange(0)
-    share = min(fraction, MAX_VALIDATION / max(len(ids), 1))
-    picked = []
-    for c in np.unique(ids):
-        idx = rng.permutation(np.flatnonzero(ids == c))
-        want = max(round(share * len(idx)), min(minimum, len(idx) - 1))
-        picked.append(idx[: min(want, len(idx) - 1)])
-    va = np.sort(np.concatenate(picked)).astype(np.intp)
-    tr = np.setdiff1d(np.arange(len(ids)), va).astype(np.intp)
-    return tr, va
 
 
 def balanced_weights(ids: NDArray[np.int64], k: int) -> NDArray[np.float64]:

@@ -203,10 +203,12 @@ def split_classification(
 def run_classification(
     task: SequenceClassifier, X_train: Any, y_train: Any, X_test: Any, y_test: Any, *,
     out: PathLike, config: Mapping[str, Any] | None = None, data: str = "",
+    groups: Any = None,
 ) -> Run:
-    """Fit on the training part, score the test part (with the majority-class and
+    """Fit on the training part (``groups``: one per training sequence, kept whole on one
+    side of the validation part), score the test part (with the majority-class and
     non-recurrent baselines) and write the report to ``out``."""
-    task.fit(X_train, y_train)
+    task.fit(X_train, y_train, groups=groups)
     return run_task(task, (X_test, y_test), out=out, data=data, config=config,
                     extra={"n_train": int(len(y_train))})
 
