@@ -195,3 +195,18 @@ def test_seasonal_residual_with_a_zero_head_is_the_seasonal_naive_forecast() -> 
     with pytest.raises(ValueError, match="window >= the seasonal period 7"):
         Forecaster(window=5, target="sales", id_column="store", time_column="day",
                    residual="seasonal", **FAST).fit(data)
+
+
+def test_panel_plots_show_a_sample_of_series_and_every_step(tmp_path: Any) -> None:
+    t = np.arange(40)
+    data = pd.concat([pd.DataFrame({"store": f"s{k}", "sales": k + np.sin(t), "day":
+                                    pd.date_range("2024-01-01", periods=40, freq="D")})
+                      for k in range(6)], ignore_index=True)
+    f = Forecaster(window=7, horizon=3, target="sales", id_column="store", time_column="day",
+                   quantiles=(0.1, 0.9), baseline=None, **FAST).fit(data)
+    files = f.write_plots(tmp_path, (f.read_panel(data), 9), {"data": "test"})
+    assert [p.name for p in files] == ["forecast.png", "forecast-1.png", "forecast-2.png",
+                                       "forecast-3.png"]
+    from matplotlib.image import imread
+
+    assert imread(files[0]).shape[0] == 750  # two panels: step 1, then MAE by step

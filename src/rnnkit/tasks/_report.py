@@ -64,48 +64,92 @@ def plot_learning_curves(history: Mapping[str, Sequence[float]], path: PathLike,
 
 def plot_forecast(backtest: Any, path: PathLike, *, context: int = 200, max_points: int = 400,
                   title: str = "Forecast vs actual (held-out part)") -> Path:
-    """One-step-ahead view of a backtest: the actual series (with ``context`` steps of
-    history), the model's forecast, the naive and seasonal-naive forecasts and, when the
-    model has quantiles, its prediction interval. Shows the last ``max_points`` origins;
-    the MAE in each legend is that of the points drawn (step 1 of this series)."""
+    """A backtest of one series: the actual series (with ``context`` steps of history),
+    the model's, the naive and the seasonal-naive forecasts at step 1 of the last
+    ``max_points`` origins and, when the model has quantiles, its step-1 interval. With a
+    horizon over 1, the top panel adds the whole horizon forecast from the last origin and a
+    second panel shows the MAE at every horizon step of each forecast over the same origins
+    (step 1 of it is the MAE in the top legend)."""
     origins = np.asarray(backtest.origins)[-max_points:]
-    n = len(origins)
-    pos = origins + 1  # the forecast step h = 1
+    n, horizon = len(origins), int(np.asarray(backtest.actual).shape[1])
+    fig = _figure(11.0, 7.5 if horizon > 1 else 4.5)
+    axes = fig.subplots(2 if horizon > 1 else 1, 1, squeeze=False)[:, 0]
+    _plot_step_one(axes[0], backtest, origins, context)
+    m = backtest.metrics
+    axes[0].set_title(title + (f", step 1 of {horizon} at each origin" if horizon > 1 else ""))
+    if horizon > 1:
+        _plot_last_path(axes[0], backtest, int(origins[-1]))
+        _plot_step_errors(axes[1], backtest, n, int(m["seasonal_period"]))
+    axes[0].legend(loc="best", fontsize=8)
+    return _save(fig, path)
+
+
+def _forecasts(backtest: Any, m: int) -> list[tuple[str, np.ndarray, dict[str, Any]]]:
+    """(label, forecasts ``(n, horizon)``, line style) of the model and the baselines."""
+    return [("model", np.asarray(backtest.forecast), {"color": "tab:blue", "linewidth": 1.2}),
+            ("naive", np.asarray(backtest.naive),
+             {"color": "tab:orange", "linewidth": 0.9, "alpha": 0.8}),
+            (f"seasonal naive m={m}", np.asarray(backtest.seasonal_naive),
+             {"color": "tab:green", "linewidth": 0.9, "alpha": 0.8})]
+
+
+def _plot_step_one(ax: Any, backtest: Any, origins: np.ndarray, context: int) -> None:
+    """Actual values and every forecast's step 1 at ``origins`` (legend: their MAE)."""
+    n, pos = len(origins), origins + 1  # the forecast step h = 1
     y = np.asarray(backtest.history, dtype=np.float64)
-    index = backtest.index
-    start = max(int(pos[0]) - context, 0)
-    span = np.arange(start, int(pos[-1]) + 1)
+    span = np.arange(max(int(pos[0]) - context, 0), int(pos[-1]) + 1)
+    xs = _times(backtest.index)
+    ax.plot(xs(span), y[span], color="black", linewidth=1.2, label="actual")
+    q = backtest.quantiles
+    if q is not None and q.shape[-1] >= 2:
+        ax.fill_between(xs(pos), q[-n:, 0, 0], q[-n:, 0, -1], color="tab:blue", alpha=0.2,
+                        label="interval, step 1")
+    actual = np.asarray(backtest.actual)[-n:, 0]
+    for name, forecast, style in _forecasts(backtest, backtest.metrics["seasonal_period"]):
+        mae = np.abs(actual - forecast[-n:, 0]).mean()
+        ax.plot(xs(pos), forecast[-n:, 0], label=f"{name}, step 1 (MAE {mae:.3g})", **style)
+    ax.axvline(xs(np.array([int(pos[0])]))[0], color="grey", linestyle=":", linewidth=1)
+    ax.set_ylabel(str(backtest.metrics.get("target", "value")))
+    ax.grid(alpha=0.3)
+
+
+def _plot_last_path(ax: Any, backtest: Any, origin: int) -> None:
+    """The model's forecast of every step from the last origin (and its interval)."""
+    xs = _times(backtest.index)
+    h = np.asarray(backtest.actual).shape[1]
+    steps = origin + 1 + np.arange(h)
+    if backtest.index is not None and steps[-1] >= len(backtest.index):
+        return  # the last horizon runs past the series' timestamps
+    q = backtest.quantiles
+    if q is not None and q.shape[-1] >= 2:
+        ax.fill_between(xs(steps), q[-1, :, 0], q[-1, :, -1], color="tab:purple", alpha=0.15,
+                        label=f"interval, steps 1-{h} from the last origin")
+    ax.plot(xs(steps), np.asarray(backtest.forecast)[-1], color="tab:purple", marker="o",
+            markersize=3, linewidth=1.2, label=f"model, steps 1-{h} from the last origin")
+
+
+def _plot_step_errors(ax: Any, backtest: Any, n: int, m: int) -> None:
+    """MAE at every horizon step of each forecast over the last ``n`` origins."""
+    actual = np.asarray(backtest.actual)[-n:]
+    steps = np.arange(1, actual.shape[1] + 1)
+    for name, forecast, style in _forecasts(backtest, m):
+        mae = np.abs(actual - forecast[-n:]).mean(axis=0)  # (horizon,)
+        ax.plot(steps, mae, marker="o", markersize=3, label=f"{name} (mean {mae.mean():.3g})",
+                **style)
+    ax.set_xlabel("horizon step")
+    ax.set_ylabel(f"MAE over {n} origins")
+    ax.set_xticks(steps)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+
+
+def _times(index: Any) -> Any:
+    """Positions -> the x values drawn (timestamps when the series has them)."""
 
     def xs(p: np.ndarray) -> Any:
         return index[p] if index is not None else p
 
-    fig = _figure(11.0, 4.5)
-    ax = fig.subplots()
-    ax.plot(xs(span), y[span], color="black", linewidth=1.2, label="actual")
-    q = backtest.quantiles
-    if q is not None and q.shape[-1] >= 2:
-        lo, hi = q[-n:, 0, 0], q[-n:, 0, -1]
-        ax.fill_between(xs(pos), lo, hi, color="tab:blue", alpha=0.2, label="interval")
-    m = backtest.metrics
-    actual = np.asarray(backtest.actual)[-n:, 0]
-
-    def drawn_mae(forecast: np.ndarray) -> str:  # the legend's MAE: of the points drawn
-        return f"MAE {np.abs(actual - forecast[-n:, 0]).mean():.3g}"
-
-    step = " at step 1" if m.get("horizon", 1) > 1 else ""
-    ax.plot(xs(pos), backtest.forecast[-n:, 0], color="tab:blue", linewidth=1.2,
-            label=f"model ({drawn_mae(backtest.forecast)}{step})")
-    ax.plot(xs(pos), backtest.naive[-n:, 0], color="tab:orange", linewidth=0.9, alpha=0.8,
-            label=f"naive ({drawn_mae(backtest.naive)})")
-    ax.plot(xs(pos), backtest.seasonal_naive[-n:, 0], color="tab:green", linewidth=0.9,
-            alpha=0.8, label=f"seasonal naive m={m['seasonal_period']} "
-                             f"({drawn_mae(backtest.seasonal_naive)})")
-    ax.axvline(xs(np.array([int(pos[0])]))[0], color="grey", linestyle=":", linewidth=1)
-    ax.set_ylabel(str(m.get("target", "value")))
-    ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(title + (f", step 1 of {m['horizon']}" if m.get("horizon", 1) > 1 else ""))
-    return _save(fig, path)
+    return xs
 
 
 def plot_confusion_matrix(matrix: Sequence[Sequence[int]], labels: Sequence[str],
