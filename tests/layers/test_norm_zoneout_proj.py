@@ -127,13 +127,19 @@ def _mask(kind: str, rng: np.random.Generator) -> np.ndarray | None:
     return m
 
 
+ENGINES = ["loop", "fused"]
+
+
 @pytest.mark.parametrize(
     "name,mask_kind,go_backwards",
     list(itertools.product(VARIANTS, ["none", "post", "random"], [False, True])),
 )
-def test_inference_equals_reference(name: str, mask_kind: str, go_backwards: bool) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_inference_equals_reference(
+    name: str, mask_kind: str, go_backwards: bool, engine: str
+) -> None:
     rng = np.random.default_rng(abs(hash((name, mask_kind))) % 2**32)
-    layer = make_layer(name, go_backwards=go_backwards).eval()
+    layer = make_layer(name, go_backwards=go_backwards, engine=engine).eval()
     x = rng.standard_normal((B, T, D))
     states = _states(layer, rng)
     mask = _mask(mask_kind, rng)
@@ -152,15 +158,16 @@ def test_inference_equals_reference(name: str, mask_kind: str, go_backwards: boo
         go_backwards=go_backwards,
         zoneout=zoneout,
     )
-    assert layer.last_engine == "loop"
+    assert layer.last_engine == engine
     np.testing.assert_allclose(y.detach().numpy(), ref_y, atol=1e-12, rtol=0)
     for s, r in zip(final, ref_states, strict=True):
         np.testing.assert_allclose(s.detach().numpy(), r, atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_training_dropout_and_zoneout_draws_equal_reference(name: str) -> None:
-    layer = make_layer(name, dropout=0.3, recurrent_dropout=0.4)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_training_dropout_and_zoneout_draws_equal_reference(name: str, engine: str) -> None:
+    layer = make_layer(name, dropout=0.3, recurrent_dropout=0.4, engine=engine)
     rng = np.random.default_rng(1)
     x = rng.standard_normal((B, T, D))
     mask = _mask("random", rng)
@@ -172,11 +179,9 @@ def test_training_dropout_and_zoneout_draws_equal_reference(name: str) -> None:
     rd = torch.empty(B, out, dtype=torch.float64).bernoulli_(0.6) / 0.6
     zoneout = float(getattr(layer.cell, "zoneout", 0.0))
     keep = None
-    if zoneout:  # one draw per step, after the dropout masks
-        keep = [
-            torch.empty(B, out, dtype=torch.float64).bernoulli_(1.0 - zoneout).numpy()
-            for _ in range(T)
-        ]
+    if zoneout:  # one draw for every step, after the dropout masks
+        keep = list(torch.empty(T, B, out, dtype=torch.float64).bernoulli_(1.0 - zoneout).numpy())
+    assert layer.last_engine == engine
     ref_y, ref_states = reference(
         VARIANTS[name][1],
         x,
@@ -195,8 +200,9 @@ def test_training_dropout_and_zoneout_draws_equal_reference(name: str) -> None:
 
 @pytest.mark.parametrize("name", VARIANTS)
 @pytest.mark.parametrize("training", [False, True])
-def test_gradcheck(name: str, training: bool) -> None:
-    layer = make_layer(name, seed=3, go_backwards=True)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_gradcheck(name: str, training: bool, engine: str) -> None:
+    layer = make_layer(name, seed=3, go_backwards=True, engine=engine)
     names = [n for n, _ in layer.named_parameters()]
     gen = torch.Generator().manual_seed(6)
     x = torch.randn(2, 4, D, dtype=torch.float64, generator=gen, requires_grad=True)
@@ -216,6 +222,7 @@ def test_gradcheck(name: str, training: bool) -> None:
         return y
 
     assert torch.autograd.gradcheck(fn, (x, *h0, *ws), eps=1e-6, atol=1e-7, fast_mode=True)
+    assert layer.last_engine == engine
 
 
 @pytest.mark.parametrize("name", VARIANTS)

@@ -27,10 +27,12 @@ Cell equations (Keras layout and gate order; ``x`` the input, ``h``/``c`` the pr
 * ``layer_norm_lstm``, ``layer_norm_gru`` (haste's), ``min_gru``, ``min_lstm`` (Feng et al.
   2024): see their specs in ``kernels.cells`` (``layer_norm``, ``min_rnn``).
 
-Options of a kind beyond those equations, run by the loop engine only for now:
+Options of a kind beyond those equations (the loop and, for LSTM/GRU ``reset_after`` and the
+layer-norm kinds, the split fused engine ``_fused_ext`` run them):
 ``projection`` (LSTM ``proj_size``: ``h' = (o act(c')) P``, PyTorch's ``weight_hr`` transposed)
-and ``zoneout`` (haste's: in training each unit of ``h'`` keeps its previous value with
-probability ``zoneout``; in inference ``h' = zoneout h + (1 - zoneout) h'``).
+and ``zoneout`` (haste's: in training each unit of ``h'`` keeps its previous value where
+``zoneout_mask`` (time, batch, out), drawn by the layer with probability ``1 - zoneout`` of a
+one and indexed by processing step, is 0; in inference ``h' = zoneout h + (1 - zoneout) h'``).
 """
 
 from __future__ import annotations
@@ -90,8 +92,11 @@ class RecurrentCall:
     #: LSTM ``proj_size``: (units, proj_size); the output and ``h`` are then proj_size wide.
     projection: Tensor | None = None
     zoneout: float = 0.0
-    #: Whether zoneout draws its random mix (training) or takes its expectation (inference).
+    #: Whether zoneout takes its random mix (training) or its expectation (inference).
     training: bool = False
+    #: Zoneout in training: (time, batch, out) of 0 (keep the previous unit) and 1 (take the
+    #: new one), indexed by processing step (``go_backwards`` reads it in order too).
+    zoneout_mask: Tensor | None = None
 
     @property
     def spec(self) -> CellSpec:
@@ -100,7 +105,13 @@ class RecurrentCall:
 
     @property
     def units(self) -> int:
+        """The output's width (``proj_size`` with a projection)."""
         return self.states[0].shape[-1]
+
+    @property
+    def cell_units(self) -> int:
+        """The cell's width (the gates': ``units`` unless there is a projection)."""
+        return self.units if self.projection is None else self.projection.shape[0]
 
     def needs_grad(self) -> bool:
         """Whether autograd will want gradients from this call: grad mode is on and ``x``, a
@@ -126,6 +137,7 @@ class RecurrentCall:
             ("dropout_mask", self.dropout_mask),
             ("recurrent_dropout_mask", self.recurrent_dropout_mask),
             ("projection", self.projection),
+            ("zoneout_mask", self.zoneout_mask),
             *((f"norm_weights[{i}]", t) for i, t in enumerate(self.norm_weights)),
         )
 
@@ -158,25 +170,38 @@ def check_shapes(call: RecurrentCall) -> None:
     if x.dim() != 3:
         raise ValueError(f"expected x of shape (batch, time, features), got {tuple(x.shape)}")
     batch, time, features = x.shape
-    units = call.units
+    out, units = call.units, call.cell_units
     spec = call.spec
     if len(call.states) != spec.n_states:
         raise ValueError(f"expected {spec.n_states} state tensors, got {len(call.states)}")
+    rec_shape = spec.recurrent_shape(units)
+    norm_shapes = spec.norm_shapes(units)
+    if len(call.norm_weights) != len(norm_shapes):
+        raise ValueError(f"expected {len(norm_shapes)} norm weights, got {len(call.norm_weights)}")
+    if call.training and call.zoneout > 0 and call.zoneout_mask is None:
+        raise ValueError("expected a zoneout_mask for zoneout in training, got None")
     expect: tuple[tuple[str, Tensor | None, tuple[int, ...]], ...] = (
         ("kernel", call.kernel, (features, spec.gates * units)),
-        ("recurrent_kernel", call.recurrent_kernel, spec.recurrent_shape(units)),
+        ("recurrent_kernel", call.recurrent_kernel, (out, *rec_shape[1:])),
         ("bias", call.bias, spec.bias_shape(units)),
         ("dropout_mask", call.dropout_mask, (batch, features)),
-        ("recurrent_dropout_mask", call.recurrent_dropout_mask, (batch, units)),
+        ("recurrent_dropout_mask", call.recurrent_dropout_mask, (batch, out)),
         ("mask", call.mask, (batch, time)),
+        ("projection", call.projection, (units, out)),
+        ("zoneout_mask", call.zoneout_mask, (time, batch, out)),
+        *(
+            (f"norm_weights[{i}]", t, s)
+            for i, (t, s) in enumerate(zip(call.norm_weights, norm_shapes, strict=True))
+        ),
     )
     for name, t, shape in expect:
         if t is not None and t.shape != shape:
             raise ValueError(f"expected {name} of shape {shape}, got {tuple(t.shape)}")
     for i, s in enumerate(call.states):
-        if s.shape != (batch, units):
+        width = out if i == 0 else units
+        if s.shape != (batch, width):
             raise ValueError(
-                f"expected states[{i}] of shape {(batch, units)}, got {tuple(s.shape)}"
+                f"expected states[{i}] of shape {(batch, width)}, got {tuple(s.shape)}"
             )
 
 

@@ -23,6 +23,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _nb
 from ._api import RecurrentCall, RecurrentResult, check_shapes
+from ._fused_ext import run_fused_ext
 from ._runtime import (
     DUMMY,
     FUSED_ACTIVATIONS,
@@ -289,7 +290,10 @@ def fused_inputs(call: RecurrentCall) -> tuple[FusedSpec, tuple[Tensor | None, .
 
 
 def run_fused(call: RecurrentCall) -> RecurrentResult:
-    """Run one call on the fused numba engine (CPU, float32/float64, supported activations)."""
+    """Run one call on the fused numba engine (CPU, float32/float64, supported activations);
+    the layer-norm kinds, zoneout and projections on its split kernels (``_fused_ext``)."""
+    if call.spec.runs_ext(call.options()):
+        return run_fused_ext(call)
     spec, tensors = fused_inputs(call)
     outs = FusedRecurrence.apply(spec, *tensors)
     return RecurrentResult(outs[0], tuple(outs[1:]), "fused")

@@ -14,8 +14,10 @@ Engines:
   the whole sequence at once, by a chunked parallel scan in log space (``_scan``); any device.
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
 
-The scan kinds run on "scan" unless "loop" is forced. The LayerNorm kinds and the options
-``projection`` and ``zoneout`` (``RecurrentCall.options``) have no compiled kernels yet: loop.
+The scan kinds run on "scan" unless "loop" is forced. The LayerNorm kinds, and LSTM/GRU
+(``reset_after``) with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
+on the fused engine's split kernels (``_fused_ext``; not under ``torch.compile``); no other
+engine runs those options yet.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
 measured faster (``CellSpec.native_inference_wins``: some LSTM calls), else "fused", else "loop"; on
@@ -49,7 +51,7 @@ def _fused_blocker(
         return f"the fused kernels run on CPU, the weights are on {device}"
     if dtype not in FUSED_DTYPES:
         return f"the fused kernels run float32/float64, got {dtype}"
-    if not spec.fused_kernels:
+    if not (spec.fused_kernels or spec.ext_kernels):
         return f"no fused kernels for {spec.name}"
     if activation not in FUSED_ACTIVATIONS:
         return f"no fused kernel for activation {activation!r}"
@@ -190,7 +192,11 @@ def _plan(
     if spec.scan:
         return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES)
     options_no = f"no compiled kernels for {' and '.join(options)} yet" if options else None
-    fused_no = options_no or _fused_blocker(spec, activation, recurrent_activation, dtype, dev)
+    fused_no = spec.fused_options_blocker(options) or _fused_blocker(
+        spec, activation, recurrent_activation, dtype, dev
+    )
+    if compiling and fused_no is None and spec.runs_ext(options):
+        fused_no = "the split fused kernels (layer norm, zoneout, projection) are no custom op yet"
     native_no = options_no or _native_blocker(
         spec, activation, recurrent_activation, dtype, dev, has_mask, recurrent_dropout
     )
@@ -234,6 +240,8 @@ def _plan(
                 "torch", prefix + f"PyTorch's oneDNN op is faster for inference at batch {batch}"
             )
         why = "fused numba kernels (forward and BPTT)" if training else "fused numba kernels"
+        if spec.runs_ext(options):
+            why += f", split: the input side in torch ({', '.join(options) or 'layer norm'})"
         return EngineChoice("fused", prefix + why)
     return EngineChoice("loop", prefix + f"reference loop: {fused_no}")
 

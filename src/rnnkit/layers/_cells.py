@@ -9,7 +9,8 @@ Recurrent dropout: ``rec_mask`` (batch, units), drawn once per sequence, multipl
 output where it enters a recurrent product (never the carried state itself).
 
 Zoneout (LSTM and GRU cells, haste's definition): in training each unit of the new output ``h'``
-keeps its previous value with probability ``zoneout`` (drawn every step); in inference
+keeps its previous value with probability ``zoneout`` (the layer draws the (time, batch, out)
+mask of every step at once: :meth:`RecurrentCell.draw_zoneout`); in inference
 ``h' = zoneout h + (1 - zoneout) h'``. An LSTM's cell state ``c`` is not zoned out (as in haste).
 """
 
@@ -36,16 +37,17 @@ def check_zoneout(zoneout: float) -> float:
     return float(zoneout)
 
 
-def zoned_out(step: StepFn, rate: float, training: bool) -> StepFn:
-    """``step`` with zoneout on its output ``h`` (the first state): a random per-unit mix of the
-    previous and the new ``h`` in training, its expectation in inference."""
+def zoned_out(step: StepFn, rate: float, keep_new: Tensor | None) -> StepFn:
+    """``step`` with zoneout on its output ``h`` (the first state): in training (``keep_new``
+    (time, batch, out), one row per call of the step, in processing order) the drawn per-unit
+    mix of the previous and the new ``h``, in inference (None) its expectation."""
+    rows = iter(keep_new.unbind(0)) if keep_new is not None else None
 
     def zoned(xp: Tensor, states: States) -> tuple[Tensor, States]:
         h_new, new_states = step(xp, states)
         h = states[0]
-        if training:
-            keep_new = torch.empty_like(h_new).bernoulli_(1.0 - rate)  # (batch, units)
-            h_new = h + keep_new * (h_new - h)
+        if rows is not None:
+            h_new = h + next(rows) * (h_new - h)
         else:
             h_new = rate * h + (1.0 - rate) * h_new
         return h_new, (h_new, *new_states[1:])
@@ -139,9 +141,14 @@ class RecurrentCell(Layer):
     def input_bias(self) -> Tensor | None:
         return self.spec.input_bias(self.bias)
 
-    def sequence_step(self, rec_mask: Tensor | None, training: bool) -> StepFn:
-        """The step function a whole-sequence call runs (dropout mask and mode bound)."""
+    def sequence_step(self, rec_mask: Tensor | None, zoneout_mask: Tensor | None) -> StepFn:
+        """The step function a whole-sequence call runs (the masks :meth:`draw_zoneout` and
+        the layer drew bound)."""
         return partial(self.step, rec_mask=rec_mask)
+
+    def draw_zoneout(self, time: int, like: Tensor, training: bool) -> Tensor | None:
+        """The zoneout mask of a call (time, batch, out) (None: no zoneout in this call)."""
+        return None
 
     def call_options(self, training: bool) -> dict[str, Any]:
         """Fields of :class:`rnnkit.kernels.RecurrentCall` beyond the shared ones."""
@@ -208,9 +215,17 @@ class _GatedCell(RecurrentCell):
     def recurrent_activation_name(self) -> str:
         return self.recurrent_activation
 
-    def sequence_step(self, rec_mask: Tensor | None, training: bool) -> StepFn:
-        step = super().sequence_step(rec_mask, training)
-        return zoned_out(step, self.zoneout, training) if self.zoneout > 0 else step
+    def sequence_step(self, rec_mask: Tensor | None, zoneout_mask: Tensor | None) -> StepFn:
+        step = super().sequence_step(rec_mask, zoneout_mask)
+        return zoned_out(step, self.zoneout, zoneout_mask) if self.zoneout > 0 else step
+
+    def draw_zoneout(self, time: int, like: Tensor, training: bool) -> Tensor | None:
+        if not (training and self.zoneout > 0):
+            return None
+        shape = (time, like.shape[0], self.output_size)
+        return torch.empty(shape, dtype=like.dtype, device=like.device).bernoulli_(
+            1.0 - self.zoneout
+        )
 
     def call_options(self, training: bool) -> dict[str, Any]:
         return {"zoneout": self.zoneout, "training": training}

@@ -17,11 +17,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..kernels import CellKind
+from ..kernels.cells.layer_norm import LN_EPS
 from ._base import register
 from ._cells import GRUCell, LSTMCell, dropped
-
-#: haste's layer-norm epsilon.
-LN_EPS = 1e-5
 
 
 def normalized(v: Tensor) -> Tensor:

@@ -248,6 +248,7 @@ class RNN(Layer):
             dp = _dropout_mask((batch, features), self.dropout, x)
         if training and self.recurrent_dropout > 0:
             rec = _dropout_mask((batch, cell.output_size), self.recurrent_dropout, x)
+        zk = cell.draw_zoneout(x.shape[1], x, training)  # (time, batch, out) or None
         call = kernels.RecurrentCall(
             cell=cell.kind,
             x=x,
@@ -264,9 +265,10 @@ class RNN(Layer):
             activation=cell.activation,
             recurrent_activation=cell.recurrent_activation_name,
             reset_after=cell.reset_after,
+            zoneout_mask=zk,
             **cell.call_options(training),
         )
-        result = kernels.run_recurrent(call, cell.sequence_step(rec, training), self.engine)
+        result = kernels.run_recurrent(call, cell.sequence_step(rec, zk), self.engine)
         if self.last_engine != result.engine:
             self.last_engine = result.engine
         return self._finish(result.outputs, result.states)

@@ -17,8 +17,8 @@ from .lstm import LSTM
 from .min_rnn import MIN_GRU, MIN_LSTM
 from .simple_rnn import SIMPLE_RNN
 
-#: The kinds without compiled kernels yet: the reference loop runs them (and "scan" the min
-#: kinds).
+#: The kinds outside the base fused kernels: the layer-norm kinds run on the split fused
+#: kernels (``_nb_ext``), the min kinds on "scan" (and their own fused kernels).
 LOOP_SPECS: tuple[CellSpec, ...] = (LAYER_NORM_LSTM, LAYER_NORM_GRU, MIN_GRU, MIN_LSTM)
 #: Every registered kind by name (GRU's entry is its ``reset_after=True`` form; ``spec_for``
 #: gives the other).

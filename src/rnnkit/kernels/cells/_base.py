@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import Tensor
 
+from .._ext_ctx import ExtBackward, ExtForward, ExtGrads
 from .._runtime import FusedBackward, FusedForward, WeightGrads
 from .._triton_ctx import TritonBackward, TritonForward
 
@@ -37,6 +38,11 @@ NativeRun = Callable[
     [Tensor, tuple[Tensor, ...], list[Tensor], tuple[Any, ...], str],
     tuple[Tensor, tuple[Tensor, ...]],
 ]
+
+
+#: The layer-norm gains the split kernels apply: of the recurrent product (G,), of the cell state
+#: (units,) and its shift (None: no layer norm there).
+NormGains = tuple[Tensor | None, Tensor | None, Tensor | None]
 
 
 class CellSpec:
@@ -67,6 +73,12 @@ class CellSpec:
     scan: ClassVar[bool] = False
     #: A scan kind's code in the fused CPU kernels of the min cells (``_nb_min``).
     fused_code: ClassVar[int] = -1
+    #: Whether the kind layer-normalises its products (haste's layer-norm cells).
+    layer_norm: ClassVar[bool] = False
+    #: The split fused kernels (``_nb_ext``: the input side in torch, the recurrence with layer
+    #: norm, zoneout, projection in numba) and the options (``RecurrentCall.options``) they run.
+    ext_kernels: ClassVar[tuple[Any, ...]] = ()
+    ext_options: ClassVar[frozenset[str]] = frozenset()
 
     def variant(self, reset_after: bool) -> CellSpec:
         """The spec of this kind's form (GRU's two ``reset_after`` forms differ)."""
@@ -110,6 +122,41 @@ class CellSpec:
     def backward_chunks(self, bw: FusedBackward) -> list[tuple[int, int]]:
         """The row ranges the backward kernel is split into."""
         return bw.chunks(self.fused_backward_work(bw.batch, bw.time, bw.units))
+
+    # -- split fused CPU engine (numba, ``_fused_ext``) --------------------------------------
+    def runs_ext(self, options: tuple[str, ...]) -> bool:
+        """Whether a fused call with these options runs on the split kernels."""
+        return bool(self.ext_kernels) and (self.layer_norm or bool(options))
+
+    def fused_options_blocker(self, options: tuple[str, ...]) -> str | None:
+        """Why the fused kernels cannot run these options (None: they can)."""
+        missing = [o for o in options if o not in self.ext_options]
+        if missing:
+            return f"no compiled kernels for {' and '.join(missing)} of {self.name} yet"
+        return None
+
+    def norm_shapes(self, units: int) -> tuple[tuple[int, ...], ...]:
+        """The shapes of ``RecurrentCall.norm_weights``."""
+        return ()
+
+    def ext_input(self, xp: Tensor, bias: Tensor | None, norm: tuple[Tensor, ...]) -> Tensor:
+        """The input side of the gates (batch, time, G) from ``xp = (x * dropout) W +
+        input_bias`` (the layer-norm kinds normalise it first)."""
+        return xp
+
+    def ext_norm(self, norm: tuple[Tensor, ...]) -> NormGains:
+        """The gains the kernels apply: of the recurrent product (G,), of the cell state
+        (units,) and its shift (None: no layer norm there)."""
+        return None, None, None
+
+    def ext_forward(self, ef: ExtForward) -> dict[str, Any]:
+        """Run the split forward kernel; return the buffers its backward needs, by name."""
+        raise NotImplementedError(f"no split fused kernels for {self.name}")
+
+    def ext_backward(self, eb: ExtBackward) -> ExtGrads:
+        """Run the split backward kernel (``eb.dz`` and the state gradients in place); form
+        the gradients of the weights autograd asked for."""
+        raise NotImplementedError(f"no split fused kernels for {self.name}")
 
     # -- Triton engine -----------------------------------------------------------------------
     def triton_forward(self, tf: TritonForward) -> list[Tensor]:

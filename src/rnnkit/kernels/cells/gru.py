@@ -28,6 +28,7 @@ from .._runtime import (
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun
+from ._ext import ExtGRUKernels
 
 FWD = kernel_args(_nb.gru_forward)
 BWD = kernel_args(_nb.gru_backward)
@@ -63,7 +64,7 @@ class _GRUBase(CellSpec):
         return b.op("Add", [b.op("Mul", [z, h]), b.op("Mul", [one_minus, hh])])
 
 
-class GRUSpec(_GRUBase):
+class GRUSpec(ExtGRUKernels, _GRUBase):
     """``reset_after=True``."""
 
     fused_kernels = (_nb.gru_forward, _nb.gru_backward)

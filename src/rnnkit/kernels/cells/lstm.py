@@ -23,6 +23,7 @@ from .._runtime import (
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun
+from ._ext import ExtLSTMKernels
 
 FWD = kernel_args(_nb.lstm_forward)
 BWD = kernel_args(_nb.lstm_backward)
@@ -37,7 +38,7 @@ def _native_lstm(
     return seq, (h[0], c[0])
 
 
-class LSTMSpec(CellSpec):
+class LSTMSpec(ExtLSTMKernels, CellSpec):
     name = "lstm"
     gates = 4
     gate_order = ("i", "f", "c", "o")

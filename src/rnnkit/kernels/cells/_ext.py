@@ -1,0 +1,111 @@
+"""The split fused kernels (``_nb_ext``) of the LSTM and GRU families, as spec mixins: the
+plain LSTM and GRU (``reset_after``) run on them with zoneout or a projection, the layer-norm
+kinds always (``CellSpec.layer_norm`` switches the kernels' normalisation on)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .. import _nb_ext
+from .._ext_ctx import ExtBackward, ExtForward, ExtGrads
+from .._runtime import DUMMY, WORKSPACE, copy_array, kernel_args, run_rows
+
+LSTM_FWD = kernel_args(_nb_ext.lstm_forward)
+LSTM_BWD = kernel_args(_nb_ext.lstm_backward)
+GRU_FWD = kernel_args(_nb_ext.gru_forward)
+GRU_BWD = kernel_args(_nb_ext.gru_backward)
+
+
+def _flat(a: np.ndarray) -> Tensor:
+    """A (time, batch, n) array as a (time * batch, n) tensor (no copy)."""
+    return torch.from_numpy(a.reshape(-1, a.shape[2]))
+
+
+def _sum_rows(a: Tensor) -> Tensor:
+    return a.sum(0)
+
+
+class ExtLSTMKernels:
+    """The LSTM family: gates [i, f, c, o], states (h, c); zoneout and projection."""
+
+    ext_kernels: ClassVar[tuple[Any, ...]] = (_nb_ext.lstm_forward, _nb_ext.lstm_backward)
+    ext_options: ClassVar[frozenset[str]] = frozenset({"projection", "zoneout"})
+
+    def ext_forward(self, ef: ExtForward) -> dict[str, Any]:
+        u, w = ef.units, ef.w
+        dt = ef.xin.dtype
+        ln_buf = ef.buffer if w.ln else (lambda width: DUMMY[dt])
+        sg, stc, scp, sm = ef.buffer(4 * u), ef.buffer(u), ef.buffer(u), ef.buffer(u)
+        sr, srs, scn, scs = ln_buf(4 * u), ln_buf(1), ln_buf(u), ln_buf(1)
+        hc = WORKSPACE.empty((1, ef.batch, ef.h.shape[1]), dt)
+        args = LSTM_FWD(
+            XIN=ef.xin, HIN=ef.hin, U=w.recurrent, g1=w.g1, gh=w.gh, bh=w.bh, ln=w.ln,
+            PK=w.proj, has_proj=w.has_proj, ZK=w.zk, has_zk=w.has_zk, zw=w.zw, H=ef.h,
+            C=ef.extra[0], P=ef.p, HC=hc, Sg=sg, SR=sr, Srs=srs, Stc=stc, Scp=scp, Scn=scn,
+            Scs=scs, Sm=sm, **ef.common,
+        )  # fmt: skip
+        run_rows(_nb_ext.lstm_forward, args, ef.chunks)
+        return {"sg": sg, "sr": sr, "srs": srs, "stc": stc, "scp": scp, "scn": scn, "scs": scs,
+                "sm": sm}  # fmt: skip
+
+    def ext_backward(self, eb: ExtBackward) -> ExtGrads:
+        s, u, w = eb.saved, eb.units, eb.w
+        dt, out = eb.dz.dtype, eb.dh.shape[1]
+        dr, dcn, dhc = eb.buffer(4 * u), eb.buffer(u), eb.buffer(out)
+        proj_t = copy_array(w.proj.T, dt) if w.has_proj else w.proj
+        args = LSTM_BWD(
+            UT=copy_array(w.recurrent.T, dt), g1=w.g1, gh=w.gh, ln=w.ln, PKT=proj_t,
+            has_proj=w.has_proj, ZK=w.zk, has_zk=w.has_zk, zw=w.zw, Sg=s["sg"], SR=s["sr"],
+            Srs=s["srs"], Stc=s["stc"], Scp=s["scp"], Scn=s["scn"], Scs=s["scs"], DH=eb.dh,
+            DC=eb.d_extra[0], DP=eb.dp, DHC=dhc, DM=WORKSPACE.empty((1, eb.batch, u), dt),
+            DZ=eb.dz, DR=dr, DCN=dcn, T1=WORKSPACE.empty((1, eb.batch, out), dt), **eb.common,
+        )  # fmt: skip
+        run_rows(_nb_ext.lstm_backward, args, eb.chunks(4))
+        n = eb.needs  # (recurrent, b_rec, g1, gh, bh, proj)
+        d_rec = _flat(eb.hin).T @ _flat(dr) if n[0] else None  # (out, 4 units)
+        d_g1 = _sum_rows(_flat(eb.dz) * _flat(s["sr"])) if n[2] and w.ln else None
+        d_gh = _sum_rows(_flat(dcn) * _flat(s["scn"])) if n[3] and w.ln else None
+        d_bh = _sum_rows(_flat(dcn)) if n[4] and w.ln else None
+        d_proj = _flat(s["sm"]).T @ _flat(dhc) if n[5] and w.has_proj else None  # (units, out)
+        return ExtGrads(recurrent=d_rec, g1=d_g1, gh=d_gh, bh=d_bh, proj=d_proj)
+
+
+class ExtGRUKernels:
+    """The GRU family (``reset_after=True``): gates [z, r, h], one state; zoneout."""
+
+    ext_kernels: ClassVar[tuple[Any, ...]] = (_nb_ext.gru_forward, _nb_ext.gru_backward)
+    ext_options: ClassVar[frozenset[str]] = frozenset({"zoneout"})
+
+    def ext_forward(self, ef: ExtForward) -> dict[str, Any]:
+        u, w = ef.units, ef.w
+        dt = ef.xin.dtype
+        sg, shp = ef.buffer(4 * u), ef.buffer(u)
+        sr, srs = (ef.buffer(3 * u), ef.buffer(1)) if w.ln else (DUMMY[dt], DUMMY[dt])
+        args = GRU_FWD(
+            XIN=ef.xin, HIN=ef.hin, U=w.recurrent, g1=w.g1, brec=w.b_rec, ln=w.ln, ZK=w.zk,
+            has_zk=w.has_zk, zw=w.zw, H=ef.h, P=ef.p, Sg=sg, SR=sr, Srs=srs, Shp=shp,
+            **ef.common,
+        )  # fmt: skip
+        run_rows(_nb_ext.gru_forward, args, ef.chunks)
+        return {"sg": sg, "sr": sr, "srs": srs, "shp": shp}
+
+    def ext_backward(self, eb: ExtBackward) -> ExtGrads:
+        s, u, w = eb.saved, eb.units, eb.w
+        dt = eb.dz.dtype
+        drr = eb.buffer(3 * u)
+        dr = eb.buffer(3 * u) if w.ln else drr
+        args = GRU_BWD(
+            UT=copy_array(w.recurrent.T, dt), g1=w.g1, ln=w.ln, ZK=w.zk, has_zk=w.has_zk,
+            zw=w.zw, Sg=s["sg"], SR=s["sr"], Srs=s["srs"], Shp=s["shp"], DH=eb.dh, DP=eb.dp,
+            DZ=eb.dz, DRR=drr, DR=dr, T1=WORKSPACE.empty((1, eb.batch, u), dt), **eb.common,
+        )  # fmt: skip
+        run_rows(_nb_ext.gru_backward, args, eb.chunks(3))
+        n = eb.needs
+        d_rec = _flat(eb.hin).T @ _flat(dr) if n[0] else None  # (units, 3 units)
+        d_brec = _sum_rows(_flat(drr)) if n[1] else None
+        d_g1 = _sum_rows(_flat(drr) * _flat(s["sr"])) if n[2] and w.ln else None
+        return ExtGrads(recurrent=d_rec, b_rec=d_brec, g1=d_g1)
