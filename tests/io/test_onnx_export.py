@@ -125,6 +125,17 @@ CASES: dict[str, Case] = {
         ["x"],
         0.0,
     ),
+    "layer_norm_lstm_gru": (
+        lambda: seq(
+            L.Masking(0.0),
+            L.LayerNormLSTM(5, zoneout=0.2, return_sequences=True),
+            L.Bidirectional(L.LayerNormGRU(3, return_sequences=True)),
+            L.LayerNormGRU(4, go_backwards=True, use_bias=False, return_sequences=True),
+            L.LayerNormLSTM(3, go_backwards=True, recurrent_activation="hard_sigmoid"),
+        ),
+        ["x"],
+        0.0,
+    ),
     "min_gru_min_lstm": (
         lambda: seq(
             L.Masking(0.0),
@@ -356,7 +367,11 @@ def test_with_states_of_a_projected_lstm(tmp_path: Path) -> None:
     assert [shapes[n][1] for n in info.state_outputs] == [2, 5]  # h proj_size wide, c units
 
 
-def test_layer_norm_layers_are_refused_with_the_reason(tmp_path: Path) -> None:
-    model = seq(L.LayerNormLSTM(4))
-    with pytest.raises(OnnxExportError, match="no ONNX step for layer_norm_lstm"):
-        export_onnx(model, tmp_path / "ln.onnx")
+@pytest.mark.parametrize("opset", [13, 20])
+def test_layer_norm_steps_at_other_opsets(opset: int, tmp_path: Path) -> None:
+    """The layer norm's ReduceMean takes its axes as an attribute before opset 18."""
+    model = seq(L.LayerNormLSTM(4, return_sequences=True), L.LayerNormGRU(3))
+    randomize(model, seed=8)
+    info = export_onnx(model, tmp_path / "ln.onnx", opset=opset)
+    x = sample("x", 5, 9, np.random.default_rng(8))
+    assert_close(session(info.path).run(None, {"input": x}), rnnkit_outputs(model, [x]))

@@ -431,7 +431,14 @@ class GraphEmitter:
         act, ract = cell.activation, cell.recurrent_activation_name
         try:
             new_states, out = cell.spec.onnx_step(
-                body, layer.name, (cell.recurrent_kernel, cell.bias), xp_t, st_in, u, act, ract
+                body,
+                layer.name,
+                (cell.recurrent_kernel, cell.bias, *cell.norm_weights()),
+                xp_t,
+                st_in,
+                u,
+                act,
+                ract,
             )
         except NotImplementedError as e:
             raise OnnxExportError(f"expected an ONNX step for {layer.name!r}, got: {e}") from e

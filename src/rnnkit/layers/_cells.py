@@ -154,6 +154,11 @@ class RecurrentCell(Layer):
         """Fields of :class:`rnnkit.kernels.RecurrentCall` beyond the shared ones."""
         return {}
 
+    def norm_weights(self) -> tuple[Tensor, ...]:
+        """The kind's weights beyond kernel, recurrent kernel and bias (layer-norm gains), in
+        ``RecurrentCall.norm_weights``'s order."""
+        return ()
+
     def options(self) -> tuple[str, ...]:
         """The options in use beyond the kind's equations, as
         :meth:`rnnkit.kernels.RecurrentCall.options` names them (for the engine plan)."""

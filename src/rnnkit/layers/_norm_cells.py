@@ -59,9 +59,11 @@ class LayerNormLSTMCell(LSTMCell):
     def cell_output(self, c: Tensor) -> Tensor:
         return self.act(normalized(c) * self.gamma_h + self.beta_h)
 
+    def norm_weights(self) -> tuple[Tensor, ...]:
+        return (self.gamma, self.gamma_h, self.beta_h)
+
     def call_options(self, training: bool) -> dict[str, Any]:
-        norm = (self.gamma, self.gamma_h, self.beta_h)
-        return {**super().call_options(training), "norm_weights": norm}
+        return {**super().call_options(training), "norm_weights": self.norm_weights()}
 
 
 @register
@@ -90,5 +92,8 @@ class LayerNormGRUCell(GRUCell):
         rec = normalized(hm @ self.recurrent_kernel) * self.gamma[1]  # (batch, 3 * units)
         return rec if self.bias is None else rec + self.bias[1]
 
+    def norm_weights(self) -> tuple[Tensor, ...]:
+        return (self.gamma,)
+
     def call_options(self, training: bool) -> dict[str, Any]:
-        return {**super().call_options(training), "norm_weights": (self.gamma,)}
+        return {**super().call_options(training), "norm_weights": self.norm_weights()}

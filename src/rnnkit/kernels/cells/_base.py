@@ -31,6 +31,7 @@ class GraphBuilder(Protocol):
     def activation(self, name: str, x: str) -> str: ...
     def weight(self, t: Tensor, name: str) -> str: ...
     def const(self, value: float) -> str: ...
+    def reduce(self, op_type: str, x: str, axes: list[int], keepdims: int) -> str: ...
 
 
 #: A native op's run: (x, initial states, flat params, flags, activation) -> (seq, final states).
@@ -40,6 +41,8 @@ NativeRun = Callable[
 ]
 
 
+#: An ONNX step's weights: (recurrent_kernel, bias, *the kind's norm weights).
+OnnxWeights = tuple[Tensor, Tensor | None, *tuple[Tensor, ...]]
 #: The layer-norm gains the split kernels apply: of the recurrent product (G,), of the cell state
 #: (units,) and its shift (None: no layer norm there).
 NormGains = tuple[Tensor | None, Tensor | None, Tensor | None]
@@ -227,7 +230,7 @@ class CellSpec:
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,
@@ -235,6 +238,6 @@ class CellSpec:
         ract: str,
     ) -> tuple[list[str], str]:
         """One step inside an ONNX ``Scan`` body: ``xp`` the step's input projection, ``states``
-        the previous states; ``weights`` (recurrent_kernel, bias); returns (new states,
-        output)."""
+        the previous states; ``weights`` (recurrent_kernel, bias, *norm weights); returns (new
+        states, output)."""
         raise NotImplementedError(f"no ONNX step for {self.name}")

@@ -27,7 +27,7 @@ from .._runtime import (
     run_rows,
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
-from ._base import CellSpec, GraphBuilder, NativeRun
+from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 from ._ext import ExtGRUKernels
 
 FWD = kernel_args(_nb.gru_forward)
@@ -163,14 +163,14 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,
         act: str,
         ract: str,
     ) -> tuple[list[str], str]:
-        rec_kernel, bias = weights
+        rec_kernel, bias = weights[0], weights[1]
         h = states[0]
         xz, xr, xh = b.split(xp, [units] * 3)
         rec = b.op("MatMul", [h, b.weight(rec_kernel, f"{name}.recurrent_kernel")])  # (b, 3u)
@@ -253,7 +253,7 @@ class GRUV1Spec(_GRUBase):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,

@@ -10,7 +10,7 @@ from torch import Tensor
 from .. import _nb, _triton_cells
 from .._runtime import FusedBackward, FusedForward, WeightGrads, kernel_args, run_rows
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
-from ._base import CellSpec, GraphBuilder
+from ._base import CellSpec, GraphBuilder, OnnxWeights
 
 FWD = kernel_args(_nb.indrnn_forward)
 BWD = kernel_args(_nb.indrnn_backward)
@@ -80,7 +80,7 @@ class IndRNNSpec(CellSpec):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,

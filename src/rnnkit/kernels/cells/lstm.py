@@ -22,7 +22,7 @@ from .._runtime import (
     run_rows,
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
-from ._base import CellSpec, GraphBuilder, NativeRun
+from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 from ._ext import ExtLSTMKernels
 
 FWD = kernel_args(_nb.lstm_forward)
@@ -115,7 +115,7 @@ class LSTMSpec(ExtLSTMKernels, CellSpec):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._base import CellSpec, GraphBuilder
+from ._base import CellSpec, GraphBuilder, OnnxWeights
 
 
 def log_g(v: Tensor) -> Tensor:
@@ -52,7 +52,7 @@ class MinGRUSpec(MinSpec):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,
@@ -82,7 +82,7 @@ class MinLSTMSpec(MinSpec):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,

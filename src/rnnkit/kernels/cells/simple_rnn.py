@@ -18,7 +18,7 @@ from .._runtime import (
     run_rows,
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
-from ._base import CellSpec, GraphBuilder, NativeRun
+from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 
 FWD = kernel_args(_nb.simple_forward)
 BWD = kernel_args(_nb.simple_backward)
@@ -118,7 +118,7 @@ class SimpleRNNSpec(CellSpec):
         self,
         b: GraphBuilder,
         name: str,
-        weights: tuple[Tensor, Tensor | None],
+        weights: OnnxWeights,
         xp: str,
         states: list[str],
         units: int,
