@@ -9,7 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.tasks import StatefulRunner, TextGenerator, load_task, sample_from_logits
+from rnnkit.layers import Dense, Input
+from rnnkit.model import Sequential
+from rnnkit.tasks import (
+    CosineBudget,
+    StatefulRunner,
+    TextGenerator,
+    load_task,
+    sample_from_logits,
+)
+from rnnkit.training import Callback
 
 TEXT = "ROMEO: what light through yonder window breaks?\nJULIET: ay me!\n" * 12
 
@@ -82,3 +91,35 @@ def test_save_and_load(generator: TextGenerator, tmp_path: Path) -> None:
     assert isinstance(g, TextGenerator) and g.vocab_ == generator.vocab_
     assert g.generate("ROMEO:", 40, random_state=5) == \
         generator.generate("ROMEO:", 40, random_state=5)
+
+
+class _Rates(Callback):
+    """The learning rate each batch ran with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rates: list[float] = []
+
+    def on_train_batch_end(self, batch: int, logs: object = None) -> None:
+        assert self.optimizer is not None
+        self.rates.append(float(self.optimizer.param_groups[0]["lr"]))
+
+
+def _rates_under(schedule: CosineBudget, epochs: int) -> list[float]:
+    model = Sequential([Input((3,)), Dense(1)])
+    model.compile("adam", "mse")
+    rates = _Rates()
+    x, y = np.zeros((8, 3), np.float32), np.zeros((8, 1), np.float32)
+    model.fit(x, y, batch_size=4, epochs=epochs, callbacks=[schedule, rates], verbose=0)
+    return rates.rates
+
+
+def test_cosine_budget_decays_over_the_epochs_or_the_time_budget() -> None:
+    steps = 3 * 2  # 3 epochs of 2 batches
+    expected = [0.5 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * k / steps)))
+                for k in range(steps)]
+    assert _rates_under(CosineBudget(0.5, None), 3) == pytest.approx(expected)
+    spent = _rates_under(CosineBudget(0.5, 1e-9), 2)  # the budget is used up at once
+    assert spent == pytest.approx([0.05] * 4)
+    with pytest.raises(ValueError, match="schedule"):
+        TextGenerator(schedule="linear").fit(TEXT)

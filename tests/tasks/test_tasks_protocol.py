@@ -70,7 +70,7 @@ def test_training_arguments_are_declared_once(cls: type[Task]) -> None:
 
 def test_each_task_states_its_own_training_defaults() -> None:
     assert Forecaster().epochs == 100 and SequenceClassifier().epochs == "auto"
-    assert TextGenerator().batch_size == 128 and TextGenerator().learning_rate == 2e-3
+    assert TextGenerator().batch_size == 32 and TextGenerator().learning_rate == 3e-3
     assert repr(TextGenerator(max_time=300.0)) == "TextGenerator()"  # a default is not shown
 
 

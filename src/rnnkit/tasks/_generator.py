@@ -22,6 +22,7 @@ one stream with the states carried across chunks; ``perplexity = 2 ** bits_per_c
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from ..data import CharVocab, next_char_pairs, read_text
 from ..layers import RNN, Activation, Dense, Dropout, Embedding, Input
 from ..model import Sequential
-from ..training import losses
+from ..training import Callback, losses
 from ._base import InspectBatch, Network, PredictRequest, Task, build_layer, fmt
 from ._checks import check_choice, check_float, check_int, check_units
 from ._forecaster import RNN_CELLS
@@ -42,8 +43,9 @@ from ._report import plot_text_sample
 from ._training import TrainingConfig
 
 UNKNOWN = ("error", "skip", "unk")
+SCHEDULES = ("cosine", "constant")
 
-__all__ = ["StatefulRunner", "TextGenerator", "sample_from_logits"]
+__all__ = ["CosineBudget", "StatefulRunner", "TextGenerator", "sample_from_logits"]
 
 
 class StatefulRunner:
@@ -127,6 +129,47 @@ def sample_from_logits(
     return int(rng.choice(z.size, p=p))
 
 
+class CosineBudget(Callback):
+    """Cosine decay of the learning rate over the training budget, set before every batch:
+    ``lr = base * (final + (1 - final) * (1 + cos(pi * progress)) / 2)``, where ``progress``
+    is the larger of the fraction of ``seconds`` used (wall clock) and the fraction of the
+    ``epochs`` x steps done: from ``base`` at the start to ``base * final`` at the end.
+
+    ``base`` is given (not read from the optimizer) so that a resumed run decays from it.
+    """
+
+    def __init__(self, base: float, seconds: float | None, final: float = 0.1) -> None:
+        super().__init__()
+        self.base = float(base)
+        self.seconds = None if seconds is None else float(seconds)
+        self.final = float(final)
+        self.start = 0.0
+        self.epoch = 0
+
+    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
+        self.epoch = epoch
+
+    def progress(self, batch: int) -> float:
+        """The fraction of the budget used before ``batch`` of the current epoch."""
+        steps = max(1, int(self.params.get("steps") or 1))
+        epochs = max(1, int(self.params.get("epochs") or 1))
+        done = (self.epoch * steps + batch) / (epochs * steps)
+        if self.seconds is not None and self.seconds > 0:
+            done = max(done, (time.perf_counter() - self.start) / self.seconds)
+        return min(done, 1.0)
+
+    def on_train_batch_begin(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
+        if self.optimizer is None:
+            return
+        wave = 0.5 * (1.0 + math.cos(math.pi * self.progress(batch)))
+        lr = self.base * (self.final + (1.0 - self.final) * wave)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+
 class TextGenerator(Task):
     """Character-level text generation with a GRU (or LSTM/RNN) language model.
 
@@ -138,12 +181,17 @@ class TextGenerator(Task):
         embedding_dim: size of the character embedding.
         seq_length: characters per training sequence (backpropagation through time).
         dropout: dropout before the output head.
+        schedule: ``"cosine"``: the learning rate falls from ``learning_rate`` to a tenth of
+            it along a cosine over the time budget (or the epochs, whichever ends first;
+            :class:`CosineBudget`); ``"constant"``: it stays.
         **training: :class:`TrainingConfig`'s arguments. By default training runs on a time
             budget (``max_time=300`` seconds; ``epochs=1000`` is only a ceiling), stopping
             early when the held-out loss has not improved for ``patience=3`` epochs, with
-            the best weights restored: ``batch_size=128``, ``learning_rate=2e-3``,
-            ``clipnorm=1.0``, ``validation=0.1`` (the last fraction of the text),
-            ``checkpoint_dir``, ``random_state=0``, ``verbose=0``.
+            the best weights restored: ``batch_size=32`` (the fused kernels process as many
+            characters per second as with 128, and it makes four times the updates),
+            ``learning_rate=3e-3`` (with ``schedule="cosine"``), ``clipnorm=1.0``,
+            ``validation=0.1`` (the last fraction of the text), ``checkpoint_dir``,
+            ``random_state=0``, ``verbose=0``.
 
     The vocabulary reserves id 0 for characters it has not seen (``"\ufffd"``), so a
     held-out text may hold characters the training text lacks (scored as that symbol, counted
@@ -160,7 +208,7 @@ class TextGenerator(Task):
     task_name = "generator"
     model_: Sequential
     tuple_params = ("units",)
-    training_defaults = TrainingConfig(epochs=1000, batch_size=128, learning_rate=2e-3,
+    training_defaults = TrainingConfig(epochs=1000, batch_size=32, learning_rate=3e-3,
                                        validation=0.1, patience=3, max_time=300.0)
 
     def __init__(
@@ -172,6 +220,7 @@ class TextGenerator(Task):
         embedding_dim: int = 64,
         seq_length: int = 100,
         dropout: float = 0.0,
+        schedule: str = "cosine",
         **training: Any,
     ) -> None:
         self.cell = cell
@@ -180,6 +229,7 @@ class TextGenerator(Task):
         self.embedding_dim = embedding_dim
         self.seq_length = seq_length
         self.dropout = dropout
+        self.schedule = schedule
         self._store_training(training)
 
     def _check_params(self) -> None:
@@ -190,6 +240,7 @@ class TextGenerator(Task):
         check_int("embedding_dim", self.embedding_dim, 1)
         check_int("seq_length", self.seq_length, 1)
         check_float("dropout", self.dropout, 0.0, 1.0)
+        check_choice("schedule", self.schedule, SCHEDULES)
 
     def _build(self) -> Sequential:
         vocab = len(self.vocab_)
@@ -227,7 +278,9 @@ class TextGenerator(Task):
         config.seed()
         model = self._build()
         loss = losses.SparseCategoricalCrossentropy(from_logits=True)
-        self._train(model, loss, np.array(x_tr), np.array(y_tr), val)
+        hooks = [CosineBudget(config.learning_rate, config.max_time)] \
+            if self.schedule == "cosine" else []
+        self._train(model, loss, np.array(x_tr), np.array(y_tr), val, callbacks=hooks)
         self.model_ = model
         return self
 
