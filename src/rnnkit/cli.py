@@ -177,7 +177,7 @@ def train(
 
     kind = load_config(config)["task"]
     rank = distributed_rank()
-    if nproc > 1 and rank is None:  # re-run this command line under torchrun
+    if nproc > 1 and rank is None:  # re-run this command line in nproc watched processes
         with run_lock(out) if out is not None else contextlib.nullcontext():
             if out is not None:  # a refused resume must stop before any worker starts
                 check_run_config(config, out, out / "checkpoints", allow_config_change)

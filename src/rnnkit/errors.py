@@ -20,12 +20,14 @@ from __future__ import annotations
 import os
 
 __all__ = [
+    "ConfigFileError",
     "ConfigMismatchError",
     "DataFileError",
     "ModelFileError",
     "RnnkitError",
     "RunFolderError",
     "RunLockedError",
+    "WorkerFailedError",
 ]
 
 
@@ -69,7 +71,22 @@ class RunLockedError(RnnkitError, RuntimeError):
     _what = "run folder"
 
 
+class ConfigFileError(RnnkitError, ValueError):
+    """A TOML run config (``rnnkit train CONFIG``) that is not a readable, valid config."""
+
+    _what = "config file"
+
+
 class ConfigMismatchError(RnnkitError, ValueError):
     """Resuming a run with a configuration that differs from the stored one."""
 
     _what = "run folder"
+
+
+class WorkerFailedError(RnnkitError, RuntimeError):
+    """A process of a distributed run died, failed or stopped responding; ``rank`` names it.
+    The launcher stopped the other processes."""
+
+    def __init__(self, reason: str, *, rank: int) -> None:
+        super().__init__(reason)
+        self.rank = rank

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from rnnkit import training
+from rnnkit.errors import WorkerFailedError
 from rnnkit.training.distributed import shard_bounds, shard_sizes
 
 from . import _spawn_target
@@ -54,10 +56,15 @@ def test_launch_checks_its_arguments() -> None:
         training.launch(2, [])
 
 
-def test_launch_returns_the_failure_status(tmp_path: Path) -> None:
+def test_launch_raises_the_failure_of_a_rank(tmp_path: Path) -> None:
     script = tmp_path / "fail.py"
-    script.write_text("import sys\nsys.exit(3)\n")
-    assert training.launch(1, [str(script)], env=_env()) != 0
+    script.write_text("import os, sys\nif os.environ['RANK'] == '1':\n"
+                      "    sys.exit('rank one: expected x, got y')\n")
+    with pytest.raises(WorkerFailedError, match=r"^rank 1 \(pid \d+\) failed with exit status "
+                       r"1: rank one: expected x, got y$") as failure:
+        training.launch(2, [str(script)], env=_env(), forward_stderr=False)
+    assert failure.value.rank == 1
+    assert training.launch(1, [str(script)], env=_env()) == 0
 
 
 def test_launch_stops_processes_at_the_timeout(tmp_path: Path) -> None:
@@ -66,8 +73,12 @@ def test_launch_stops_processes_at_the_timeout(tmp_path: Path) -> None:
     script.write_text(
         "import os, sys, time\nopen(sys.argv[1], 'w').write(str(os.getpid()))\ntime.sleep(600)\n"
     )
+    started = time.monotonic()  # a worker's start, measured now: the timeout is a few of them
+    training.launch(1, ["-c", "pass"], env=_env())
+    timeout = 10 + 5 * (time.monotonic() - started)
     with pytest.raises(TimeoutError, match="did not finish within"):
-        training.launch(1, [str(script), str(pid_file)], env=_env(), timeout=6)
+        training.launch(1, [str(script), str(pid_file)], env=_env(), timeout=timeout)
+    assert pid_file.exists(), f"the worker did not start within {timeout:.0f} s"
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)  # the worker is gone
 

@@ -31,6 +31,7 @@ from .env import (
     initialized,
     under_torchrun,
 )
+from .heartbeat import StepClock
 from .sync import BatchStopSync, StopSync, may_stop_mid_epoch, mute, rank_zero_only, unmute
 
 __all__ = ["DataParallel", "wants_distributed"]
@@ -132,7 +133,7 @@ class DataParallel(Strategy):
             optimizer=resolve_optimizer(options.optimizer, module),
             generator=_shared_generator(options),
             verbose=options.verbose if rank == 0 else 0,
-            callbacks=[*callbacks, BatchStopSync() if per_batch else StopSync()],
+            callbacks=[*callbacks, BatchStopSync() if per_batch else StopSync(), StepClock()],
             callback_model=module if options.callback_model is None else options.callback_model,
         )
         device_ids = [device.index] if device.type == "cuda" and device.index is not None else None

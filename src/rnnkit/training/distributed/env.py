@@ -6,12 +6,15 @@ integer collectives the data-parallel ``fit`` uses to agree across ranks.
 from __future__ import annotations
 
 import atexit
+import datetime
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from .heartbeat import ceiling, start_heartbeat
 
 __all__ = [
     "all_reduce_ints",
@@ -85,7 +88,10 @@ def shutdown() -> None:
 def init_distributed(backend: str | None = None, device: torch.device | str | None = None) -> bool:
     """Initialise the default process group from the environment (``env://``) unless one
     exists. ``backend`` default: ``"nccl"`` when ``device`` is a CUDA device, else ``"gloo"``.
-    Returns True when this call created the group (it is destroyed at interpreter exit).
+    Returns True when this call created the group (it is destroyed at interpreter exit). Its
+    timeout is :func:`.heartbeat.ceiling` (10 minutes by default) until ``fit`` has measured
+    its steps (:class:`.heartbeat.StepClock`); a worker started by ``launch`` starts its
+    heartbeat here.
 
     Raises ValueError when the torchrun variables are missing.
     """
@@ -104,14 +110,17 @@ def init_distributed(backend: str | None = None, device: torch.device | str | No
         backend = "nccl" if dev.type == "cuda" else "gloo"
     if backend not in ("gloo", "nccl"):
         raise ValueError(f"expected backend 'gloo' or 'nccl', got {backend!r}")
+    start_heartbeat()
+    timeout = datetime.timedelta(seconds=ceiling())
     if backend == "nccl":
         index = dev.index if dev.index is not None else env_int("LOCAL_RANK", 0)
         torch.cuda.set_device(index)
         dist.init_process_group(
-            backend="nccl", init_method="env://", device_id=torch.device("cuda", index)
+            backend="nccl", init_method="env://", device_id=torch.device("cuda", index),
+            timeout=timeout,
         )
     else:
-        dist.init_process_group(backend=backend, init_method="env://")
+        dist.init_process_group(backend=backend, init_method="env://", timeout=timeout)
     atexit.register(shutdown)
     return True
 

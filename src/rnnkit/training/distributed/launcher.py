@@ -1,13 +1,14 @@
 """Starting the processes of a distributed run on this machine: :func:`launch` (spawned
-function targets or a ``torch.distributed.run`` subprocess), :func:`torchrun_command` and
-:func:`without_option` for re-executing a command line under torchrun.
+function targets, or ``python ARGV`` per rank watched by :class:`.supervisor.Workers`),
+:func:`without_option` for re-executing a command line with more processes, and
+:func:`torchrun_command` (the same run under ``torch.distributed.run``, e.g. for several
+machines).
 """
 
 from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import torch.multiprocessing as mp
 
 from .env import shutdown
+from .supervisor import Workers
 
 __all__ = ["free_port", "launch", "torchrun_command", "without_option"]
 
@@ -28,14 +30,18 @@ def _check_nproc(nproc: Any) -> int:
     return nproc
 
 
-def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nnodes 1 --nproc-per-node N *argv``
-    (``argv``: a script and its arguments, or ``["-m", "package.module", ...]``)."""
-    nproc = _check_nproc(nproc)
+def _check_argv(argv: Sequence[str]) -> list[str]:
     if isinstance(argv, (str, bytes)) or not all(isinstance(a, str) for a in argv):
         raise TypeError("expected argv as a sequence of str, e.g. ['-m', 'rnnkit.cli', 'train']")
     if not argv:
         raise ValueError("expected argv with a script or '-m module', got an empty sequence")
+    return list(argv)
+
+
+def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
+    """``python -m torch.distributed.run --standalone --nnodes 1 --nproc-per-node N *argv``
+    (``argv``: a script and its arguments, or ``["-m", "package.module", ...]``)."""
+    nproc = _check_nproc(nproc)
     return [
         sys.executable,
         "-m",
@@ -45,7 +51,7 @@ def torchrun_command(nproc: int, argv: Sequence[str]) -> list[str]:
         "1",
         "--nproc-per-node",
         str(nproc),
-        *argv,
+        *_check_argv(argv),
     ]
 
 
@@ -87,20 +93,25 @@ def launch(
     args: Sequence[Any] = (),
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    forward_stderr: bool = True,
 ) -> int:
-    """Run ``nproc`` processes on this machine with torchrun's environment and return the
-    exit status (0: all succeeded).
+    """Run ``nproc`` processes on this machine with torchrun's environment; returns 0 when all
+    succeeded.
 
     ``target`` is either
-      * argv for ``torch.distributed.run`` (a script and its arguments, or
-        ``["-m", "rnnkit.cli", "train", "config.toml"]``): run as a subprocess; or
+      * argv: a script and its arguments, or ``["-m", "rnnkit.cli", "train", "config.toml"]``,
+        run as ``python ARGV`` once per rank and watched (:mod:`.supervisor`): a rank that
+        dies, fails or stops responding for its timeout (:func:`.heartbeat.scaled_timeout`)
+        stops the others and raises :class:`~rnnkit.errors.WorkerFailedError` naming the rank
+        and what happened. The workers' stderr is forwarded live with ``forward_stderr``, else
+        written out only when they all succeeded (so that a failure is one line); or
       * a picklable top-level function, started in ``nproc`` spawned processes as
         ``target(*args)`` with ``RANK``/``LOCAL_RANK``/``WORLD_SIZE``/``MASTER_*`` set (an
         exception in any process is raised here).
 
     ``env`` adds environment variables; ``OMP_NUM_THREADS`` defaults to cores / nproc.
-    ``timeout`` (seconds, argv targets only): stop torchrun and its processes after that long
-    and raise ``TimeoutError`` (a rank that fails makes torchrun stop the others anyway).
+    ``timeout`` (seconds, argv targets only): stop the processes after that long and raise
+    ``TimeoutError``.
     """
     nproc = _check_nproc(nproc)
     extra = {str(k): str(v) for k, v in (env or {}).items()}
@@ -118,28 +129,8 @@ def launch(
         raise ValueError("launch: args go with a function target; put them in argv instead")
     if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
         raise ValueError(f"expected timeout > 0 seconds or None, got {timeout!r}")
-    cmd = torchrun_command(nproc, target)
-    proc = subprocess.Popen(cmd, env={**os.environ, **extra})
-    try:
-        return proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(proc)
-        raise TimeoutError(
-            f"launch: the {nproc} processes did not finish within {timeout} s; stopped them"
-        ) from None
-    except BaseException:
-        _stop(proc)
-        raise
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to torchrun (it stops its workers), SIGKILL if it does not exit in 30 s."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    Workers(nproc, _check_argv(target), extra, free_port(), forward_stderr).wait(timeout)
+    return 0
 
 
 def without_option(argv: Sequence[str], option: str) -> list[str]:
