@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from rnnkit.errors import ConfigFileError
 from rnnkit.tasks import load_config
 from rnnkit.tasks._config import build_task
 
@@ -35,3 +37,21 @@ def test_bad_configs_are_refused(tmp_path: Path) -> None:
     bad.write_text('task = "classifier"\n[data\n')
     with pytest.raises(ValueError, match="valid TOML"):
         load_config(bad)
+
+
+def test_hostile_config_files_are_refused_at_once(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    cases = [("a = " + "[" * 100_000 + "]" * 100_000 + "\n", "valid TOML|nested at most"),
+             ("a = " + "[" * 70 + "1" + "]" * 70 + "\n", "tables and arrays .* 64 deep, got 72"),
+             ('task = "classifier"\n#' + "x" * (1 << 20) + "\n", "at most 1048576 bytes"),
+             ("\xff\xfe", "valid TOML")]
+    for text, match in cases:
+        bad.write_bytes(text.encode("latin-1"))
+        with pytest.raises(ConfigFileError, match=f"config file '.*bad.toml': expected ({match})"):
+            load_config(bad)
+    fifo = tmp_path / "fifo.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigFileError, match="got a FIFO"):
+        load_config(fifo)  # refused at once, never blocks
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.toml")

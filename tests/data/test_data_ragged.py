@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lzma
+import os
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from rnnkit.data import (
     read_ts,
     to_padded,
 )
+from rnnkit.errors import DataFileError
 
 HEAD = "# a comment\n@problemName toy\n@univariate false\n@dimensions 2\n" \
        "@classLabel true walk run\n@data\n"
@@ -75,8 +77,26 @@ def test_ts_reader_refuses_bad_headers_and_binary(tmp_path: Path) -> None:
         parse_ts("@timeStamps true\n@data\n")
     binary = tmp_path / "x.ts"
     binary.write_bytes(b"PK\x03\x04\xff\xfe")
-    with pytest.raises(ValueError, match="expected a UTF-8 text .ts file"):
+    with pytest.raises(DataFileError, match=r"x.ts': expected UTF-8 text, got undecodable "
+                       "bytes at line 1"):
         read_ts(binary)
+
+
+def test_ts_reader_parses_in_c_and_refuses_what_float_refuses(tmp_path: Path) -> None:
+    head = "@classLabel true a\n@data\n"
+    data = parse_ts(head + " 1 , ? ,+3:.5,5.,1e3:a\n")
+    np.testing.assert_array_equal(data.X[0], [[1, 0.5], [np.nan, 5], [3, 1000]])
+    for bad, what in [("1,nan", "finite numbers"), ("1,1e999", "'1e999'"), ("1,inf", "'inf'"),
+                      ("0x10,1", "'0x10'"), ("1,,2", "empty value"), ("1,2,", "empty value"),
+                      ("1,2 3", "'2 3'"), ("1,?1", "'?1'"), ("(1,2)", "time-stamped")]:
+        with pytest.raises(ValueError, match=re.escape(what) if "'" in what else what):
+            parse_ts(head + bad + ":a\n")
+    with pytest.raises(ValueError, match="at most 256 characters"):
+        parse_ts("@classLabel true\n@data\n1:" + "a" * 257 + "\n")
+    fifo = tmp_path / "f.ts"
+    os.mkfifo(fifo)
+    with pytest.raises(DataFileError, match="got a FIFO"):
+        read_ts(fifo)  # refused at once, never blocks
 
 
 def test_basic_motions_is_the_official_split_of_the_ts_files() -> None:

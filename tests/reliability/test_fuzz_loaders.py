@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 
 import rnnkit as rk
 from rnnkit import _archive, layers
-from rnnkit.data import read_npy, read_npz, read_npz_arrays, read_text
-from rnnkit.errors import DataFileError, ModelFileError
+from rnnkit.data import read_npy, read_npz, read_npz_arrays, read_text, read_ts
+from rnnkit.errors import ConfigFileError, DataFileError, ModelFileError
+from rnnkit.tasks import load_config
 from rnnkit.training import CheckpointError, fit, latest_checkpoint, read_checkpoint
 
 from ._common import TinyNet, regression
@@ -155,6 +156,31 @@ def mutate_zip(data: st.DataObject, src: Path, dst: Path) -> None:
             z.writestr(n, b)
 
 
+# --------------------------------------------------------------------------- text formats
+TS = ("# a toy\n@problemName toy\n@univariate false\n@dimensions 2\n@equalLength false\n"
+      "@classLabel true up down\n@data\n1,2.5,?:3,4,5:up\n-1e3,2:0.5,6:down\n")
+TOML = ('task = "classifier"\n[data]\ndataset = "activity"\n[model]\ncell = "gru"\n'
+        "units = [8, 4]\ndropout = 0.1\n[training]\nepochs = 2\nbatch_size = 64\n")
+TOKENS = st.sampled_from(["?", "nan", "inf", "1e999", "-0", "0x10", "1_0", ":", ",", ",,", "(",
+                          ")", "@data", "@classLabel true", "@dimensions 99999999999", "\n",
+                          "\r", "\x00", "\u2028", "[", "]", "{", "}", "=", '"', "[[x]]",
+                          "a.b.c.d.e", "'''", "#", "é", "9" * 400, "a" * 300])
+
+
+def mutate_text(data: st.DataObject, text: str) -> str:
+    """Tokens of the format inserted, deleted or repeated (up to 5000 times) at random places."""
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text)))
+        kind = data.draw(st.sampled_from(["insert", "delete", "repeat"]))
+        if kind == "insert":
+            text = text[:at] + data.draw(TOKENS) + text[at:]
+        elif kind == "delete":
+            text = text[:at] + text[at + data.draw(st.integers(1, 8)):]
+        else:
+            text = text[:at] + data.draw(TOKENS) * data.draw(st.integers(2, 5000)) + text[at:]
+    return text
+
+
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -169,6 +195,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     np.save(root / "x.npy", x)
     np.savez_compressed(root / "d.npz", X=x, y=np.arange(4))
     (root / "t.txt").write_text("hello, wörld\n", encoding="utf-8")
+    (root / "s.ts").write_text(TS, encoding="utf-8")
+    (root / "c.toml").write_text(TOML, encoding="utf-8")
     return {p.suffix: p for p in root.iterdir()}
 
 
@@ -179,6 +207,8 @@ LOADERS: dict[str, tuple[Callable[[Path], Any], type[Exception]]] = {
     ".npy": (read_npy, DataFileError),
     ".npz": (read_npz, DataFileError),
     ".txt": (read_text, DataFileError),
+    ".ts": (read_ts, DataFileError),
+    ".toml": (load_config, ConfigFileError),
 }
 
 
@@ -194,6 +224,18 @@ def test_byte_mutations(files: dict[str, Path], tmp_path_factory: pytest.TempPat
     only_raises(error, fn, path)
     if suffix == ".npz":
         only_raises(DataFileError, read_npz_arrays, path)
+
+
+@FUZZ
+@given(data=st.data())
+@pytest.mark.parametrize("suffix", [".ts", ".toml"])
+def test_text_format_mutations(files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory,
+                               suffix: str, data: st.DataObject) -> None:
+    text = mutate_text(data, files[suffix].read_text(encoding="utf-8"))
+    path = tmp_path_factory.mktemp("fuzz") / f"f{suffix}"
+    path.write_bytes(text.encode("utf-8"))
+    fn, error = LOADERS[suffix]
+    only_raises(error, fn, path)
 
 
 @FUZZ

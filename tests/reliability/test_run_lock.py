@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from rnnkit.errors import RunLockedError
+from rnnkit.errors import RunFolderError, RunLockedError
 from rnnkit.tasks import run_lock
 from rnnkit.tasks._lock import LOCK_FILE
 
@@ -91,3 +91,23 @@ def test_the_lock_is_released_after_an_error_and_reentrant_in_one_process(
             raise ZeroDivisionError
     assert not (out / LOCK_FILE).exists()
     _stop(_holder(out))  # another process can take it now
+
+
+def test_a_symlink_or_fifo_in_the_run_folder_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    for name, make in [("task.json", lambda p: p.symlink_to(target)),
+                       (LOCK_FILE, lambda p: p.symlink_to(target)),
+                       ("config.toml", os.mkfifo)]:
+        folder = tmp_path / f"run-{name}"
+        folder.mkdir()
+        make(folder / name)
+        with pytest.raises(RunFolderError, match=f"run folder .*{name}"):
+            with run_lock(folder):
+                raise AssertionError("the folder was locked")
+        assert target.read_text() == "keep me"  # nothing written through the symlink
+    with run_lock(tmp_path / "fresh") as folder:  # regular files and folders are fine
+        (folder / "sub").mkdir()
+        (folder / "task.json").write_text("{}")
+    with run_lock(tmp_path / "fresh"):
+        pass

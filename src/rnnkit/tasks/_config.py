@@ -46,7 +46,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import _bounded
 from ..data import read_text
+from ..errors import ConfigFileError
 from ._base import Task
 from ._classifier import SequenceClassifier
 from ._demos import DATA_NAMES, demo_data
@@ -79,35 +81,47 @@ TASKS: dict[str, type[Task]] = {
     "generator": TextGenerator,
 }
 _SECTIONS = {"task", "data", "model", "training", "sample"}
+MAX_CONFIG_BYTES = 1 << 20  #: a run config is a few hundred bytes
 #: forecaster constructor arguments that describe the data, allowed in [data]
 _FORECAST_DATA_KEYS = ("target", "id_column", "past_covariates", "future_covariates",
                        "static_covariates", "ignore", "calendar", "pad_short")
 
 
 def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a TOML run config (see the module docs)."""
-    p = Path(path)
-    if not p.is_file():
+    """Read and check a TOML run config (see the module docs).
+
+    Raises :class:`~rnnkit.errors.ConfigFileError` naming the file for anything but a regular
+    UTF-8 file of at most :data:`MAX_CONFIG_BYTES` holding valid TOML nested at most
+    ``MAX_JSON_DEPTH`` deep with the known sections (``FileNotFoundError`` if missing)."""
+
+    def fail(reason: str) -> ConfigFileError:
+        return ConfigFileError(reason, path=path)
+
+    try:
+        raw = _bounded.read_file(path, MAX_CONFIG_BYTES, fail)
+    except FileNotFoundError:
         raise FileNotFoundError(f"expected a TOML config file, got {os.fspath(path)!r} "
-                                "(not found)")
+                                "(not found)") from None
     toml = _toml()
     try:
-        config = toml.loads(p.read_text(encoding="utf-8"))
-    except toml.TOMLDecodeError as err:
-        raise ValueError(f"expected valid TOML in {os.fspath(path)!r}, got: {err}") from None
+        config = toml.loads(raw.decode("utf-8"))
+    except (toml.TOMLDecodeError, UnicodeError, RecursionError) as err:
+        raise fail(f"expected valid TOML, got: {type(err).__name__}: {err}") from None
+    depth = _bounded.json_depth(config)
+    if depth > _bounded.MAX_JSON_DEPTH:
+        raise fail(f"expected tables and arrays nested at most {_bounded.MAX_JSON_DEPTH} deep, "
+                   f"got {depth}")
     unknown = set(config) - _SECTIONS
     if unknown:
-        raise ValueError(f"expected only the keys/sections {sorted(_SECTIONS)} in "
-                         f"{os.fspath(path)!r}, got {sorted(unknown)}")
+        raise fail(f"expected only the keys/sections {sorted(_SECTIONS)}, got {sorted(unknown)}")
     if config.get("task") not in TASKS:
-        raise ValueError(f"expected task = one of {sorted(TASKS)} in {os.fspath(path)!r}, "
-                         f"got {config.get('task')!r}")
+        raise fail(f"expected task = one of {sorted(TASKS)}, got {config.get('task')!r}")
     for section in ("data", "model", "training", "sample"):
         if not isinstance(config.get(section, {}), dict):
-            raise ValueError(f"expected [{section}] to be a table, got {config[section]!r}")
+            raise fail(f"expected [{section}] to be a table, got {config[section]!r:.80}")
     if "dataset" not in config.get("data", {}) and "path" not in config.get("data", {}):
-        raise ValueError("expected [data] to name a bundled dataset (dataset = ...) or a file "
-                         "(path = ...), got neither")
+        raise fail("expected [data] to name a bundled dataset (dataset = ...) or a file "
+                   "(path = ...), got neither")
     return config
 
 

@@ -17,15 +17,16 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunLockedError
+from ..errors import RunFolderError, RunLockedError
 
 LOCK_FILE = ".rnnkit.lock"
-#: Set by a process that holds the lock for the processes it starts (torchrun's workers).
+#: Set by a process that holds the lock for the processes it starts (the workers of --nproc).
 HELD_ENV = "RNNKIT_RUN_LOCK_HELD"
 
 
@@ -45,9 +46,40 @@ def _describe(info: dict[str, Any]) -> str:
             f"({info.get('command', '')[:80]})")
 
 
+def _open_lock(path: Path) -> int:
+    """The lock file, never through a symlink (it is truncated) nor a FIFO (no blocking)."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0) | \
+        getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as err:
+        raise RunFolderError(f"expected {LOCK_FILE} to be a regular file, got {err.strerror}; "
+                             "remove it", path=path.parent) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RunFolderError(f"expected {LOCK_FILE} to be a regular file, got another kind; "
+                             "remove it", path=path.parent)
+    return fd
+
+
+def check_entries(root: Path) -> None:
+    """Refuse a run folder holding a symlink, FIFO, socket or device at its top level: rnnkit
+    writes files there by name and would write through a symlink to somewhere else."""
+    with os.scandir(root) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                what = f"a symlink {entry.name} -> {os.readlink(entry.path)}"
+            elif entry.is_dir(follow_symlinks=False) or entry.is_file(follow_symlinks=False):
+                continue
+            else:
+                what = f"{entry.name}, which is not a regular file or folder"
+            raise RunFolderError(f"expected only regular files and folders, got {what}; "
+                                 "remove it or use another --out", path=root)
+
+
 def _acquire(path: Path) -> int:
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        fd = _open_lock(path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -71,7 +103,9 @@ def _acquire(path: Path) -> int:
 def run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
     """Hold the run folder's lock (creating the folder) for the ``with`` block.
 
-    Raises :class:`rnnkit.errors.RunLockedError` at once when a live process holds it. When
+    Raises :class:`rnnkit.errors.RunLockedError` at once when a live process holds it, and
+    :class:`rnnkit.errors.RunFolderError` for a folder holding a symlink or special file
+    (:func:`check_entries`; the lock file itself is never opened through one). When
     ``$RNNKIT_RUN_LOCK_HELD`` names this folder, the parent process holds it already."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
@@ -80,6 +114,13 @@ def run_lock(folder: str | os.PathLike[str]) -> Iterator[Path]:
         return
     path = root / LOCK_FILE
     fd = _acquire(path)
+    try:
+        check_entries(root)
+    except RunFolderError:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        os.close(fd)
+        raise
     info = {"pid": os.getpid(), "host": socket.gethostname(),
             "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "command": " ".join(sys.argv)}
