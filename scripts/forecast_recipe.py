@@ -66,19 +66,12 @@ def _victoria() -> Loaded:
 DATA = {"aus": _aus, "employment": _employment, "macro": _macro, "victoria": _victoria}
 
 RECIPES: dict[str, dict[str, Any]] = {
-    "old": {"window": 33, "units": 64, "residual": False},
+    # the defaults before this recipe: a 33-step window of scaled values, LSTM(64)
+    "old": {"window": 33, "residual": False},
+    # the defaults now: window two seasons, residual "seasonal" (README)
     "default": {},
-    "s8": {"window": 8, "units": 32, "residual": "seasonal"},
-    "s12": {"window": 12, "units": 32, "residual": "seasonal"},
-    "s16": {"window": 16, "units": 32, "residual": "seasonal"},
-    "s12u16": {"window": 12, "units": 16, "residual": "seasonal"},
-    "n12": {"window": 12, "units": 32, "residual": False},
-    "s16u8": {"window": 16, "units": 8, "residual": "seasonal"},
-    "s16lin": {"window": 16, "layers": [{"class": "Flatten"}], "residual": "seasonal"},
-    "s16p": {"window": 16, "units": 32, "residual": "seasonal", "patience": 30,
-             "learning_rate": 3e-4},
-    "s16d": {"window": 16, "units": 32, "residual": "seasonal", "dropout": 0.2},
-    "s16mae": {"window": 16, "units": 32, "residual": "seasonal", "loss": "mae"},
+    "units32": {"units": 32},
+    "units8": {"units": 8},
 }
 
 

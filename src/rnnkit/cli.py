@@ -240,6 +240,20 @@ class LikelihoodName(enum.StrEnum):
     negbin = "negbin"
 
 
+class ResidualName(enum.StrEnum):
+    """What the forecaster's network forecasts."""
+
+    auto = "auto"
+    value = "value"
+    last = "last"
+    seasonal = "seasonal"
+
+
+RESIDUALS: dict[ResidualName, bool | str] = {
+    ResidualName.auto: "auto", ResidualName.value: False, ResidualName.last: True,
+    ResidualName.seasonal: "seasonal"}
+
+
 class StrategyName(enum.StrEnum):
     """Multi-step strategies of the forecaster."""
 
@@ -283,7 +297,9 @@ def forecast(
         "--id-column", help="Column naming the series of a long table (one global model "
                             "over every series).")] = None,
     time_column: Annotated[str | None, typer.Option("--time-column")] = None,
-    window: Annotated[int, typer.Option("--window", min=1, help="Input steps.")] = 33,
+    window: Annotated[int | None, typer.Option(
+        "--window", min=1, help="Input steps (default: two seasons, or 33 without a "
+                                "season).", show_default=False)] = None,
     horizon: Annotated[int, typer.Option("--horizon", min=1, help="Steps forecast.")] = 1,
     cell: Annotated[CellName, typer.Option("--cell")] = CellName.lstm,
     units: Units = "64",
@@ -303,8 +319,10 @@ def forecast(
     pad_short: Annotated[bool, typer.Option(
         "--pad-short", help="Keep series shorter than window + horizon with masked "
                             "padding.")] = False,
-    residual: Annotated[bool, typer.Option("--residual", help="Forecast the change from the "
-                                                              "last value.")] = False,
+    residual: Annotated[ResidualName, typer.Option(
+        "--residual", help="What the network forecasts: the value, the change from the last "
+                           "value, or the change from the seasonal-naive forecast (auto: "
+                           "seasonal for seasonal data, direct strategy).")] = ResidualName.auto,
     quantiles: Annotated[str | None, typer.Option(
         "--quantiles", help="Prediction-interval quantiles, e.g. 0.1,0.9.")] = None,
     likelihood: Annotated[LikelihoodName | None, typer.Option(
@@ -344,11 +362,13 @@ def forecast(
     else:
         series = read_panel_csv(file, id_column, time_column)
     task = Forecaster(
-        cell.value, window, horizon, units=_ints(units, "--units"), strategy=strategy.value,
+        cell.value, "auto" if window is None else window, horizon,
+        units=_ints(units, "--units"), strategy=strategy.value,
         target=target, id_column=id_column, time_column=time_column,
         past_covariates=_names(past_covariates), future_covariates=_names(future_covariates),
         static_covariates=_names(static_covariates), ignore=_names(ignore), calendar=calendar,
-        pad_short=pad_short, freq=freq if id_column is not None else None, residual=residual,
+        pad_short=pad_short, freq=freq if id_column is not None else None,
+        residual=RESIDUALS[residual],
         quantiles=_floats(quantiles, "--quantiles"), seasonal_period=seasonal_period,
         likelihood=None if likelihood is None else likelihood.value,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,

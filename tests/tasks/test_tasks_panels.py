@@ -57,12 +57,17 @@ def test_each_series_is_scaled_on_its_own_training_rows() -> None:
     data = _long()
     f = Forecaster(window=7, target="sales", id_column="store", time_column="day",
                    ignore=["promo", "region"], validation=0.2, **FAST).fit(data)
+    plain = Forecaster(window=7, target="sales", id_column="store", time_column="day",
+                       ignore=["promo", "region"], validation=0.2, residual=False,
+                       **FAST).fit(data)
     for i, (key, rows) in enumerate(data.groupby("store", sort=False)):
         train = rows["sales"].to_numpy()[: len(rows) - int(0.2 * len(rows))]
         assert f.ids_[i] == key
         assert f.scaler_.mean[i, 0] == pytest.approx(train.mean())
-        assert f.scaler_.std[i, 0] == pytest.approx(train.std())
-    assert f.seasonal_period_ == 7 and f.freq_ == "D"
+        assert plain.scaler_.std[i, 0] == pytest.approx(train.std())
+        # the default recipe (residual "seasonal"): the mean absolute seasonal difference
+        assert f.scaler_.std[i, 0] == pytest.approx(np.abs(train[7:] - train[:-7]).mean())
+    assert f.seasonal_period_ == 7 and f.freq_ == "D" and f.residual_ == "seasonal"
     assert f.predict().shape == (3, 1)
 
 

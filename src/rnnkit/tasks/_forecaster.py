@@ -24,7 +24,9 @@ Strategies:
   covariates are known, never forecast).
 
 ``residual=True`` makes the network forecast the change from the last observed value (in
-scaled units), so that an all-zero output is the naive forecast. Prediction intervals:
+scaled units), so that an all-zero output is the naive forecast; ``residual="seasonal"``
+(the default for seasonal data, :mod:`rnnkit.tasks._forecast_residual`) the change from the
+seasonal-naive forecast, from the window's seasonal differences. Prediction intervals:
 with ``quantiles=(0.1, 0.9)`` the network also outputs those quantiles of each step,
 trained with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_q`` (direct only).
 """
@@ -70,6 +72,13 @@ from ._forecast_input import (
     to_panel,
 )
 from ._forecast_net import NetShape, build_network, window_arrays
+from ._forecast_residual import (
+    resolve_residual,
+    resolve_window,
+    seasonal_base,
+    seasonal_differences,
+    seasonal_scale,
+)
 from ._likelihood import LIKELIHOODS, Head, check_counts, crps, likelihood_loss, wql
 from ._report import plot_forecast
 from ._training import TrainingConfig
@@ -148,7 +157,8 @@ class Forecaster(Task):
     Args:
         cell: ``"lstm"``, ``"gru"``, ``"rnn"`` (SimpleRNN), ``"indrnn"`` or ``"cnn-lstm"``
             (``Conv1D(filters, kernel_size, relu)`` then the LSTM layers).
-        window: input steps per forecast.
+        window: input steps per forecast; ``"auto"``: two seasons (``2 m``), or 33 without
+            a season.
         horizon: steps forecast.
         units: units of the recurrent layers (one int or a list: stacked layers).
         layers: instead of ``cell``/``units``, the hidden layers as specs
@@ -169,8 +179,12 @@ class Forecaster(Task):
             common step of the series when all are regular, else none.
         static_embedding: embedding size of each categorical static covariate.
         residual: ``True``: forecast the change from the last observed value;
-            ``"seasonal"``: the change from the seasonal-naive forecast (direct strategy,
-            ``window >= seasonal period``): an all-zero output is that forecast.
+            ``"seasonal"``: the change from the seasonal-naive forecast, reading the
+            window's seasonal differences, the target scaled by its mean absolute seasonal
+            difference (direct strategy, ``window >= seasonal period``; an all-zero output
+            is the seasonal-naive forecast; :mod:`rnnkit.tasks._forecast_residual`);
+            ``"auto"`` (default): ``"seasonal"`` when that applies and the data have a
+            season, else ``False`` (the value itself).
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss; with
             ``likelihood``, the quantiles reported from the distribution).
         likelihood: ``"normal"``, ``"studentt"`` or ``"negbin"`` (counts: non-negative
@@ -211,7 +225,7 @@ class Forecaster(Task):
     def __init__(
         self,
         cell: str = "lstm",
-        window: int = 33,
+        window: int | str = "auto",
         horizon: int = 1,
         *,
         units: int | Sequence[int] = (64,),
@@ -228,7 +242,7 @@ class Forecaster(Task):
         pad_short: bool = False,
         freq: str | None = None,
         static_embedding: int = 4,
-        residual: bool | str = False,
+        residual: bool | str = "auto",
         quantiles: Sequence[float] | None = None,
         likelihood: str | None = None,
         seasonal_period: int | None = None,
@@ -273,7 +287,8 @@ class Forecaster(Task):
     def _check_params(self) -> None:
         self.training_config().check()
         check_choice("cell", self.cell, CELLS)
-        check_int("window", self.window, 1)
+        if self.window != "auto":
+            check_int("window", self.window, 1)
         check_int("horizon", self.horizon, 1)
         check_choice("strategy", self.strategy, ("direct", "recursive"))
         if self.layers is None:
@@ -299,8 +314,8 @@ class Forecaster(Task):
                 raise ValueError("expected strategy='direct' with quantiles (intervals are "
                                  "not propagated through the recursion), got 'recursive'")
         if isinstance(self.residual, str):
-            check_choice("residual", self.residual, ("seasonal",))
-            if not self._direct:
+            check_choice("residual", self.residual, ("auto", "seasonal"))
+            if self.residual == "seasonal" and not self._direct:
                 raise ValueError("expected strategy='direct' with residual='seasonal', got "
                                  "'recursive'")
         if self.likelihood is not None:
@@ -308,14 +323,14 @@ class Forecaster(Task):
             if self.strategy == "recursive":
                 raise ValueError("expected strategy='direct' with a likelihood, got "
                                  "'recursive'")
-            if self._head.counts and self.residual:
+            if self._head.counts and self.residual not in (False, "auto"):
                 raise ValueError(f"expected residual=False with likelihood="
                                  f"{self.likelihood!r} (a distribution of counts), got "
                                  f"residual={self.residual!r}")
         if self.cell == "cnn-lstm" and self.layers is None:
             check_int("filters", self.filters, 1)
             check_int("kernel_size", self.kernel_size, 1)
-            if self.kernel_size > self.window:
+            if self.window != "auto" and self.kernel_size > int(self.window):
                 raise ValueError(f"expected kernel_size <= window ({self.window}), "
                                  f"got {self.kernel_size}")
             if self.pad_short:
@@ -370,7 +385,7 @@ class Forecaster(Task):
 
     def _shape(self, panel: Panel) -> NetShape:
         return NetShape(
-            window=int(self.window), n_past=len(panel.past_names),
+            window=self.window_, n_past=len(panel.past_names),
             n_future=len(panel.future_names), n_static=len(panel.static_names),
             categories=tuple(len(panel.categories[c]) for c in panel.categorical_names),
             steps=int(self.horizon) if self._direct else 1, masked=bool(self.pad_short),
@@ -396,27 +411,43 @@ class Forecaster(Task):
             y = np.column_stack([scaled.target[rows], scaled.past[rows]])  # (n, 1 + P)
         if self._direct:
             y = y - self._base(x)
-        elif self.residual:
+            x = self._net_window(x)
+            inputs = [x, *inputs[1:]]
+        elif self.residual_:
             y = y - x[:, -1, : y.shape[1]]
         return (x if shape.plain else inputs), y.astype(np.float32)
+
+    def _net_window(self, x: NDArray[Any]) -> NDArray[Any]:
+        """The window as the direct network reads it: with ``residual="seasonal"``, the
+        target's seasonal differences (:mod:`rnnkit.tasks._forecast_residual`)."""
+        if self.residual_ != "seasonal":
+            return x
+        return seasonal_differences(x, self.seasonal_period_, bool(self.pad_short))
+
+    def _direct_out(self, inputs: list[NDArray[Any]]) -> NDArray[np.float64]:
+        """The direct network's raw outputs for (unchanged) ``inputs``."""
+        x = self._net_window(inputs[0])
+        return _predict(self.model_, x if self.net_.plain else [x, *inputs[1:]])
 
     def _base(self, x: NDArray[Any]) -> Any:
         """What the direct network's output is added to (scaled): 0, the last value
         ``(n, 1)`` (``residual=True``) or the seasonal-naive forecast ``(n, horizon)``
         (``residual="seasonal"``) read from the window ``x``."""
-        if self.residual == "seasonal":
-            m, h = self.seasonal_period_, np.arange(1, int(self.horizon) + 1)
-            back = m * np.ceil(h / m).astype(np.int64)  # (horizon,)
-            return x[:, x.shape[1] - 1 + h - back, 0].astype(np.float64)  # (n, horizon)
-        return x[:, -1, 0:1].astype(np.float64) if self.residual else 0.0
+        if self.residual_ == "seasonal":
+            return seasonal_base(x, self.seasonal_period_, int(self.horizon))
+        return x[:, -1, 0:1].astype(np.float64) if self.residual_ else 0.0
 
     def _fit_scaler(self, panel: Panel, train_end: NDArray[np.int64]) -> PanelScaler:
-        """Per-series scaling on the training rows: standard, none (``scaler=None``) or,
-        for counts, the target divided by its mean (no shift: counts stay counts)."""
+        """Per-series scaling on the training rows: standard (with
+        ``residual="seasonal"``, the target divided by its mean absolute seasonal
+        difference), none (``scaler=None``) or, for counts, the target divided by its mean
+        (no shift: counts stay counts)."""
         scaler = PanelScaler().fit(panel, end=train_end)
         if self.scaler is None:
             scaler.mean[:], scaler.std[:] = 0.0, 1.0
             scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
+        if self.residual_ == "seasonal" and self.scaler is not None:
+            scaler.std[:, 0] = seasonal_scale(panel, train_end, self.seasonal_period_)
         if self.likelihood is not None and self._head.counts:
             check_counts(panel)
             level = PanelScaler().fit(panel.with_values(
@@ -443,6 +474,18 @@ class Forecaster(Task):
         pit = self._head.cdf(y[:, :h].astype(np.float64), out, h, y[:, h].astype(np.float64))
         return step_correlation(pit).tolist()
 
+    def _resolve(self, panel: Panel) -> None:
+        """Set ``seasonal_period_``, ``window_`` and ``residual_`` from the data."""
+        self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
+        self.window_ = resolve_window(self.window, self.seasonal_period_)
+        counts = self.likelihood is not None and self._head.counts
+        self.residual_ = resolve_residual(self.residual, direct=self._direct, counts=counts,
+                                          window=self.window_, period=self.seasonal_period_)
+        if self.residual_ == "seasonal" and self.window_ < self.seasonal_period_:
+            raise ValueError(f"expected window >= the seasonal period "
+                             f"{self.seasonal_period_} with residual='seasonal', got "
+                             f"{self.window_}")
+
     def fit(self, data: Any, y: None = None, *, id_column: str | None = None,
             time_column: str | None = None) -> Forecaster:
         """Train one model on every series of ``data``: a ``(T,)``/``(T, F)`` array, a
@@ -453,15 +496,11 @@ class Forecaster(Task):
         panel = to_panel(data, self._roles(id_column, time_column))
         config = self.training_config()
         split = split_points(panel, validation=float(config.validation), min_train=2)
+        self._resolve(panel)
         scaler = self._fit_scaler(panel, split.train_end)
         scaled = scaler.transform(panel)
         shape = self._shape(panel)
-        self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
-        if self.residual == "seasonal" and self.window < self.seasonal_period_:
-            raise ValueError(f"expected window >= the seasonal period "
-                             f"{self.seasonal_period_} with residual='seasonal', got "
-                             f"{self.window}")
-        w, pad = int(self.window), bool(self.pad_short)
+        w, pad = self.window_, bool(self.pad_short)
         tr = window_index(panel, w, shape.steps, end=split.train_end, pad_short=pad)
         x_tr, y_tr = self._examples(scaled, tr.series, tr.start + w, shape)
         y_tr = self._with_scale(y_tr, scaler, tr.series)
@@ -515,10 +554,10 @@ class Forecaster(Task):
 
     def _check_history(self, panel: Panel, series: NDArray[np.int64],
                        cut: NDArray[np.int64]) -> None:
-        short = np.flatnonzero(cut < (1 if self.pad_short else self.window))
+        short = np.flatnonzero(cut < (1 if self.pad_short else self.window_))
         if short.size:
             i = int(series[short[0]])
-            raise ValueError(f"expected window={self.window} rows before every forecast "
+            raise ValueError(f"expected window={self.window_} rows before every forecast "
                              f"origin, got {int(cut[short[0]])} in series {panel.ids[i]!r} "
                              "(pad_short=True keeps short series with masked padding)")
 
@@ -527,16 +566,16 @@ class Forecaster(Task):
         """Network inputs (with ``horizon`` rows of future covariates) -> point
         ``(n, horizon)`` and quantiles ``(n, horizon, Q)`` in scaled units; ``scale``
         ``(n,)``: each row's series scale (read by count distributions)."""
-        h, shape = int(self.horizon), self.net_
+        h = int(self.horizon)
         if self.likelihood is not None:
-            out = _predict(self.model_, inputs[0] if shape.plain else inputs)
+            out = self._direct_out(inputs)
             levels = np.asarray(self.quantiles or (0.1, 0.9), dtype=np.float64)
             u = np.broadcast_to(levels[:, None, None], (len(levels), len(out), h))
             exact = self._head.ppf(u, out, h, scale).transpose(1, 2, 0)  # (n, h, Q)
             base = self._base(inputs[0])
             return self._head.mean(out, h) + base, exact + np.expand_dims(base, -1)
         if self._direct:
-            out = _predict(self.model_, inputs[0] if shape.plain else inputs)
+            out = self._direct_out(inputs)
             base = self._base(inputs[0])
             quants = None
             if self.quantiles is not None:
@@ -556,7 +595,7 @@ class Forecaster(Task):
             net_in = [cur, *([inputs[1][:, k : k + 1]] if shape.n_future else []),
                       *inputs[1 + bool(shape.n_future):]]
             nxt = _predict(self.model_, cur if shape.plain else net_in)  # (n, 1 + P)
-            if self.residual:
+            if self.residual_:
                 nxt = nxt + cur[:, -1, :width]
             steps.append(nxt[:, 0])
             row = [nxt, *([inputs[1][:, k]] if shape.n_future else []),
@@ -588,7 +627,7 @@ class Forecaster(Task):
         if self.likelihood is None:
             raise ValueError(f"expected a Forecaster fitted with likelihood= one of "
                              f"{sorted(LIKELIHOODS)} for sample paths, got likelihood=None")
-        out = _predict(self.model_, inputs[0] if self.net_.plain else inputs)
+        out = self._direct_out(inputs)
         h = int(self.horizon)
         u = correlated_uniforms(np.asarray(self.step_correlation_), samples, len(out))
         paths = self._head.ppf(u, out, h, scaler.std[series, 0])  # (S, n, horizon)
@@ -704,7 +743,7 @@ class Forecaster(Task):
         self._require_fitted()
         panel = self.read_panel(data)
         step = check_int("step", step, 1)
-        need = max(1 if self.pad_short else int(self.window), self.seasonal_period_)
+        need = max(1 if self.pad_short else self.window_, self.seasonal_period_)
         origins = test_origins(panel, test, int(self.horizon), need, step)
         if refit:
             point, quants = self._refit_forecasts(panel, origins.series, origins.cut,
@@ -811,7 +850,7 @@ class Forecaster(Task):
         scaled = self._scaler_for(panel).transform(panel)
         length = int(panel.lengths[0])
         n_test = int(test) if isinstance(test, int) else math.floor(float(test) * length)
-        first = max(length - n_test, int(self.window))
+        first = max(length - n_test, self.window_)
         cut = np.arange(first, length - self.net_.steps + 1)[: max(1, int(samples))]
         x, y = self._examples(scaled, np.zeros_like(cut), cut, self.net_)
         width = y.shape[1]
@@ -865,6 +904,8 @@ class Forecaster(Task):
             "freq": self.freq_,
             "calendar": self.calendar_,
             "seasonal_period": self.seasonal_period_,
+            "window": self.window_,
+            "residual": self.residual_,
             "mase_scales": self.mase_scales_,
             "tail": {k: v.tolist() for k, v in panel_to_arrays(self.tail_).items()},
             "n_train_windows": self.n_train_windows_,
@@ -883,6 +924,11 @@ class Forecaster(Task):
         self.freq_ = state.get("freq")
         self.calendar_ = [str(c) for c in state.get("calendar", [])]
         self.seasonal_period_ = int(state["seasonal_period"])
+        self.window_ = int(state.get("window", self.net_.window))
+        residual = state.get("residual", False)
+        if residual not in (True, False, "seasonal"):
+            raise ValueError(f"expected 'residual' true, false or 'seasonal', got {residual!r}")
+        self.residual_ = residual
         self.mase_scales_ = [float(v) if v is not None else math.nan
                              for v in state["mase_scales"]]
         tail = {k: np.asarray(v) for k, v in state["tail"].items()}

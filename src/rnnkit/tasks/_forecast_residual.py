@@ -1,0 +1,84 @@
+"""What the forecaster's direct network reads and what its output is added to.
+
+The default recipe (``window="auto"``, ``residual="auto"``) for seasonal data is the
+seasonal-difference one, chosen on validation data carved from the training part of real
+panels (quarterly, monthly, daily; README "Forecasting many series"):
+
+* the window is two seasons long (``2 m`` steps; 33 when there is no season);
+* the network reads the window's seasonal differences ``x_t - x_{t-m}`` in place of the
+  target (0 for the first ``m`` steps, and wherever either row is padding): the input is
+  stationary even when the level drifts beyond anything seen in training;
+* it forecasts the change from the seasonal-naive forecast ``y_{T+h} - y_{T+h-m ceil(h/m)}``
+  (an all-zero output is that forecast);
+* the target is scaled by the mean absolute seasonal difference of each series' training
+  rows (the seasonal MASE denominator; the mean is still subtracted), so one unit is the
+  typical error of the seasonal-naive forecast in every series.
+
+``residual=True`` forecasts the change from the last value, ``False`` the scaled value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..data import Panel
+
+__all__ = ["resolve_residual", "resolve_window", "seasonal_base", "seasonal_differences",
+           "seasonal_scale"]
+
+#: the window without a season
+PLAIN_WINDOW = 33
+
+
+def resolve_window(window: int | str, period: int) -> int:
+    """``"auto"``: two seasons (``2 m``), or 33 without a season; else ``window``."""
+    if window == "auto":
+        return 2 * period if period > 1 else PLAIN_WINDOW
+    return int(window)
+
+
+def resolve_residual(residual: bool | str, *, direct: bool, counts: bool, window: int,
+                     period: int) -> bool | str:
+    """``"auto"``: ``"seasonal"`` for the direct strategy of a seasonal target
+    (``period > 1``) whose window holds a season, without a count distribution; else
+    ``False``. Other values are returned as they are."""
+    if residual != "auto":
+        return residual
+    return "seasonal" if direct and not counts and period > 1 and window >= period else False
+
+
+def seasonal_base(x: NDArray[Any], period: int, horizon: int) -> NDArray[np.float64]:
+    """The seasonal-naive forecast ``(n, horizon)`` read from the target of windows ``x``
+    ``(n, w, features)``."""
+    h = np.arange(1, horizon + 1)
+    back = period * np.ceil(h / period).astype(np.int64)  # (horizon,)
+    return np.asarray(x[:, x.shape[1] - 1 + h - back, 0], dtype=np.float64)
+
+
+def seasonal_differences(x: NDArray[Any], period: int, masked: bool) -> NDArray[Any]:
+    """The windows ``x`` with the target replaced by its seasonal differences (0 where the
+    row a season before is outside the window or either row is padding; with ``masked``
+    the last feature is 1 on real rows)."""
+    out = x.copy()
+    diff = x[:, period:, 0] - x[:, :-period, 0]  # (n, w - m)
+    if masked:
+        diff = diff * x[:, period:, -1] * x[:, :-period, -1]
+    out[:, :period, 0] = 0.0
+    out[:, period:, 0] = diff
+    return out
+
+
+def seasonal_scale(panel: Panel, train_end: NDArray[np.int64], period: int
+                   ) -> NDArray[np.float64]:
+    """Mean absolute seasonal difference ``(n_series,)`` of each series' first
+    ``train_end`` rows; 1 where there is none or it is 0."""
+    out = np.ones(panel.n_series)
+    for i in range(panel.n_series):
+        y = panel.target[panel.offsets[i] : panel.offsets[i] + int(train_end[i])]
+        if len(y) > period:
+            d = float(np.abs(y[period:] - y[:-period]).mean())
+            out[i] = d if d > 0 else 1.0
+    return out
