@@ -472,15 +472,10 @@ def text(
 ) -> None:
     """Train a character-level language model on any text file within a time budget, score
     bits per character on its last part beside the unigram baseline, and write a sample."""
+    from .data import read_text
     from .tasks import TextGenerator, run_text
 
-    raw = file.read_bytes()
-    try:
-        content = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"expected a UTF-8 text file, got undecodable bytes at offset "
-                         f"{err.start} of {os.fspath(file)!r}") from None
-    content = content.replace("\r\n", "\n")
+    content = read_text(file).replace("\r\n", "\n")  # a regular UTF-8 file, at most 1 GiB
     task = TextGenerator(cell, _ints(units, "--units"), seq_length=seq_length,
                          max_time=max_time, random_state=random_state, verbose=verbose)
     folder = _out_dir(out, "text")

@@ -4,6 +4,7 @@ characters the vocabulary lacks."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from .conftest import TEXT, invoke
@@ -37,4 +38,8 @@ def test_text_refuses_a_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "data.bin"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     result = invoke("text", path, "--max-time", "1")
-    assert result.exit_code == 1 and "expected a UTF-8 text file" in result.output
+    assert result.exit_code == 1 and "expected UTF-8 text, got undecodable" in result.output
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    result = invoke("text", fifo, "--max-time", "1")  # refused at once, never blocks
+    assert result.exit_code == 1 and "expected a regular file, got a FIFO" in result.output

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _bounded
 from ..data import (
     read_csv,
     read_csv_frame,
@@ -131,8 +132,8 @@ def check_csv_file(path: str | os.PathLike[str]) -> None:
     if suffix in (".npz", ".npy", ".ts"):
         raise ValueError(f"expected a CSV time series (columns of values, optionally a time "
                          f"column) for a forecaster, got a {suffix} file {name!r}")
-    with open(path, "rb") as f:
-        start = f.read(1 << 16)
+    with _bounded.open_regular(path, lambda reason: DataFileError(reason, path=name)) as f:
+        start = f.read(1 << 16)  # a FIFO or folder is refused at once
     try:
         start.decode("utf-8")
     except UnicodeDecodeError as err:

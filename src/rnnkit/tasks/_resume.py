@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigMismatchError
+from .. import _bounded
+from ..errors import ConfigMismatchError, RunFolderError
 
 CHANGES_FILE = "config_changes.json"
 STORED_FILE = "config.toml"
@@ -73,7 +74,22 @@ def check_resume(out: Path, stored: Mapping[str, Any] | None, config: Mapping[st
             f"{', '.join(fixed)}, which its checkpoints fix; use another --out to start afresh",
             path=out)
     log = out / CHANGES_FILE
-    history = json.loads(log.read_text(encoding="utf-8")) if log.is_file() else []
+    history = _change_log(log)
     history.append({"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                     "changes": changes})
     log.write_text(json.dumps(history, indent=2) + "\n", encoding="utf-8")
+
+
+def _change_log(log: Path) -> list[Any]:
+    """The changes recorded so far (none when the file does not exist)."""
+
+    def fail(reason: str) -> RunFolderError:
+        return RunFolderError(f"{CHANGES_FILE}: {reason}", path=log.parent)
+
+    try:
+        history = _bounded.parse_json(_bounded.read_file(log, 16 << 20, fail), fail)
+    except FileNotFoundError:
+        return []
+    if not isinstance(history, list):
+        raise fail(f"expected a JSON list, got {type(history).__name__}")
+    return history
