@@ -23,6 +23,7 @@ ALLOWED: dict[str, set[str]] = {
     "model": {"layers", "kernels", "training", "_archive", "_summary"},
     "_summary": {"layers", "kernels"},
     "io": {"model", "layers", "kernels", "training", "_archive"},
+    "streaming": {"model", "layers", "kernels"},
     "datasets": {"data"},
     "tasks": {"model", "layers", "kernels", "training", "data", "io", "_archive", "datasets"},
     "cli": {"tasks", "data", "datasets", "io", "model", "layers", "kernels", "training"},

@@ -21,6 +21,7 @@ from .errors import DataFileError, ModelFileError, RnnkitError
 from .io import export_onnx, from_torch, load_keras, to_torch
 from .layers import Input
 from .model import Model, Sequential, load_model, model_from_config
+from .streaming import Streamer
 from .training import (
     CheckpointCorruptError,
     CheckpointMismatchError,
@@ -44,6 +45,7 @@ def set_seed(seed: int) -> None:
 
 
 __all__ = [
+    "Streamer",
     "CheckpointCorruptError",
     "DataFileError",
     "ModelFileError",

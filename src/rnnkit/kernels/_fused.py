@@ -24,6 +24,7 @@ from torch.autograd.function import once_differentiable
 from . import _nb
 from ._api import RecurrentCall, RecurrentResult, check_shapes
 from ._fused_ext import run_fused_ext
+from ._lengths import length_order, real_rows, run_sorted
 from ._runtime import (
     DUMMY,
     FUSED_ACTIVATIONS,
@@ -113,7 +114,7 @@ class FusedRecurrence(torch.autograd.Function):
             "ret_seq": spec.return_sequences, "act": spec.act, "ract": spec.ract,
         }  # fmt: skip
         work = batch * time * gates * (units + features)
-        site = ("forward", kind.name, spec.store, batch, time, units, features)
+        site = ("forward", kind.name, spec.store, work.bit_length())  # calls of similar work
         with adaptive_threads(site, splits(batch, work)):
             fw = FusedForward(
                 xh=xh,
@@ -164,7 +165,7 @@ def fused_backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[T
     batch, time, features = ctx.shape
     units = dh.shape[1]
     work = batch * time * ctx.spec.kind.gates * units * (units + features + 2)
-    site = ("backward", ctx.spec.kind.name, batch, time, units, features)
+    site = ("backward", ctx.spec.kind.name, work.bit_length())
     with adaptive_threads(site, splits(batch, work)), FlushDenormals(work):
         return _backward(ctx, dout, dh, *rest)
 
@@ -221,12 +222,17 @@ def _backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor
         time=time,
         units=units,
         features=features,
+        real=real_rows(ctx.mask_n) if ctx.has_mask else None,
     )
     wg = kind.fused_backward(bw)
     d_x = None
     if needs[1]:
         d_x_tb = torch.from_numpy(WORKSPACE.empty((time, batch, features), dt))
-        torch.mm(dx2, kernel.detach().T, out=d_x_tb.view(flat, features))
+        d_x2 = d_x_tb.view(flat, features)
+        if bw.real is None:
+            torch.mm(dx2, kernel.detach().T, out=d_x2)
+        else:  # masked steps pass no gradient to their inputs
+            d_x2.zero_().index_copy_(0, bw.real, bw.rows(dx2) @ kernel.detach().T)
         d_x = d_x_tb.transpose(0, 1)
         if dp is not None:
             d_x = d_x * dp.unsqueeze(1)
@@ -291,9 +297,22 @@ def fused_inputs(call: RecurrentCall) -> tuple[FusedSpec, tuple[Tensor | None, .
 
 def run_fused(call: RecurrentCall) -> RecurrentResult:
     """Run one call on the fused numba engine (CPU, float32/float64, supported activations);
-    the layer-norm kinds, zoneout and projections on its split kernels (``_fused_ext``)."""
+    the layer-norm kinds, zoneout and projections on its split kernels (``_fused_ext``).
+
+    A masked call whose rows have one run of real steps each runs with its rows sorted by
+    length (``_lengths``): the kernels' products then follow the true lengths."""
     if call.spec.runs_ext(call.options()):
         return run_fused_ext(call)
+    if call.mask is not None and not call.options() and not call.spec.scan:
+        _check_shapes(call)
+        mask = call.mask if call.mask.dtype == torch.bool else call.mask != 0
+        order = length_order(mask, torch.get_num_threads())
+        if order is not None:
+            return run_sorted(call, order, _run_whole)
+    return _run_whole(call)
+
+
+def _run_whole(call: RecurrentCall) -> RecurrentResult:
     spec, tensors = fused_inputs(call)
     outs = FusedRecurrence.apply(spec, *tensors)
     return RecurrentResult(outs[0], tuple(outs[1:]), "fused")

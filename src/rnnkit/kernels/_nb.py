@@ -523,6 +523,49 @@ def _fill_rows(XH, X, H, rd, ho, xs, tx, ones, lo, hi):
             XH[xs, b, last] = one
 
 
+#: Rows per product call where the products follow the real rows of a step (one register tile).
+ACTIVE_BLOCK = 8
+
+
+@njit(**_JIT, inline="always")
+def _active_end(mask, tx, lo, hi):
+    """Where the product of the rows ``lo:hi`` (at most :data:`ACTIVE_BLOCK`) may stop at step
+    ``tx``: ``lo`` when none has a real step; else past the last that has, rounded up to a
+    register tile (4 or 8 rows: a row alone runs at a fraction of a tile's speed). The rows
+    computed beyond the real ones are masked: their inputs are finite, their results unread."""
+    end = hi
+    while end > lo and not mask[tx, end - 1]:
+        end -= 1
+    if end == lo:
+        return lo
+    return min(lo + 4, hi) if end - lo <= 4 else hi
+
+
+@njit(**_JIT, inline="always")
+def _gemm_real(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi, mask, has_mask, tx):
+    """:func:`_gemm` for the rows of ``lo:hi``, per block of :data:`ACTIVE_BLOCK` rows only up
+    to the block's last row with a real step at ``tx`` (a masked step reads nothing of its
+    product). Rows sorted by length (``_lengths``) make each block's real rows a prefix, so the
+    products follow the true lengths; the results are those of one call (rows never mix)."""
+    if not has_mask:
+        _gemm(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi)
+        return
+    for b0 in range(lo, hi, ACTIVE_BLOCK):
+        b1 = min(b0 + ACTIVE_BLOCK, hi)
+        _gemm(A, ta, ka, K, Bm, Cm, tc, kc, b0, _active_end(mask, tx, b0, b1))
+
+
+@njit(**_JIT, inline="always")
+def _gemm_acc_real(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi, mask, has_mask, tx):
+    """:func:`_gemm_acc` over the real rows of each block (see :func:`_gemm_real`)."""
+    if not has_mask:
+        _gemm_acc(A, ta, ka, K, Bm, Cm, tc, kc, lo, hi)
+        return
+    for b0 in range(lo, hi, ACTIVE_BLOCK):
+        b1 = min(b0 + ACTIVE_BLOCK, hi)
+        _gemm_acc(A, ta, ka, K, Bm, Cm, tc, kc, b0, _active_end(mask, tx, b0, b1))
+
+
 @njit(**_JIT)
 def lstm_forward(
     XH, X, ho, F, UW, bin, H, C, P, Sg, Stc, Scp,
@@ -550,7 +593,7 @@ def lstm_forward(
         for b0 in range(lo, hi, ROW_BLOCK):  # a block's gates stay in cache from product to state
             b1 = min(b0 + ROW_BLOCK, hi)
             _fill_rows(XH, X, H, rd, ho, xs, tx, store, b0, b1)
-            _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1)
+            _gemm_real(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1, mask, has_mask, tx)
             for b in range(b0, b1):
                 valid = mask[tx, b] if has_mask else True
                 if valid:
@@ -602,8 +645,8 @@ def gru_forward(
         ts = tx if store else 0
         xs = tx if xfull else 0
         _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
-        _gemm(XH, xs, ho, u, U, Sg, ts, z0, lo, hi)
-        _gemm(XH, xs, ho + u, F, W, XW, 0, z0, lo, hi)
+        _gemm_real(XH, xs, ho, u, U, Sg, ts, z0, lo, hi, mask, has_mask, tx)
+        _gemm_real(XH, xs, ho + u, F, W, XW, 0, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -651,8 +694,8 @@ def gru_v1_forward(
         ts = tx if store else 0
         xs = tx if xfull else 0
         _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
-        _gemm(XH, xs, ho, u + F, UWzr, Sg, ts, z0, lo, hi)
-        _gemm(XH, xs, ho + u, F, Wh, Sg, ts, u2, lo, hi)
+        _gemm_real(XH, xs, ho, u + F, UWzr, Sg, ts, z0, lo, hi, mask, has_mask, tx)
+        _gemm_real(XH, xs, ho + u, F, Wh, Sg, ts, u2, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -663,7 +706,7 @@ def gru_v1_forward(
             else:
                 for j in range(u):
                     Srh[ts, b, j] = zero
-        _gemm_acc(Srh, ts, z0, u, Uh, Sg, ts, u2, lo, hi)
+        _gemm_acc_real(Srh, ts, z0, u, Uh, Sg, ts, u2, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -700,7 +743,7 @@ def simple_forward(
         for b0 in range(lo, hi, ROW_BLOCK):  # see lstm_forward
             b1 = min(b0 + ROW_BLOCK, hi)
             _fill_rows(XH, X, H, rd, ho, xs, tx, store, b0, b1)
-            _gemm(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1)
+            _gemm_real(XH, xs, ho, u + F, UW, Sg, ts, z0, b0, b1, mask, has_mask, tx)
             for b in range(b0, b1):
                 valid = mask[tx, b] if has_mask else True
                 if valid:
@@ -732,7 +775,7 @@ def indrnn_forward(
         ts = tx if store else 0
         xs = tx if xfull else 0
         _fill_rows(XH, X, H, rd, ho, xs, tx, store, lo, hi)
-        _gemm(XH, xs, ho + u, F, W, Sg, ts, z0, lo, hi)
+        _gemm_real(XH, xs, ho + u, F, W, Sg, ts, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -821,7 +864,7 @@ def lstm_backward(
                     DX[tx, b, u2 + j] = dc * i * _dact(c, act)
                     DX[tx, b, u3 + j] = dh * t * _dact(o, ract)
                     DC[b, j] = dc * f
-            _gemm(DX, tx, z0, G, UT, T1, 0, z0, b0, b1)
+            _gemm_real(DX, tx, z0, G, UT, T1, 0, z0, b0, b1, mask, has_mask, tx)
             for b in range(b0, b1):
                 valid = mask[tx, b] if has_mask else True
                 if valid:
@@ -873,7 +916,7 @@ def gru_backward(
                 DR[tx, b, u + j] = dr
                 DR[tx, b, u2 + j] = dhh * r
                 DH[b, j] = gh * z
-        _gemm(DR, tx, z0, u3, UT, T1, 0, z0, lo, hi)
+        _gemm_real(DR, tx, z0, u3, UT, T1, 0, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -912,7 +955,7 @@ def gru_v1_backward(
                 DX[tx, b, u2 + j] = gh * (one - z) * _dact(hh, act)
                 DX[tx, b, j] = gh * (Shp[tx, b, po + j] - hh) * _dact(z, ract)
                 DH[b, j] = gh * z
-        _gemm(DX, tx, u2, u, UhT, T1, 0, z0, lo, hi)
+        _gemm_real(DX, tx, u2, u, UhT, T1, 0, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -921,7 +964,7 @@ def gru_v1_backward(
                     dq = T1[0, b, j]
                     DX[tx, b, u + j] = dq * Shin[tx, b, ho + j] * _dact(r, ract)
                     T2[0, b, j] = dq * r
-        _gemm(DX, tx, z0, u2, UzrT, T1, 0, z0, lo, hi)
+        _gemm_real(DX, tx, z0, u2, UzrT, T1, 0, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -951,7 +994,7 @@ def simple_backward(
             _gather_grad(DH, DP, dseq, has_dseq, b, s)
             for j in range(u):
                 DX[tx, b, j] = DH[b, j] * _dact(Sg[tx, b, j], act)
-        _gemm(DX, tx, z0, u, UT, T1, 0, z0, lo, hi)
+        _gemm_real(DX, tx, z0, u, UT, T1, 0, z0, lo, hi, mask, has_mask, tx)
         for b in range(lo, hi):
             valid = mask[tx, b] if has_mask else True
             if valid:
@@ -983,3 +1026,101 @@ def indrnn_backward(
                 DX[tx, b, j] = d
                 DH[b, j] = d * w[j] * rd[b, j]
     _restore_mxcsr(old)
+
+
+# --------------------------------------------------------------------------------------------
+# Single steps at batch 1 (streaming): vectors in, states updated in place. ``z``, ``zr``,
+# ``rh`` are scratch vectors. Same activations as the sequence kernels.
+
+
+@njit(**_JIT, inline="always")
+def _affine(x, W, z, first):
+    """z += x @ W (``first``: z = x @ W)."""
+    G = z.shape[0]
+    if first:
+        for j in range(G):
+            z[j] = z.dtype.type(0.0)
+    for k in range(x.shape[0]):
+        xk = x[k]
+        for j in range(G):
+            z[j] += xk * W[k, j]
+
+
+@njit(**_JIT)
+def lstm_step(x, W, U, b, h, c, z, act, ract):
+    act = literally(act)
+    ract = literally(ract)
+    u = h.shape[0]
+    _affine(x, W, z, True)
+    _affine(h, U, z, False)
+    for j in range(u):
+        i = _act(z[j] + b[j], ract)
+        f = _act(z[u + j] + b[u + j], ract)
+        g = _act(z[2 * u + j] + b[2 * u + j], act)
+        o = _act(z[3 * u + j] + b[3 * u + j], ract)
+        cn = f * c[j] + i * g
+        c[j] = cn
+        h[j] = o * _act(cn, act)
+
+
+@njit(**_JIT)
+def gru_step(x, W, U, bin, brec, h, z, zr, act, ract):
+    """reset_after=True: the recurrent bias inside the reset product."""
+    act = literally(act)
+    ract = literally(ract)
+    u = h.shape[0]
+    one = h.dtype.type(1.0)
+    _affine(x, W, z, True)
+    _affine(h, U, zr, True)
+    for j in range(u):
+        zz = _act(z[j] + bin[j] + zr[j] + brec[j], ract)
+        r = _act(z[u + j] + bin[u + j] + zr[u + j] + brec[u + j], ract)
+        hh = _act(z[2 * u + j] + bin[2 * u + j] + r * (zr[2 * u + j] + brec[2 * u + j]), act)
+        h[j] = zz * h[j] + (one - zz) * hh
+
+
+@njit(**_JIT)
+def gru_v1_step(x, W, U, b, h, z, zr, rh, act, ract):
+    """reset_after=False: the candidate's product takes r * h."""
+    act = literally(act)
+    ract = literally(ract)
+    u = h.shape[0]
+    one = h.dtype.type(1.0)
+    _affine(x, W, z, True)
+    for j in range(2 * u):
+        zr[j] = h.dtype.type(0.0)
+    for k in range(u):
+        hk = h[k]
+        for j in range(2 * u):
+            zr[j] += hk * U[k, j]
+    for j in range(u):
+        r = _act(z[u + j] + b[u + j] + zr[u + j], ract)
+        rh[j] = r * h[j]
+    for j in range(u):
+        zr[2 * u + j] = h.dtype.type(0.0)
+    for k in range(u):
+        rk = rh[k]
+        for j in range(u):
+            zr[2 * u + j] += rk * U[k, 2 * u + j]
+    for j in range(u):
+        zz = _act(z[j] + b[j] + zr[j], ract)
+        hh = _act(z[2 * u + j] + b[2 * u + j] + zr[2 * u + j], act)
+        h[j] = zz * h[j] + (one - zz) * hh
+
+
+@njit(**_JIT)
+def simple_step(x, W, U, b, h, z, act, ract):
+    act = literally(act)
+    _affine(x, W, z, True)
+    _affine(h, U, z, False)
+    for j in range(h.shape[0]):
+        h[j] = _act(z[j] + b[j], act)
+
+
+@njit(**_JIT)
+def dense_step(x, W, b, y, act, ract):
+    """y = act(x W + b)."""
+    act = literally(act)
+    _affine(x, W, y, True)
+    for j in range(y.shape[0]):
+        y[j] = _act(y[j] + b[j], act)

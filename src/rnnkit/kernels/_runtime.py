@@ -58,7 +58,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 def row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
     """Split the batch rows into contiguous ranges (multiples of 8 or 4) for the threads."""
-    return _split_rows(batch, work >= _MIN_PARALLEL_WORK, torch.get_num_threads())
+    return split_rows(batch, work >= _MIN_PARALLEL_WORK, torch.get_num_threads())
 
 
 def splits(batch: int, work: int) -> bool:
@@ -67,7 +67,8 @@ def splits(batch: int, work: int) -> bool:
 
 
 @functools.lru_cache(maxsize=256)
-def _split_rows(batch: int, parallel: bool, threads: int) -> list[tuple[int, int]]:
+def split_rows(batch: int, parallel: bool, threads: int) -> list[tuple[int, int]]:
+    """The row ranges of ``batch`` rows over ``threads`` (one range unless ``parallel``)."""
     threads = max(1, min(threads if parallel else 1, batch // _MIN_ROWS_PER_THREAD))
     if threads == 1:
         return [(0, batch)]
@@ -396,6 +397,14 @@ class FusedBackward:
     time: int
     units: int
     features: int
+    #: The (time * batch) rows with a real step (int64), where padding is worth skipping.
+    real: Tensor | None = None
+
+    def rows(self, t: Tensor) -> Tensor:
+        """``t`` (time * batch, n) without the rows of masked steps (their gate gradients are
+        zero, so the products after the loop sum the same terms without them): the products
+        follow the true lengths."""
+        return t if self.real is None else t.index_select(0, self.real)
 
     def shp_offset(self, shp: np.ndarray) -> np.uint64:
         """The column of the previous state in ``shp``: ``xh`` itself (at 1) or its own

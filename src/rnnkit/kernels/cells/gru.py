@@ -111,11 +111,12 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
         run_rows(_nb.gru_backward, args, self.backward_chunks(bw))
         n, flat = bw.needs, bw.time * bw.batch
         d_brec = d_rec = d_kernel = d_bin = None
+        xh2 = bw.rows(bw.xh2)
         if n.recurrent or n.b_rec:
-            m = bw.xh2[:, : u + 1].T @ torch.from_numpy(dr.reshape(flat, 3 * u))  # d b_rec, dU
+            m = xh2[:, : u + 1].T @ bw.rows(torch.from_numpy(dr.reshape(flat, 3 * u)))  # db_rec, dU
             d_brec, d_rec = m[0], m[1:]
         if n.kernel or n.b_in:
-            m = bw.xh2[:, u + 1 :].T @ bw.dx2  # dW, d b_in
+            m = xh2[:, u + 1 :].T @ bw.rows(bw.dx2)  # dW, d b_in
             d_kernel, d_bin = m[:f], m[f]
         return WeightGrads(kernel=d_kernel, b_in=d_bin, recurrent=d_rec, b_rec=d_brec)
 
@@ -219,9 +220,10 @@ class GRUV1Spec(_GRUBase):
         n = bw.needs
         if not (n.kernel or n.b_in or n.recurrent):
             return WeightGrads()
-        m = bw.xh2[:, 1:].T @ bw.dx2
-        srh = torch.from_numpy(s["srh"].reshape(bw.time * bw.batch, u))
-        d_h = srh.T @ bw.dx2[:, 2 * u :]
+        dx2 = bw.rows(bw.dx2)
+        m = bw.rows(bw.xh2)[:, 1:].T @ dx2
+        srh = bw.rows(torch.from_numpy(s["srh"].reshape(bw.time * bw.batch, u)))
+        d_h = srh.T @ dx2[:, 2 * u :]
         drec = torch.cat([m[:u, : 2 * u], d_h], dim=1)
         return WeightGrads(kernel=m[u : u + f], b_in=m[-1], recurrent=drec)
 

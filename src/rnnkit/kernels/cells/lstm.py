@@ -75,7 +75,7 @@ class LSTMSpec(ExtLSTMKernels, CellSpec):
         n = bw.needs
         if not (n.kernel or n.b_in or n.recurrent):
             return WeightGrads()
-        m = bw.xh2[:, 1:].T @ bw.dx2  # (units + features + 1, 4 units): dU, dW, db
+        m = bw.rows(bw.xh2)[:, 1:].T @ bw.rows(bw.dx2)  # (units + features + 1, 4 units)
         return WeightGrads(kernel=m[u : u + f], b_in=m[-1], recurrent=m[:u])
 
     def triton_forward(self, tf: TritonForward) -> list[Tensor]:
