@@ -230,6 +230,8 @@ _FLAGS = {
     "BLOCK_B": _triton_launch.BLOCK_B,
     "BLOCK_N": _triton_launch.MAX_BLOCK_UNITS,
     "BLOCK_K": _triton_launch.MAX_BLOCK_UNITS,
+    "KIND": 1,  # the min cells' kernels: MinLSTM
+    "BLOCK_T": 32,
 }
 
 

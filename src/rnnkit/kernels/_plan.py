@@ -14,7 +14,8 @@ Engines:
   the whole sequence at once, by a chunked parallel scan in log space (``_scan``); any device.
 * ``"loop"``: the reference Python loop over the cell's step; runs everything.
 
-The scan kinds run on "scan" unless "loop" is forced. The LayerNorm kinds, and LSTM/GRU
+The scan kinds run on "fused" (CPU, float32/float64), else "triton" (CUDA), else "scan", unless
+"loop" or "scan" is forced. The LayerNorm kinds, and LSTM/GRU
 (``reset_after``) with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
 on the fused engine's split kernels (``_fused_ext``; not under ``torch.compile``); no other
 engine runs those options yet.
@@ -189,9 +190,15 @@ def _plan(
     if name not in ENGINES:
         raise ValueError(f"expected an engine in {ENGINES} ({source or 'default'}), got {name!r}")
     spec = spec_for(cell, reset_after)
-    if spec.scan:
-        return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES)
     options_no = f"no compiled kernels for {' and '.join(options)} yet" if options else None
+    # Triton is imported (once) only where it could run the call: CUDA, or forced.
+    triton_no: str | None = "not considered on CPU"
+    if dev != "cpu" or name == "triton":
+        triton_no = options_no or _triton_blocker(
+            spec, activation, recurrent_activation, dtype, dev, triton_interpret
+        )
+    if spec.scan:
+        return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES, triton_no)
     fused_no = spec.fused_options_blocker(options) or _fused_blocker(
         spec, activation, recurrent_activation, dtype, dev
     )
@@ -202,12 +209,6 @@ def _plan(
     )
     if compiling and native_no is None:
         native_no = "PyTorch's recurrent ops break torch.compile's graph"
-    # Triton is imported (once) only where it could run the call: CUDA, or forced.
-    triton_no: str | None = "not considered on CPU"
-    if dev != "cpu" or name == "triton":
-        triton_no = options_no or _triton_blocker(
-            spec, activation, recurrent_activation, dtype, dev, triton_interpret
-        )
     prefix = ""
     if name == "loop":
         return EngineChoice("loop", f"forced by the {source}")
@@ -246,17 +247,26 @@ def _plan(
     return EngineChoice("loop", prefix + f"reference loop: {fused_no}")
 
 
-def _plan_scan(spec: CellSpec, name: str, source: str, fused_ok: bool) -> EngineChoice:
+def _plan_scan(
+    spec: CellSpec, name: str, source: str, fused_ok: bool, triton_no: str | None
+) -> EngineChoice:
     """A kind without a recurrent product: its fused CPU kernels (float32/float64 on CPU), else
-    the log-space parallel scan; the loop or the scan where forced."""
-    if name in ("loop", "scan") or (name == "fused" and fused_ok):
+    its Triton kernels (CUDA, a parallel scan over time), else the log-space parallel scan; the
+    loop or the scan where forced."""
+    forced_ok = (name == "fused" and fused_ok) or (name == "triton" and triton_no is None)
+    if name in ("loop", "scan") or forced_ok:
         return EngineChoice(name, f"forced by the {source}")
     prefix = f"'{name}' forced by the {source} but " if name != "auto" else ""
+    if name == "triton":
+        prefix += f"{triton_no}; "
     if fused_ok:
         why = f"{prefix and prefix + 'the fused kernels run it; '}fused numba kernels (the scan)"
         return EngineChoice("fused", why)
-    if prefix:
-        prefix += f"{spec.name} runs on 'scan' here; "
+    where = "triton" if triton_no is None else "scan"
+    if prefix and name != "triton":
+        prefix += f"{spec.name} runs on '{where}' here; "
+    if triton_no is None:
+        return EngineChoice("triton", prefix + "Triton kernels (a parallel scan over time)")
     return EngineChoice("scan", prefix + "parallel scan over time in log space")
 
 

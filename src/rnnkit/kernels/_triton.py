@@ -41,7 +41,9 @@ other engines to float32 rounding.
 Modules: this one checks a call and runs it (:func:`run_triton`); ``_triton_launch`` wraps the
 kernels (JIT or interpreter) and holds the autograd Function that launches them; the kernel
 sources are ``_triton_device`` (shared device helpers), ``_triton_cells`` (LSTM, SimpleRNN,
-IndRNN) and ``_triton_gru`` (GRU, both ``reset_after`` forms).
+IndRNN), ``_triton_gru`` (GRU, both ``reset_after`` forms) and ``_triton_min`` (MinGRU, MinLSTM:
+one program per batch row and unit block, chunked parallel scans over time; the spec sets its
+own grid).
 """
 
 from __future__ import annotations

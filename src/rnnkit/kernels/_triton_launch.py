@@ -19,7 +19,7 @@ from torch.autograd.function import once_differentiable
 from . import _triton_device
 from ._triton_ctx import Launch, TritonBackward, TritonForward
 from ._triton_device import _DEVICE_FNS
-from .cells import ALL_SPECS, CellSpec
+from .cells import ALL_SPECS, LOOP_SPECS, CellSpec
 
 INTERPRET_ENV = "TRITON_INTERPRET"
 
@@ -32,9 +32,13 @@ MAX_BLOCK_UNITS = 64
 #: default pipelining needs 136 KiB).
 _LAUNCH = {"num_warps": 4, "num_stages": 1}
 
-#: The kernel sources of every cell kind's spec, by name.
-_SOURCES: dict[str, Any] = {fn.__name__: fn for spec in ALL_SPECS for fn in spec.triton_kernels}
-_KERNEL_FNS = tuple(_SOURCES)
+#: The kernel sources of every cell kind's spec, and their device helpers, by name.
+_WITH_KERNELS = (*ALL_SPECS, *LOOP_SPECS)
+_SOURCES: dict[str, Any] = {
+    fn.__name__: fn for s in _WITH_KERNELS for fn in (*s.triton_helpers, *s.triton_kernels)
+}
+_KERNEL_FNS = tuple(dict.fromkeys(fn.__name__ for s in _WITH_KERNELS for fn in s.triton_kernels))
+_HELPER_FNS = tuple(name for name in _SOURCES if name not in _KERNEL_FNS)
 
 _available: bool | None = None
 _KERNELS: dict[bool, dict[str, Any]] = {}
@@ -81,13 +85,13 @@ def _kernels(interpret: bool) -> dict[str, Any]:
         ns: dict[str, Any] = {"__name__": __name__, "tl": tl_mod, "triton": triton}
         ns["constexpr"] = tl_mod.constexpr
         here = {**vars(_triton_device), **_SOURCES}
-        for name in _DEVICE_FNS + _KERNEL_FNS:
+        for name in _DEVICE_FNS + _HELPER_FNS + _KERNEL_FNS:
             raw = here[name]
             fn = types.FunctionType(raw.__code__, ns, name, raw.__defaults__)
             fn.__annotations__ = dict(raw.__annotations__)  # "constexpr" marks (as text)
             fn.__doc__ = raw.__doc__
             ns[name] = fn
-        for name in _DEVICE_FNS + _KERNEL_FNS:
+        for name in _DEVICE_FNS + _HELPER_FNS + _KERNEL_FNS:
             ns[name] = wrap(ns[name])
         _KERNELS[interpret] = ns
         return ns

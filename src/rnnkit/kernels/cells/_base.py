@@ -66,6 +66,8 @@ class CellSpec:
     fused_kernels: ClassVar[tuple[Any, ...]] = ()
     #: The Triton kernel sources (plain functions; ``_triton_launch`` wraps them).
     triton_kernels: ClassVar[tuple[Callable[..., Any], ...]] = ()
+    #: Device functions of those kernels beyond ``_triton_device``'s (wrapped the same way).
+    triton_helpers: ClassVar[tuple[Callable[..., Any], ...]] = ()
     #: ``torch.nn`` module whose weights map onto this kind (None: no such module), the gate
     #: blocks' order there (indices into ``gate_order``), and why not where there is none.
     torch_module: ClassVar[type[torch.nn.RNNBase] | None] = None

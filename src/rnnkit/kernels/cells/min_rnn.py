@@ -12,11 +12,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import _triton_min
+from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, OnnxWeights
+
+TFWD = triton_args(_triton_min._min_fwd)
+TBWD = triton_args(_triton_min._min_bwd)
+#: Steps per chunk of the Triton kernels' scans (a power of two).
+BLOCK_T = 32
 
 
 def log_g(v: Tensor) -> Tensor:
@@ -32,9 +41,40 @@ def _onnx_g(b: GraphBuilder, v: str) -> str:
 class MinSpec(CellSpec):
     scan = True
     torch_missing = "torch has no minGRU/minLSTM module"
+    triton_kernels = (_triton_min._min_fwd, _triton_min._min_bwd)
+    triton_helpers = (
+        _triton_min._min_combine,
+        _triton_min._min_add,
+        _triton_min._min_least,
+        _triton_min._min_gates,
+        _triton_min._min_keep,
+        _triton_min._min_first,
+    )
 
     def recurrent_shape(self, units: int) -> tuple[int, ...]:
         return (units, 0)
+
+    def triton_forward(self, tf: TritonForward) -> list[Tensor]:
+        h0 = tf.h.clone()  # (batch, units): the backward's first previous state
+        # every unit is its own recurrence: programs over (batch rows, unit blocks)
+        grid = (tf.batch, -(-tf.units // tf.block))
+        launch = dataclasses.replace(tf.launch, grid=grid)
+        args = TFWD(
+            xp=tf.xp, h=tf.h, p=tf.p, seq=tf.seq, mask=tf.mask, hin=tf.hin, T=tf.time,
+            B=tf.batch, U=tf.units,
+        )  # fmt: skip
+        launch(_triton_min._min_fwd, args, KIND=self.fused_code, BLOCK_T=BLOCK_T)
+        return [tf.xp, h0]
+
+    def triton_backward(self, tb: TritonBackward) -> tuple[Tensor | None, Tensor | None]:
+        xp, h0 = tb.saved
+        launch = dataclasses.replace(tb.launch, grid=(tb.batch, -(-tb.units // tb.block)))
+        args = TBWD(
+            xp=xp, hin=tb.hin, h0=h0, mask=tb.mask, dseq=tb.dseq, dh=tb.dh, dp=tb.dp,
+            dxg=tb.dxg, T=tb.time, B=tb.batch, U=tb.units,
+        )  # fmt: skip
+        launch(_triton_min._min_bwd, args, KIND=self.fused_code, BLOCK_T=BLOCK_T)
+        return None, None
 
 
 class MinGRUSpec(MinSpec):
