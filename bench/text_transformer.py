@@ -16,10 +16,10 @@ ones of its block, as nanoGPT evaluates); the demo reads the held-out text as on
 
 Usage (times are wall clock; say if the machine was loaded)::
 
-    python bench/text_transformer.py --threads 2                      # both, then the table
-    python bench/text_transformer.py --model rnn --results text.jsonl  # ~10 min each ...
-    python bench/text_transformer.py --model transformer --seconds 570 --results text.jsonl
-    python bench/text_transformer.py --table text.jsonl                # ... then the table
+    python bench/text_transformer.py --threads 2               # both (~21 min), the table
+    python bench/text_transformer.py --model rnn --results text.jsonl          # ~10 min
+    python bench/text_transformer.py --model transformer --results text.jsonl  # ~10 min,
+    python bench/text_transformer.py --table text.jsonl        # the demo's seconds; table
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from rnnkit.datasets import load_shakespeare
 from rnnkit.tasks import DEMOS
 
 HELDOUT = 0.1
+DEMO_MODEL = "rnnkit demo shakespeare"
 
 
 class CharTransformer(nn.Module):
@@ -143,7 +144,7 @@ def train_demo(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         run = DEMOS["shakespeare"].runner(Path(folder), quick, 0)
     m = run.metrics
-    return {"model": "rnnkit demo shakespeare", "train_seconds": round(m["train_seconds"], 1),
+    return {"model": DEMO_MODEL, "train_seconds": round(m["train_seconds"], 1),
             "steps": None, "chars_per_second": None,
             "heldout_bits_per_char": round(m["bits_per_char"], 3), "params": None}
 
@@ -157,6 +158,14 @@ def table(rows: list[dict[str, Any]]) -> str:
                  r["chars_per_second"], f"**{r['heldout_bits_per_char']:.3f}**", r["params"]]
         lines.append("| " + " | ".join("" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def _demo_seconds(results: Path) -> float | None:
+    """The training seconds of the last demo row of a results file (None without one)."""
+    rows = [json.loads(line) for line in results.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
+    demo = [r for r in rows if r["model"] == DEMO_MODEL]
+    return float(demo[-1]["train_seconds"]) if demo else None
 
 
 def _machine() -> str:
@@ -190,9 +199,12 @@ def main() -> None:
     if args.model in ("both", "rnn"):
         rows.append(train_demo(args.quick))
         seconds = rows[-1]["train_seconds"] if seconds is None else seconds
+    if seconds is None and args.results is not None and args.results.exists():
+        seconds = _demo_seconds(args.results)
     if args.model in ("both", "transformer"):
         if seconds is None:
-            parser.error("--model transformer needs --seconds (the demo's training seconds)")
+            parser.error("--model transformer needs --seconds, or a --results file holding "
+                         "the demo's row")
         rows.append(train_transformer(seconds, args.context, args.batch, args.seed))
     for row in rows:
         row.update(threads=args.threads, machine=_machine())

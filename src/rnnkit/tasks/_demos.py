@@ -280,8 +280,8 @@ def _prices(out: Path, quick: bool, verbose: Verbose) -> Run:
 
 def _shakespeare(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = TextGenerator(
-        "gru", (384,), embedding_dim=64, seq_length=100, dropout=0.25, epochs=60, batch_size=64,
-        learning_rate=2e-3, patience=4, validation=0.05, max_time=540.0, verbose=verbose,
+        "gru", (384,), embedding_dim=64, seq_length=100, dropout=0.25, epochs=60, batch_size=32,
+        learning_rate=3e-3, patience=4, validation=0.05, max_time=570.0, verbose=verbose,
     )
     length = 500
     if quick:
