@@ -12,7 +12,7 @@ from rnnkit.tasks import SequenceClassifier, load_task
 from rnnkit.tasks._validation import stratified_validation
 
 FAST: dict[str, Any] = {"epochs": 3, "batch_size": 16, "learning_rate": 5e-3, "verbose": 0,
-                        "filters": (4,)}
+                        "filters": (4,), "validation": 0.2}  # no cross-validation
 
 
 def _data(n: int = 60) -> tuple[np.ndarray, np.ndarray]:

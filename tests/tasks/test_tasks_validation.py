@@ -17,7 +17,7 @@ from rnnkit.tasks._validation import (
 )
 
 SMALL: dict[str, Any] = {"units": (4,), "filters": (4,), "kernel_size": 3, "epochs": 1,
-                         "batch_size": 8, "verbose": 0, "baseline": False}
+                         "batch_size": 8, "verbose": 0, "baseline": False, "validation": 0.2}
 
 
 def test_grouped_validation_keeps_each_group_on_one_side() -> None:
@@ -86,3 +86,19 @@ def test_bad_groups_are_refused_in_one_line() -> None:
         check_groups(np.array([0.0, 1.0, np.nan]), 3)
     with pytest.raises(TypeError, match="object array"):
         check_groups(np.array([None, 1, 2], dtype=object), 3)
+
+
+def test_tiny_sets_are_cross_validated_then_trained_on_every_sequence() -> None:
+    rng = np.random.default_rng(0)
+    y = np.array(["a", "b"] * 20)
+    X = rng.normal(size=(40, 6, 2)) + (y == "a")[:, None, None]
+    task = SequenceClassifier(**{**SMALL, "epochs": 6, "validation": "auto",
+                                 "learning_rate": 1e-2}).fit(X, y)
+    recipe = task.recipe_
+    assert recipe["validation_split"] == "5-fold cross-validation, stratified"
+    assert len(recipe["fold_best_epochs"]) == 5
+    assert all(1 <= e <= 6 for e in recipe["fold_best_epochs"])
+    assert recipe["epochs"] == max(1, int(np.median(recipe["fold_best_epochs"])))
+    assert len(task.history_["loss"]) == recipe["epochs"]  # the final training, all 40
+    assert "val_loss" not in task.history_
+    assert task.score(X, y) > 0.5

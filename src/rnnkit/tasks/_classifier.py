@@ -15,11 +15,13 @@ Inputs, chosen by what ``fit`` receives:
 Labels may be of any dtype (ints, strings, bools); ``classes_`` holds them sorted and the
 network predicts their positions (softmax output, cross-entropy weighted per class).
 
-The defaults are one recipe for 40 to 10,000 training sequences (:mod:`._recipe`): a
-stratified validation part, epochs, batch size and patience that scale with the data, the
-best weights restored, the learning rate halved on plateaus, classes weighted "balanced",
-batches bucketed by length; the network is a convolutional front end before an LSTM with a
-pooled convolutional branch beside it (:mod:`._classifier_net`).
+The defaults are one recipe for 40 to 10,000 training sequences (:mod:`._recipe`): an
+honest validation part (whole groups or blocks of overlapping windows, else stratified;
+cross-validation below 200 sequences, :mod:`._classifier_fit`), epochs, batch size and
+patience that scale with the data, the best weights restored, the learning rate halved on
+plateaus, classes weighted "balanced", batches bucketed by length; the network is a
+convolutional front end before an LSTM with a pooled convolutional branch beside it
+(:mod:`._classifier_net`).
 
 Baselines: the majority class of the training labels, and a non-recurrent network trained
 with the same recipe: multinomial logistic regression on the flattened scaled sequence, or
@@ -29,7 +31,6 @@ learning rate. The held-out log loss of each is reported beside the chance level
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,35 +40,22 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from ..data import Padded, StandardScaler, WordTokenizer, scaler_from_dict, to_padded
-from ..training import Callback
+from ..data import StandardScaler, WordTokenizer, scaler_from_dict, to_padded
 from ._base import (
     InspectBatch,
     Network,
     PredictRequest,
-    Task,
     _load_extra,
     _predict,
     fmt,
 )
-from ._baselines import majority_class
-from ._checks import check_choice, check_float, check_int, check_units
-from ._classifier_input import MODES, Augment, ClassifierInputs, EpochAugment, Prepared
-from ._classifier_net import NetSpec, build_baseline, build_network
+from ._checks import check_choice
+from ._classifier_fit import ClassifierFitting
+from ._classifier_input import MODES, Augment, Prepared
 from ._files import csv_text, read_sequences
-from ._forecaster import RNN_CELLS
 from ._metrics import classification_report
-from ._recipe import (
-    MIN_DELTA,
-    BalancedCrossEntropy,
-    LengthBuckets,
-    balanced_weights,
-    plateau_schedule,
-    resolve_recipe,
-)
 from ._report import plot_confusion_matrix
-from ._training import AUTO, TrainingConfig, TrainingResult, train_model
-from ._validation import check_groups, overlap_blocks, split_blocks, validation_split
+from ._training import AUTO, TrainingConfig
 
 __all__ = ["SequenceClassifier"]
 
@@ -75,8 +63,6 @@ __all__ = ["SequenceClassifier"]
 def _loss_text(figures: Mapping[str, Any]) -> str:
     loss = figures.get("log_loss")
     return "" if loss is None else f"  log_loss={fmt(loss)}"
-
-_CLASS_WEIGHTS = ("balanced", "none")
 
 
 def _labels_to_json(classes: NDArray[Any]) -> list[Any]:
@@ -88,7 +74,7 @@ def _log_loss(true: NDArray[np.int64], proba: NDArray[np.float64]) -> float:
     return float(-np.mean(np.log(np.clip(p, 1e-12, 1.0))))
 
 
-class SequenceClassifier(ClassifierInputs, Task):
+class SequenceClassifier(ClassifierFitting):
     """Classify whole sequences: a convolutional front end, LSTM/GRU/RNN layers and a
     softmax head, trained with a recipe that scales with the data.
 
@@ -129,12 +115,14 @@ class SequenceClassifier(ClassifierInputs, Task):
             ``learning_rate=1e-3``, ``clipnorm=1.0``, ``max_time``, ``checkpoint_dir``,
             ``random_state=0``, ``verbose=0``.
 
-    ``fit(X, y, lengths=None)``, ``predict(X, lengths=None)``: ``X`` in any of the numeric
-    forms above; sequences longer than the longest training sequence are refused.
+    ``fit(X, y, lengths=None, groups=None)``, ``predict(X, lengths=None)``: ``X`` in any of
+    the numeric forms above; sequences longer than the longest training sequence are
+    refused. ``groups`` (subject, recording...) keeps each group whole on one side of the
+    validation part or the folds.
 
     Learned attributes: ``model_``, ``classes_``, ``mode_``, ``scaler_``, ``tokenizer_``,
     ``input_shape_``, ``majority_``, ``baseline_model_``, ``history_``, ``recipe_`` (the
-    resolved training arguments), ``baseline_history_``.
+    resolved training arguments and how validation was drawn), ``baseline_history_``.
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(size=(40, 5, 2)); y = np.array(["a", "b"] * 20)
@@ -185,136 +173,6 @@ class SequenceClassifier(ClassifierInputs, Task):
         self.augment = augment
         self.baseline = baseline
         self._store_training(training)
-
-    # -- inputs -------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        check_choice("cell", self.cell, tuple(RNN_CELLS))
-        if self.layers is None:
-            check_units(self.units)
-        for d in self.dense:
-            check_int("dense item", d, 1)
-        for f in self.filters:
-            check_int("filters item", f, 1)
-        check_int("kernel_size", self.kernel_size, 1)
-        check_float("dropout", self.dropout, 0.0, 1.0)
-        check_int("embedding_dim", self.embedding_dim, 1)
-        check_choice("class_weight", self.class_weight, _CLASS_WEIGHTS)
-        if self.max_vocab is not None:
-            check_int("max_vocab", self.max_vocab, 2)
-        if self.maxlen is not None:
-            check_int("maxlen", self.maxlen, 1)
-        if self.augment is not None and not callable(self.augment):
-            raise TypeError(f"expected augment to be a callable augment(X, rng) or None, got "
-                            f"{type(self.augment).__name__}")
-
-    # -- model --------------------------------------------------------------------------------
-    def _spec(self) -> NetSpec:
-        text = self.mode_ == "text"
-        vocab = self.tokenizer_.vocab_size if text else getattr(self, "vocab_size_", 0)
-        return NetSpec(
-            cell=self.cell, units=check_units(self.units) if self.layers is None else (),
-            filters=tuple(int(f) for f in self.filters), kernel_size=int(self.kernel_size),
-            pooling=bool(self.pooling), dense=tuple(int(d) for d in self.dense),
-            dropout=float(self.dropout), bidirectional=bool(self.bidirectional),
-            layers=self.layers, input_shape=tuple(self.input_shape_),
-            n_classes=len(self.classes_), vocab=int(vocab), embedding_dim=int(self.embedding_dim))
-
-    @property
-    def baseline_name_(self) -> str:
-        """What the non-recurrent baseline is."""
-        if getattr(self, "mode_", "features") == "features":
-            return "logistic regression on the flattened sequence (Flatten -> Dense softmax)"
-        return "mean of word embeddings (Embedding -> GlobalAveragePooling1D -> Dense softmax)"
-
-    # -- fitting ------------------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, lengths: Any = None, groups: Any = None
-            ) -> SequenceClassifier:
-        """Train on sequences ``X`` (with ``lengths`` for a padded array) and labels ``y``
-        (any dtype). ``groups`` (one label per sequence: subject, recording...) keeps each
-        group whole on one side of the validation part (scikit-learn's GroupKFold
-        convention); without it, consecutive overlapping windows are kept together
-        (:mod:`._validation`). Returns ``self``."""
-        self._check_params()
-        labels = self._check_labels(X, y)
-        self.classes_ = np.unique(labels)
-        if len(self.classes_) < 2:
-            raise ValueError(f"expected at least 2 classes, got {self.classes_.tolist()}")
-        ids = self._encode_labels(labels)
-        data = self._prepare(X, lengths, fitting=True)
-        config = resolve_recipe(self.training_config(), len(ids), len(self.classes_))
-        config.check()
-        self.recipe_ = {k: getattr(config, k) for k in ("epochs", "batch_size", "validation",
-                                                       "patience")}
-        tr, va = self._validation_part(data, ids, groups, config)
-        val = (data.take(va), ids[va]) if len(va) else None
-        weights = balanced_weights(ids[tr], len(self.classes_))
-        loss: Any = BalancedCrossEntropy(weights) if self.class_weight == "balanced" else \
-            BalancedCrossEntropy(np.ones(len(self.classes_)))
-        config.seed()
-        model = build_network(self._spec(), self.mode_)
-        x_fit, y_fit, hooks = self._training_data(data, ids, tr, config)
-        self._train(model, loss, x_fit, y_fit, val, config=config, metrics=["accuracy"],
-                    callbacks=[*hooks, *self._schedule(config, val)],
-                    shuffle=self.mode_ != "features", min_delta=MIN_DELTA)
-        self.model_ = model
-        self.majority_ = majority_class(ids[tr])
-        self.class_prior_ = np.bincount(ids[tr], minlength=len(self.classes_)) / len(tr)
-        self.baseline_model_: Network | None = None
-        self.baseline_history_: dict[str, list[float]] = {}
-        if self.baseline:
-            # a linear model tolerates (and needs) larger steps: ten times the rate
-            base_config = dataclasses.replace(config, learning_rate=config.learning_rate * 10)
-            base = build_baseline(self._spec(), self.mode_)
-            x_fit, y_fit, hooks = self._training_data(data, ids, tr, config)
-            result: TrainingResult = train_model(
-                base, loss, x_fit, y_fit, val, base_config, name="baseline",
-                callbacks=[*hooks, *self._schedule(config, val)],
-                shuffle=self.mode_ != "features", min_delta=MIN_DELTA)
-            self.baseline_model_ = base
-            self.baseline_history_ = result.history
-        return self
-
-    def _validation_part(self, data: Prepared, ids: NDArray[np.int64], groups: Any,
-                         config: TrainingConfig) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
-        """Training and validation indices (:func:`validation_split`); ``recipe_`` records
-        how the validation part was drawn."""
-        how = "stratified"
-        if groups is not None:
-            groups, how = check_groups(groups, len(ids)), "groups"
-        elif data.raw is not None:
-            blocks = overlap_blocks(data.raw.values, data.raw.lengths)
-            if blocks is not None:
-                groups, how = split_blocks(blocks, 20), "blocks of overlapping windows"
-        self.recipe_["validation_split"] = how if float(config.validation) > 0 else "none"
-        return validation_split(ids, float(config.validation),
-                                np.random.default_rng(config.random_state), groups)
-
-    @staticmethod
-    def _schedule(config: TrainingConfig, val: Any) -> list[Callback]:
-        if val is None or config.patience is None:
-            return []
-        return [plateau_schedule(int(config.patience))]
-
-    def _training_data(self, data: Prepared, ids: NDArray[np.int64], tr: NDArray[np.intp],
-                       config: TrainingConfig) -> tuple[Any, Any, list[Callback]]:
-        """What the training loop reads (inputs, labels) and the hooks that rewrite it every
-        epoch: for numeric sequences the augmentation (if any) and then the length buckets
-        (the loop runs with ``shuffle=False``)."""
-        if self.mode_ != "features":
-            if self.augment is not None:
-                raise ValueError(f"expected numeric sequences with augment, got {self.mode_}")
-            return data.take(tr)[0], ids[tr], []
-        values, mask = (torch.from_numpy(np.ascontiguousarray(a)) for a in data.take(tr))
-        hooks: list[Callback] = []
-        if self.augment is not None and data.raw is not None:
-            raw = Padded(data.raw.values[tr], data.raw.lengths[tr])
-            augment = EpochAugment(self.augment, raw, self.scaler_, config.random_state)
-            values = augment.data  # rewritten before every epoch
-            hooks.append(augment)
-        assert data.lengths is not None
-        buckets = LengthBuckets([values, mask, torch.from_numpy(ids[tr])], data.lengths[tr],
-                                int(config.batch_size), config.random_state)
-        return buckets.targets[:2], buckets.targets[2], [*hooks, buckets]
 
     # -- prediction ---------------------------------------------------------------------------
     def _proba(self, model: Network, data: Prepared) -> NDArray[np.float64]:

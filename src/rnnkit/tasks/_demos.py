@@ -10,7 +10,8 @@ of quick runs mean nothing.
 demo           seed       what
 =============  =========  ==================================================================
 activity       000        accelerometer windows (200, 3) -> 7 exercises; the classifier's
-                         defaults (training: overlapping windows)
+                         defaults (training: overlapping windows, wrist augmentation;
+                         validation: whole subjects)
 energy         003        half-hourly electricity load, 33-step window, next step; LSTM
 temperature    001        Seattle daily max temperature with weather covariates; LSTM
 digits         003        8x8 digits read row by row (8 steps of 8 pixels); defaults
@@ -175,11 +176,13 @@ ACTIVITY_STRIDE = 25
 
 
 def _activity(out: Path, quick: bool, verbose: Verbose) -> Run:
-    task = SequenceClassifier(max_time=540.0, verbose=verbose)  # the defaults
+    # the defaults, and the watch's random placement on the wrist as augmentation (as the
+    # digits demo shifts its images): chosen on the validation subjects
+    task = SequenceClassifier(augment=WristAugment(), max_time=540.0, verbose=verbose)
     xtr, ytr, xte, yte = demo_data("activity", quick)
     data = (f"load_activity(): watch accelerometer, test subjects 9 and 10 (non-overlapping "
-            f"windows); training subjects' windows every {ACTIVITY_STRIDE} steps, validation "
-            f"by whole subjects")
+            f"windows); training subjects' windows every {ACTIVITY_STRIDE} steps, rotated, "
+            f"scaled and jittered afresh every epoch; validation by whole subjects")
     ds = datasets.load_activity(stride=None if quick else ACTIVITY_STRIDE)
     assert ds.groups is not None  # load_activity() always gives the subjects
     subjects = ds.groups[~ds.is_test]

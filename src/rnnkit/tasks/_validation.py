@@ -24,11 +24,30 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["MAX_VALIDATION", "check_groups", "group_folds", "overlap_blocks", "split_blocks",
-           "stratified_validation", "validation_split"]
+__all__ = ["CV_BELOW", "CV_FOLDS", "MAX_VALIDATION", "best_epoch", "check_groups",
+           "group_folds", "overlap_blocks", "split_blocks", "stratified_validation",
+           "validation_split"]
 
 #: the most sequences a validation part holds
 MAX_VALIDATION = 2000
+#: training sets smaller than this are cross-validated (the classifier's "auto" validation)
+CV_BELOW = 200
+#: folds of that cross-validation
+CV_FOLDS = 5
+
+
+def best_epoch(val_loss: list[float], min_delta: float = 0.0) -> int:
+    """The epoch (from 1) early stopping keeps: the last one whose validation loss fell
+    more than ``min_delta`` below the best so far.
+
+    >>> best_epoch([1.0, 0.5, 0.4995, 0.6], 1e-3)
+    2
+    """
+    best, keep = float("inf"), 1
+    for epoch, value in enumerate(val_loss, start=1):
+        if value < best - min_delta:
+            best, keep = value, epoch
+    return keep
 
 
 def stratified_validation(ids: NDArray[np.int64], fraction: float, rng: np.random.Generator,
