@@ -124,7 +124,8 @@ def _report(run: Any, verbose: int | str = 1) -> None:
 @_guard
 def demo(
     name: Annotated[Literal["activity", "energy", "temperature", "digits", "shakespeare",
-                            "prices", "sentiment"], typer.Argument(help="The demo.")]
+                            "prices", "accommodation", "sentiment"],
+                    typer.Argument(help="The demo.")]
     = "activity",
     quick: Annotated[bool, typer.Option("--quick", help="A tiny run on a slice of the data "
                                                         "(seconds; for CI).")] = False,

@@ -17,6 +17,8 @@ temperature    001        Seattle daily max temperature with weather covariates;
 digits         003        8x8 digits read row by row (8 steps of 8 pixels); defaults
 shakespeare    003        character-level GRU on eight plays; bits per character, sample
 prices         003        MSFT daily close, 33-day window; CNN-LSTM
+accommodation  (13)       8 quarterly series, one global model (the Forecaster's defaults)
+                         against one model per series and every baseline
 sentiment      002        movie-review snippets, positive/negative; embedding + LSTM
 =============  =========  ==================================================================
 """
@@ -31,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .. import datasets
+from ._base import clone
 from ._classifier import SequenceClassifier
 from ._forecaster import Forecaster
 from ._generator import TextGenerator
@@ -281,6 +284,33 @@ def _prices(out: Path, quick: bool, verbose: Verbose) -> Run:
                         config={"command": "demo prices", "quick": quick})
 
 
+def _accommodation(out: Path, quick: bool, verbose: Verbose) -> Run:
+    """One global model over the 8 states against one model per state (same settings)."""
+    task = Forecaster(target="takings", id_column="state", time_column="quarter", horizon=4,
+                      verbose=verbose)
+    if quick:
+        task.set_params(units=(4,), epochs=1)
+    table = datasets.load_aus_accommodation()[["state", "quarter", "takings"]]
+    run = run_forecast(task, table, out=out, test=8,
+                       data="load_aus_accommodation(): quarterly takings of 8 states",
+                       config={"command": "demo accommodation", "quick": quick})
+    run.metrics["per_series_models"] = _per_series_models(task, table, test=8)
+    return run
+
+
+def _per_series_models(task: Forecaster, table: Any, test: int) -> dict[str, float]:
+    """MAE and MASE of one clone of ``task`` per series, trained on that series' rows
+    before its last ``test`` and backtested on them (every series has as many origins, so
+    the means of the series' figures are the pooled ones)."""
+    figures: dict[str, list[float]] = {"mae": [], "mase": []}
+    for _, rows in table.groupby(task.id_column, sort=False):
+        model = clone(task).fit(rows.iloc[:-test])
+        m = model.backtest(rows, test=test, statistical=False).metrics
+        for key, values in figures.items():
+            values.append(float(m[key]))
+    return {key: float(np.mean(values)) for key, values in figures.items()}
+
+
 def _shakespeare(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = TextGenerator(
         "gru", (384,), embedding_dim=64, seq_length=100, dropout=0.25, epochs=60, batch_size=32,
@@ -320,6 +350,10 @@ DEMOS: dict[str, Demo] = {
              lambda m: m["bits_per_char"] <= 2.4 and (m["train_seconds"] or 0) <= 600),
         Demo("prices", "share-price forecasting, CNN-LSTM", "003",
              "MAE below the naive and seasonal-naive forecasts", _prices, _beats_baselines),
+        Demo("accommodation", "8 quarterly series: one global model against one model per "
+             "series and the baselines", "13", "MASE below the seasonal-naive forecast's",
+             _accommodation,
+             lambda m: m["mase"] < m["baselines"]["seasonal_naive"]["mase"]),
         Demo("sentiment", "sentiment classification of review snippets, LSTM", "002",
              "accuracy >= majority class + 0.10", _sentiment,
              lambda m: m["accuracy"] >= m["baselines"]["majority"]["accuracy"] + 0.10),

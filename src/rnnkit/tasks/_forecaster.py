@@ -882,8 +882,12 @@ class Forecaster(Task):
             return [f"held-out       none ({metrics.get('note', 'no test part')})"]
         keys = ("mae", "rmse", "mape", "mase")
         lines = ["held-out       " + "  ".join(f"{k}={fmt(metrics.get(k))}" for k in keys)]
-        for name, b in metrics.get("baselines", {}).items():
-            lines.append(f"{name:<15}" + "  ".join(f"{k}={fmt(b.get(k))}" for k in keys))
+        rows = {**metrics.get("baselines", {}), **(
+            {"per-series": metrics["per_series_models"]} if "per_series_models" in metrics
+            else {})}
+        for name, b in rows.items():
+            lines.append(f"{name:<15}" + "  ".join(f"{k}={fmt(b.get(k))}" for k in keys
+                                                   if k in b))
         if "interval" in metrics:
             iv = metrics["interval"]
             extra = "".join(f"  {k}={fmt(metrics[k])}" for k in ("wql", "crps") if k in metrics)
