@@ -1,9 +1,10 @@
 """A resumable two-process run for the failure tests: ``python _stall_script.py OUT``.
 
 Each rank writes its pid to ``OUT/pid-r{rank}``; ``fit`` checkpoints every epoch in
-``OUT/checkpoints`` (resuming from there when run again) and sleeps ``EPOCH_PAUSE`` s after
-each epoch, so that a test can stop or kill a rank mid-run; rank 0 finally writes
-``OUT/weights.safetensors``.
+``OUT/checkpoints`` (resuming from there when run again); with ``$STALL_SCRIPT_HOLD`` set, the
+ranks sleep that many seconds at the end of epoch 3 (before its checkpoint), so that a test
+can stop or kill a rank mid-run once ``epoch-0002`` exists, however slow the machine; rank 0
+finally writes ``OUT/weights.safetensors``.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ from safetensors.torch import save_file
 import rnnkit as rk
 from rnnkit import training
 
-EPOCHS = 8
-EPOCH_PAUSE = 0.5
+EPOCHS = 5
+HOLD_AT = 2  # epoch 3 (0-based 2)
 
 
-class Pause(training.Callback):
+class Hold(training.Callback):
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        time.sleep(EPOCH_PAUSE)
+        if epoch == HOLD_AT:
+            time.sleep(float(os.environ.get("STALL_SCRIPT_HOLD", "0")))
 
 
 def run(out: Path) -> None:
@@ -40,7 +42,7 @@ def run(out: Path) -> None:
     m = rk.Sequential([rk.layers.Input((5, 3)), rk.layers.GRU(6, dropout=0.2),
                        rk.layers.Dense(1)]).double()
     m.compile("adam", "mse")
-    m.fit(x, y, batch_size=16, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[Pause()],
+    m.fit(x, y, batch_size=16, epochs=EPOCHS, shuffle=True, verbose=0, callbacks=[Hold()],
           distributed=True, checkpoint_dir=out / "checkpoints")
     if rank == 0:
         weights = {k: v.detach().clone().contiguous() for k, v in m.state_dict().items()}

@@ -41,8 +41,9 @@ def _env() -> dict[str, str]:
             "RNNKIT_DIST_TIMEOUT_FLOOR": str(FLOOR), "RNNKIT_DIST_TIMEOUT_CEILING": "600"}
 
 
-def _launch(out: Path) -> int:
-    return training.launch(2, [str(SCRIPT), str(out)], env=_env(), timeout=RUN_LIMIT,
+def _launch(out: Path, hold: float = 0) -> int:
+    env = {**_env(), "STALL_SCRIPT_HOLD": str(hold)}
+    return training.launch(2, [str(SCRIPT), str(out)], env=env, timeout=RUN_LIMIT,
                            forward_stderr=False)
 
 
@@ -67,7 +68,7 @@ def test_a_lost_rank_ends_the_job_and_the_resumed_run_is_bit_identical(
     tmp_path: Path, reference: dict[str, torch.Tensor], sig: signal.Signals
 ) -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        future = pool.submit(_launch, tmp_path)
+        future = pool.submit(_launch, tmp_path, RUN_LIMIT)  # holds in epoch 3 until stopped
         _wait_for(tmp_path / "checkpoints" / "epoch-0002", future)
         pid = int((tmp_path / "pid-r1").read_text())
         os.kill(pid, sig)
