@@ -8,7 +8,7 @@ every round runs every (length, model) pair once (one warm-up step, then the med
 ``--reps`` timed steps), and the table holds the median over the rounds, so that a change in the
 machine's load hits all models alike.
 
-    python bench/mingru.py --threads 2 --rounds 3
+    python bench/mingru.py --threads 2 --rounds 3 --torch-max-length 1024 --torch-reps 2
     python bench/mingru.py --threads 1 --clock cpu   # CPU time of the one thread: on a loaded
                                                      # machine, the work without the waiting
 """
@@ -88,6 +88,9 @@ def main() -> None:
         "--torch-max-length", type=int, default=4096, help="skip nn.GRU above this length"
     )
     parser.add_argument("--torch-reps", type=int, default=0, help="nn.GRU's reps (0: --reps)")
+    parser.add_argument(
+        "--scan-max-length", type=int, default=1024, help="skip MinGRU (scan) above this length"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.clock == "cpu" and args.threads != 1:
@@ -103,6 +106,8 @@ def main() -> None:
             steps = make_steps(args.batch, t, args.features, args.units)
             for name, step in steps.items():
                 reps = args.reps
+                if name == "MinGRU (scan)" and t > args.scan_max_length:
+                    continue
                 if name == "nn.GRU":
                     if t > args.torch_max_length:
                         continue
