@@ -13,6 +13,8 @@ Sections:
   always (the policy off), and one thread. Keras 3 on JAX runs under the same loads.
 * ``lengths``: W1 with lengths uniform in 10..200, right- and left-padded, masked (rnnkit,
   Keras) or packed (PyTorch), against the same batch fully padded (no mask, 200 steps).
+* ``floor``: the floor of W1 LSTM b32 training (dependent chains of per-step products at
+  measured latency, plus the products after the loop) and rnnkit's distance to it.
 * ``stream``: one step of the W1 LSTM model with carried state at batch 1 (rnnkit's
   ``Streamer``, onnxruntime on the exported step model, PyTorch eager ``nn.LSTM``): p50, p99.
 
@@ -222,6 +224,59 @@ def worker_lengths(framework: str, names: list[str], rounds: int, per_round: int
             emit(section="lengths", workload=name, phase=phase, ms=res)
 
 
+def _chain_us(rows: int, k: int, n: int, steps: int = 400) -> float:
+    """Median microseconds per product of a dependent chain of (rows, k) @ (k, n) products (each
+    product's output feeds the next one's input), in a compiled loop."""
+    import numba
+
+    @numba.njit(fastmath=True, cache=False)
+    def chain(a: np.ndarray, w: np.ndarray, out: np.ndarray, steps: int) -> None:
+        m = min(a.shape[1], out.shape[1])
+        for _ in range(steps):
+            np.dot(a, w, out)
+            a[:, :m] = np.tanh(out[:, :m])
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((rows, k)).astype(np.float32) * 0.1
+    w = rng.standard_normal((k, n)).astype(np.float32) * 0.1
+    out = np.zeros((rows, n), np.float32)
+    chain(a, w, out, 2)
+    times = []
+    for _ in range(15):
+        t = time.perf_counter()
+        chain(a, w, out, steps)
+        times.append((time.perf_counter() - t) / steps)
+    return statistics.median(times) * 1e6
+
+
+def _mm_us(m: int, k: int, n: int) -> float:
+    import torch
+
+    a, b = torch.randn(k, m).T, torch.randn(k, n)
+    return statistics.median(step_times(lambda: a @ b, 50)[5:]) * 1e6
+
+
+def worker_floor() -> None:
+    """W1 LSTM b32 training: the floor (per layer, the forward and backward per-step products as
+    dependent chains at measured latency, plus the products after the loop) and rnnkit's step."""
+    from workloads import build_rnnkit
+
+    batch, time_, feats, units = 32, 200, 3, 32
+    parts = {}
+    for layer, f in (("layer 1", feats), ("layer 2", units)):
+        fwd = _chain_us(batch, units + f, 4 * units) * time_
+        bwd = _chain_us(batch, 4 * units, units) * time_
+        after = _mm_us(units + f + 1, time_ * batch, 4 * units)  # dU, dW, db
+        if layer == "layer 2":
+            after += _mm_us(time_ * batch, 4 * units, f)  # d inputs
+        parts[layer] = {"forward chain": fwd, "backward chain": bwd, "after the loop": after}
+    steps = build_rnnkit(workload("W1 LSTM b32"))
+    for _ in range(5):
+        steps.train()
+    rnnkit = statistics.median(step_times(steps.train, 60)) * 1e6
+    emit(section="floor", parts=parts, rnnkit_us=rnnkit)
+
+
 def percentiles(times: list[float]) -> dict[str, float]:
     arr = np.asarray(times) * 1e6
     return {"p50_us": float(np.percentile(arr, 50)), "p99_us": float(np.percentile(arr, 99))}
@@ -314,6 +369,18 @@ def table_lengths(recs: list[dict], names: list[str]) -> list[str]:
     return lines
 
 
+def table_floor(rec: dict) -> list[str]:
+    lines = ["| part | forward chain | backward chain | after the loop |", "|---|---|---|---|"]
+    total = 0.0
+    for layer, p in rec["parts"].items():
+        total += sum(p.values())
+        lines.append(f"| {layer} | {p['forward chain']:.0f} us | {p['backward chain']:.0f} us | "
+                     f"{p['after the loop']:.0f} us |")  # fmt: skip
+    lines += ["", f"Floor: {total / 1e3:.2f} ms per training step; rnnkit: "
+              f"{rec['rnnkit_us'] / 1e3:.2f} ms ({rec['rnnkit_us'] / total:.2f}x the floor)."]
+    return lines
+
+
 def table_stream(recs: list[dict]) -> list[str]:
     lines = ["| framework | p50 | p99 |", "|---|---|---|"]
     for r in recs:
@@ -333,7 +400,7 @@ def write_section(path: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sections", default="load,lengths,stream")
+    ap.add_argument("--sections", default="load,lengths,floor,stream")
     ap.add_argument("--quick", action="store_true", help="fewer workloads and rounds")
     ap.add_argument("--write", type=Path, help="replace this section of a markdown file")
     ap.add_argument("--worker")
@@ -352,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             worker_load(a.worker, names, a.rounds, a.per_round)
         elif a.task == "lengths":
             worker_lengths(a.worker, names, a.rounds, a.per_round)
+        elif a.task == "floor":
+            worker_floor()
         else:
             worker_stream(a.worker, a.rounds)
         return 0
@@ -384,6 +453,16 @@ def run_parent(a: argparse.Namespace) -> int:
         out += ["### Masked batches, lengths uniform in 10..200 (idle; median per call)", "",
                 *table_lengths(recs, names), ""]  # fmt: skip
         print("\n".join(out[-len(table_lengths(recs, names)) - 3 :]), flush=True)
+    if "floor" in sections:
+        recs = spawn("rnnkit", ["--task", "floor"], 300)
+        if recs:
+            out += ["### Floor of W1 LSTM b32 training (2 layers of 32 units, 200 steps)", "",
+                    "Each layer's per-step products form a dependent chain (step t + 1 needs "
+                    "step t's state); measured here as a compiled loop of (32, k) @ (k, n) "
+                    "products whose output feeds the next, times 200 steps, plus the products "
+                    "after the loop (weight gradients; the input gradient of layer 2) at "
+                    "torch's measured speed. The gates, the optimizer and the loss are left out: "
+                    "a lower bound.", "", *table_floor(recs[0]), ""]  # fmt: skip
     if "stream" in sections:
         recs = []
         for fw in ("rnnkit", "onnxruntime", "torch"):

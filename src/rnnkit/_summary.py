@@ -10,6 +10,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from . import kernels
 from .layers import RNN, Bidirectional
 
 
@@ -27,7 +28,9 @@ def _engine_lines(layers: Sequence[Any]) -> list[str]:
         )
         for rnn in rnns:
             choice = rnn.engine_plan()
-            lines.append(f" {rnn.name}: engine {choice.name} ({choice.reason})")
+            threads = kernels.threads_chosen() if choice.name == "fused" else None
+            reason = choice.reason if threads is None else f"{choice.reason}; {threads}"
+            lines.append(f" {rnn.name}: engine {choice.name} ({reason})")
     return lines
 
 

@@ -8,6 +8,8 @@ import itertools
 import pytest
 import torch
 
+import rnnkit as rk
+from rnnkit import kernels, layers
 from rnnkit.kernels import _runtime, _threads
 
 from .reference import assert_close, forward_backward, random_call
@@ -104,3 +106,15 @@ def test_fused_results_do_not_depend_on_the_policy(
             assert_close(got[1], want[1], 1e-6)
     finally:
         torch.set_num_threads(before)
+
+
+def test_summary_says_what_the_policy_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = rk.Sequential([rk.Input((5, 3)), layers.LSTM(4), layers.Dense(2)])
+    lines: list[str] = []
+    monkeypatch.setattr(kernels, "threads_chosen", lambda: "1 thread (busy)")
+    model.summary(print_fn=lines.append)
+    assert any("engine fused (" in ln and "; 1 thread (busy))" in ln for ln in lines)
+    monkeypatch.setattr(kernels, "threads_chosen", lambda: None)
+    lines.clear()
+    model.summary(print_fn=lines.append)
+    assert not any("1 thread" in ln for ln in lines)

@@ -11,6 +11,7 @@ from ._fused import clear_workspace, run_fused
 from ._loop import input_bias, project_inputs, run_loop
 from ._native import run_native
 from ._scan import linear_scan, run_scan
+from ._threads import threads_chosen
 from ._triton import available as triton_available
 from ._triton import run_triton
 from .cells import CellSpec, spec_for
@@ -33,6 +34,7 @@ __all__ = [
     "project_inputs",
     "run_fused",
     "run_loop",
+    "threads_chosen",
     "run_native",
     "run_recurrent",
     "run_scan",

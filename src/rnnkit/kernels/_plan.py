@@ -38,7 +38,6 @@ import torch
 from . import _triton
 from ._api import EngineChoice, RecurrentCall
 from ._runtime import FUSED_ACTIVATIONS, FUSED_DTYPES
-from ._threads import POLICY
 from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
@@ -162,8 +161,7 @@ def plan_engine(
         compiling,
         tuple(options),
     )
-    threads = POLICY.describe() if choice.name == "fused" and dev == "cpu" else None
-    return choice if threads is None else EngineChoice(choice.name, f"{choice.reason}; {threads}")
+    return choice
 
 
 @functools.lru_cache(maxsize=1024)

@@ -142,6 +142,12 @@ class ThreadPolicy:
 POLICY = ThreadPolicy()
 
 
+def threads_chosen() -> str | None:
+    """What the fused engine's thread policy chose for its last split call, in words (None
+    before any): ``summary()``'s engine lines add it."""
+    return POLICY.describe()
+
+
 class _Count:
     """torch's thread count as the user set it, and the count this module left it at."""
 
