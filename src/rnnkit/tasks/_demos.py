@@ -313,8 +313,9 @@ def _per_series_models(task: Forecaster, table: Any, test: int) -> dict[str, flo
 
 def _shakespeare(out: Path, quick: bool, verbose: Verbose) -> Run:
     task = TextGenerator(
-        "gru", (384,), embedding_dim=64, seq_length=100, dropout=0.25, epochs=60, batch_size=32,
-        learning_rate=3e-3, patience=4, validation=0.05, max_time=570.0, verbose=verbose,
+        "gru", (384,), embedding_dim=64, seq_length=100, dropout=0.25, recurrent_dropout=0.25,
+        epochs=60, batch_size=32, learning_rate=3e-3, patience=4, validation=0.05,
+        max_time=570.0, verbose=verbose,
     )
     length = 500
     if quick:
