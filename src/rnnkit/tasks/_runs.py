@@ -44,7 +44,7 @@ import torch
 
 from .. import _bounded
 from ..data import read_npz_arrays
-from ..errors import RunFolderError
+from ..errors import DataFileError, RnnkitError, RunFolderError
 from ._backtest import test_rows
 from ._base import Task, load_task, rnnkit_version, task_class, to_json
 from ._checks import check_float, check_int
@@ -270,8 +270,17 @@ def load_heldout(folder: PathLike) -> dict[str, Any]:
 def evaluate_run(folder: PathLike) -> dict[str, Any]:
     """Reload a run and recompute its held-out metrics (the same keys as ``metrics.json``)."""
     task = load_task(folder)
-    heldout = task.heldout_from_arrays(load_heldout(folder))
-    return {"task": task.task_name, **task.heldout_metrics(heldout)}
+    arrays = load_heldout(folder)
+    try:  # well-formed arrays that do not describe this task's held-out data
+        heldout = task.heldout_from_arrays(arrays)
+        return {"task": task.task_name, **task.heldout_metrics(heldout)}
+    except RnnkitError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError,
+            RuntimeError) as err:
+        raise DataFileError(f"expected the held-out data of a {task.task_name} run, got "
+                            f"{type(err).__name__}: {str(err)[:200]}",
+                            path=Path(folder) / HELDOUT_FILE) from err
 
 
 def headline_lines(metrics: Mapping[str, Any]) -> list[str]:
