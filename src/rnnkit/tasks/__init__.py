@@ -49,7 +49,7 @@ from ._config import check_run_config, load_config, train_from_config
 from ._demos import DEMOS, Demo, demo_data, run_demo
 from ._files import read_labelled, read_labelled_npz, read_panel_csv, read_series_csv
 from ._forecaster import Backtest, Forecaster, future_index, infer_seasonal_period
-from ._generator import CosineBudget, StatefulRunner, TextGenerator, sample_from_logits
+from ._generator import StatefulRunner, TextGenerator, sample_from_logits
 from ._inspect import gate_activations, gradient_norms, run_gates
 from ._lock import run_lock
 from ._metrics import (
@@ -80,6 +80,7 @@ from ._runs import (
     split_classification,
 )
 from ._scale import distributed_rank, launch_distributed
+from ._schedule import CosineBudget
 from ._training import TimeLimit, TrainingConfig, TrainingResult, train_model
 
 __all__ = [

@@ -22,7 +22,6 @@ one stream with the states carried across chunks; ``perplexity = 2 ** bits_per_c
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,17 +34,18 @@ from torch import Tensor, nn
 from ..data import CharVocab, next_char_pairs, read_text
 from ..layers import RNN, Activation, Dense, Dropout, Embedding, Input
 from ..model import Sequential
-from ..training import Callback, losses
+from ..training import losses
 from ._base import InspectBatch, Network, PredictRequest, Task, build_layer, fmt
 from ._checks import check_choice, check_float, check_int, check_units
 from ._forecaster import RNN_CELLS
 from ._report import plot_text_sample
+from ._schedule import CosineBudget
 from ._training import TrainingConfig
 
 UNKNOWN = ("error", "skip", "unk")
 SCHEDULES = ("cosine", "constant")
 
-__all__ = ["CosineBudget", "StatefulRunner", "TextGenerator", "sample_from_logits"]
+__all__ = ["StatefulRunner", "TextGenerator", "sample_from_logits"]
 
 
 class StatefulRunner:
@@ -127,47 +127,6 @@ def sample_from_logits(
     p = np.exp(z - z.max())
     p /= p.sum()
     return int(rng.choice(z.size, p=p))
-
-
-class CosineBudget(Callback):
-    """Cosine decay of the learning rate over the training budget, set before every batch:
-    ``lr = base * (final + (1 - final) * (1 + cos(pi * progress)) / 2)``, where ``progress``
-    is the larger of the fraction of ``seconds`` used (wall clock) and the fraction of the
-    ``epochs`` x steps done: from ``base`` at the start to ``base * final`` at the end.
-
-    ``base`` is given (not read from the optimizer) so that a resumed run decays from it.
-    """
-
-    def __init__(self, base: float, seconds: float | None, final: float = 0.1) -> None:
-        super().__init__()
-        self.base = float(base)
-        self.seconds = None if seconds is None else float(seconds)
-        self.final = float(final)
-        self.start = 0.0
-        self.epoch = 0
-
-    def on_train_begin(self, logs: Mapping[str, float] | None = None) -> None:
-        self.start = time.perf_counter()
-
-    def on_epoch_begin(self, epoch: int, logs: Mapping[str, float] | None = None) -> None:
-        self.epoch = epoch
-
-    def progress(self, batch: int) -> float:
-        """The fraction of the budget used before ``batch`` of the current epoch."""
-        steps = max(1, int(self.params.get("steps") or 1))
-        epochs = max(1, int(self.params.get("epochs") or 1))
-        done = (self.epoch * steps + batch) / (epochs * steps)
-        if self.seconds is not None and self.seconds > 0:
-            done = max(done, (time.perf_counter() - self.start) / self.seconds)
-        return min(done, 1.0)
-
-    def on_train_batch_begin(self, batch: int, logs: Mapping[str, float] | None = None) -> None:
-        if self.optimizer is None:
-            return
-        wave = 0.5 * (1.0 + math.cos(math.pi * self.progress(batch)))
-        lr = self.base * (self.final + (1.0 - self.final) * wave)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
 
 
 class TextGenerator(Task):
