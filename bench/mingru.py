@@ -8,7 +8,8 @@ every round runs every (length, model) pair once (one warm-up step, then the med
 ``--reps`` timed steps), and the table holds the median over the rounds, so that a change in the
 machine's load hits all models alike.
 
-    python bench/mingru.py --threads 2 --rounds 3 --torch-max-length 1024 --torch-reps 2
+    python bench/mingru.py --threads 2 --rounds 3 --reps 3 --torch-max-length 1024 --torch-reps 1 \
+        --scan-max-length 512
     python bench/mingru.py --threads 1 --clock cpu   # CPU time of the one thread: on a loaded
                                                      # machine, the work without the waiting
 """
