@@ -207,7 +207,10 @@ def _lengths_data(w: Workload, side: str, seed: int = 0) -> dict[str, np.ndarray
 def worker_lengths(framework: str, names: list[str], rounds: int, per_round: int) -> None:
     from workloads import build_keras, build_rnnkit, build_torch
 
-    build = {"rnnkit": build_rnnkit, "keras_jax": build_keras, "torch": build_torch}[framework]
+    def build_torch_ftz(w: Workload, data: dict[str, np.ndarray]) -> Any:
+        return build_torch(w, data, flush_denormal=True)
+
+    build = {"rnnkit": build_rnnkit, "keras_jax": build_keras, "torch": build_torch_ftz}[framework]
     for name in names:
         masked = workload(name, mask=True)
         cases: dict[str, Any] = {}
@@ -361,7 +364,7 @@ def table_lengths(recs: list[dict], names: list[str]) -> list[str]:
                 if not ms:
                     continue
                 pad, right, left = ms.get("fully padded"), ms.get("right"), ms.get("left")
-                label = "PyTorch packed" if fw == "torch" else fw
+                label = "PyTorch packed (FTZ)" if fw == "torch" else fw
                 r1 = f"{pad / right:.2f}x" if pad and right else "-"
                 r2 = f"{pad / left:.2f}x" if pad and left else "-"
                 lines.append(f"| {name} | {phase} | {label} | {fmt(right)} | {fmt(left)} | "
