@@ -421,7 +421,8 @@ def _task_from_json(path: Path, expect: type[Task]) -> Task:
     try:
         task = cls(**params)
         task._restore(state)
-    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as e:
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError,
+            RuntimeError, RecursionError) as e:
         raise fail(f"expected the parameters and state of a {cls.task_name}, got "
                    f"{type(e).__name__}: {e}") from None
     return task
