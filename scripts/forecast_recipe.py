@@ -91,25 +91,12 @@ def run(data: str, recipe: str, seed: int, final: bool) -> dict[str, Any]:
     if not final:
         df = _cut(df, args, test)
     train = _cut(df, args, test)
-    recipe_args = dict(RECIPES[recipe])
-    if "seasons" in recipe_args:
-        period = {"aus": 4, "macro": 4, "employment": 12, "victoria": 7}[data]
-        recipe_args["window"] = recipe_args.pop("seasons") * period
-    log = recipe_args.pop("log", False)
-    target = args["target"]
-    if log:
-        train = train.assign(**{target: np.log(train[target])})
-    f = Forecaster(**{**args, **recipe_args}, random_state=seed, baseline="theta")
+    f = Forecaster(**{**args, **RECIPES[recipe]}, random_state=seed, baseline="theta")
     t0 = time.perf_counter()
     f.fit(train)
     seconds = round(time.perf_counter() - t0, 1)
     bt = f.backtest(df, test=test)
-    if log:
-        logged = f.backtest(df.assign(**{target: np.log(df[target])}), test=test,
-                            statistical=False)
-        forecast = np.exp(logged.forecast)
-    else:
-        forecast = bt.forecast
+    forecast = bt.forecast
     panel = f.read_panel(df)
     scales = mase_scales(panel, panel.lengths - test_rows(test, panel.lengths))
     m = bt.metrics
