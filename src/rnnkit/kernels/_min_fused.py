@@ -38,6 +38,11 @@ _BWD = kernel_args(_nb_min.min_backward)
 _NO_MASK = np.ones((1, 1), dtype=np.bool_)
 
 
+def _dummy(dt: np.dtype) -> np.ndarray:
+    """A (1, 1, 1) stand-in for an array a kind's kernels never read."""
+    return np.zeros((1, 1, 1), dt)
+
+
 def _project(x2: Tensor, kernel: Tensor, bias: Tensor | None, out: Tensor) -> None:
     """``out = x2 kernel + bias`` (rows of x2: batch * time) as one product."""
     if bias is None:
@@ -74,14 +79,16 @@ class FusedMinStates(torch.autograd.Function):
         )
         h = WORKSPACE.empty((batch, time, units), dt)
         keep_n = _NO_MASK if keep is None else as_array(keep)
+        # MinLSTM's write gates for the backward (scalar exp/log: cheaper kept than recomputed)
+        gates = WORKSPACE.empty(h.shape, dt) if code == _nb_min.MIN_LSTM else _dummy(dt)
         args = _FWD(
             XP=xp, H0=as_array(h0), keep=keep_n, has_mask=keep is not None, H=h,
-            HN=np.empty((batch, units), dt), act=code, ract=0,
+            HN=np.empty((batch, units), dt), S=gates, act=code, ract=0,
         )  # fmt: skip
         run_rows(_nb_min.min_forward, args, row_chunks(batch, 8 * batch * time * units))
         states = torch.from_numpy(h)
         ctx.save_for_backward(x, kernel, h0, states)
-        ctx.xp, ctx.keep, ctx.code = xp, keep_n, code
+        ctx.xp, ctx.gates, ctx.keep, ctx.code = xp, gates, keep_n, code
         ctx.has_mask, ctx.has_bias = keep is not None, bias is not None
         return states
 
@@ -96,7 +103,7 @@ class FusedMinStates(torch.autograd.Function):
         dh0 = np.empty((batch, units), xp.dtype)
         args = _BWD(
             XP=xp, H0=as_array(h0), keep=ctx.keep, has_mask=ctx.has_mask, H=states.numpy(),
-            DH=as_array(dh), DXP=dxp, DH0=dh0, act=ctx.code, ract=0,
+            S=ctx.gates, DH=as_array(dh), DXP=dxp, DH0=dh0, act=ctx.code, ract=0,
         )  # fmt: skip
         work = 16 * batch * time * units
         with FlushDenormals(work):

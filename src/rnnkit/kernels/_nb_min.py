@@ -56,9 +56,11 @@ def _write_gate(x, j, u, kind):
 
 
 @njit(**_JIT)
-def min_forward(XP, H0, keep, has_mask, H, HN, act, ract, lo, hi):
+def min_forward(XP, H0, keep, has_mask, H, HN, S, act, ract, lo, hi):
     """All states ``H`` (B, T, u) from the projection ``XP`` (B, T, gates u) and ``H0``; ``HN``
-    (B, u) holds the running state (the last state on return)."""
+    (B, u) holds the running state (the last state on return). MinLSTM keeps its write gates in
+    ``S`` (B, T, u) for the backward (three scalar ``exp``/``log`` each); MinGRU's is one
+    vectorised sigmoid to recompute, and its ``S`` is a dummy."""
     kind = literally(act)
     T, u = XP.shape[1], U64(H0.shape[1])
     gates = U64(XP.shape[2]) // u
@@ -73,6 +75,17 @@ def min_forward(XP, H0, keep, has_mask, H, HN, act, ract, lo, hi):
                     out[j] = c[j]
                 continue
             x = XP[b, t]
+            if kind == MIN_LSTM:
+                gate = S[b, t]
+                for j in range(u):
+                    s = _write_gate(x, j, u, kind)
+                    gate[j] = s
+                    v = x[u + u + j]
+                    cand = v + _like(v, 0.5) if v >= _like(v, 0.0) else _sigmoid(v)
+                    h = (_like(s, 1.0) - s) * c[j] + s * cand
+                    c[j] = h
+                    out[j] = h
+                continue
             for j in range(u):
                 s = _write_gate(x, j, u, kind)
                 v = x[(gates - U64(1)) * u + j]
@@ -83,9 +96,10 @@ def min_forward(XP, H0, keep, has_mask, H, HN, act, ract, lo, hi):
 
 
 @njit(**_JIT)
-def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
+def min_backward(XP, H0, keep, has_mask, H, S, DH, DXP, DH0, act, ract, lo, hi):
     """``DXP`` (B, T, gates u) and ``DH0`` (B, u) from ``DH`` (B, T, u), the gradient of every
-    state; ``DH0`` carries the running gradient of the state between steps."""
+    state; ``DH0`` carries the running gradient of the state between steps; ``S`` MinLSTM's
+    write gates from the forward."""
     kind = literally(act)
     T, u = XP.shape[1], U64(H0.shape[1])
     gates = U64(XP.shape[2]) // u
@@ -103,9 +117,10 @@ def min_backward(XP, H0, keep, has_mask, H, DH, DXP, DH0, act, ract, lo, hi):
                 continue
             x = XP[b, t]
             prev = H[b, t - 1] if t > 0 else H0[b]
+            gate = S[b, t] if kind == MIN_LSTM else S[0, 0]
             for j in range(u):
                 g = dh[j] + d[j]
-                s = _write_gate(x, j, u, kind)
+                s = gate[j] if kind == MIN_LSTM else _sigmoid(x[j])
                 one = _like(s, 1.0)
                 v = x[(gates - U64(1)) * u + j]
                 sv = _sigmoid(v)
