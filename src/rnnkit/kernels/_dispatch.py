@@ -12,6 +12,7 @@ from ._ops import run_fused_op
 from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
 from ._scan import run_scan
 from ._triton import run_triton
+from ._triton_ext_run import run_triton_ext
 
 __all__ = ["ENGINES", "ENGINE_ENV", "plan_engine", "run_recurrent", "select_engine"]
 
@@ -32,5 +33,5 @@ def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) 
     if choice.name == "torch":
         return run_native(call)
     if choice.name == "triton":
-        return run_triton(call)
+        return run_triton_ext(call) if call.spec.runs_ext(call.options()) else run_triton(call)
     return run_loop(call, step)

@@ -96,3 +96,61 @@ class ExtGrads(NamedTuple):
     gh: Tensor | None = None
     bh: Tensor | None = None
     proj: Tensor | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TritonExtForward:
+    """One forward launch of the split Triton kernels (``_triton_ext``): tensors on the call's
+    device; ``launch`` holds the grid and the flags every launch takes; ``w`` the weights as
+    tensors (``recurrent``, ``b_rec``, ``g1``, ``gh``, ``bh``, ``proj``, ``zk``: dummies where
+    unused); ``h``, ``p`` (batch, out), ``extra`` (LSTM: c) in place; ``seq`` the outputs (or a
+    dummy); ``hin`` (steps, batch, out)."""
+
+    launch: Any
+    xin: Tensor
+    w: dict[str, Tensor]
+    zw: Tensor  # (1,): zoneout's weight of the new output in inference (1: none)
+    h: Tensor
+    p: Tensor
+    extra: tuple[Tensor, ...]
+    seq: Tensor
+    mask: Tensor
+    rd: Tensor
+    hin: Tensor
+    steps: int
+    time: int
+    batch: int
+    units: int
+
+    def buf(self, width: int) -> Tensor:
+        """An uninitialised (steps, batch, width) tensor like ``xin``."""
+        return self.xin.new_empty((self.steps, self.batch, width))
+
+
+@dataclasses.dataclass(frozen=True)
+class TritonExtBackward:
+    """One backward launch: ``saved`` the spec's forward tensors; ``dseq``, ``dh``, ``dp``,
+    ``d_extra`` the output and state gradients (in place); ``dz`` (time, batch, G) receives the
+    gradient of ``xin``; ``needs`` as :class:`ExtBackward`'s."""
+
+    launch: Any
+    w: dict[str, Tensor]
+    zw: Tensor
+    saved: dict[str, Tensor]
+    mask: Tensor
+    rd: Tensor
+    hin: Tensor
+    dseq: Tensor
+    dh: Tensor
+    dp: Tensor
+    d_extra: tuple[Tensor, ...]
+    dz: Tensor
+    needs: tuple[bool, ...]
+    ln: bool
+    has_proj: bool
+    time: int
+    batch: int
+    units: int
+
+    def buf(self, width: int) -> Tensor:
+        return self.dz.new_empty((self.time, self.batch, width))

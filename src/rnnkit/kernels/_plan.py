@@ -17,8 +17,8 @@ Engines:
 The scan kinds run on "fused" (CPU, float32/float64), else "triton" (CUDA), else "scan", unless
 "loop" or "scan" is forced. The LayerNorm kinds, and LSTM/GRU
 (``reset_after``) with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
-on the fused engine's split kernels (``_fused_ext``; not under ``torch.compile``); no other
-engine runs those options yet.
+on the fused engine's split kernels (``_fused_ext``; not under ``torch.compile``) on CPU, and on
+the split Triton kernels (``_triton_ext_run``, up to 64 units) on CUDA.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
 measured faster (``CellSpec.native_inference_wins``: some LSTM calls), else "fused", else "loop"; on
@@ -38,6 +38,7 @@ import torch
 from . import _triton
 from ._api import EngineChoice, RecurrentCall
 from ._runtime import FUSED_ACTIVATIONS, FUSED_DTYPES
+from ._triton_ext_run import MAX_UNITS
 from .cells import CellSpec, spec_for
 
 ENGINE_ENV = "RNNKIT_ENGINE"
@@ -74,7 +75,7 @@ def _triton_blocker(
         return "the Triton kernels run on CUDA (on CPU only under TRITON_INTERPRET=1)"
     if dtype not in _triton.TRITON_DTYPES:
         return f"the Triton kernels run float32/float64, got {dtype}"
-    if not spec.triton_kernels:
+    if not (spec.triton_kernels or spec.ext_triton_kernels):
         return f"no Triton kernels for {spec.name}"
     if activation not in _triton.TRITON_ACTIVATIONS:
         return f"no Triton kernel for activation {activation!r}"
@@ -192,9 +193,12 @@ def _plan(
     # Triton is imported (once) only where it could run the call: CUDA, or forced.
     triton_no: str | None = "not considered on CPU"
     if dev != "cpu" or name == "triton":
-        triton_no = options_no or _triton_blocker(
+        triton_no = spec.fused_options_blocker(options) or _triton_blocker(
             spec, activation, recurrent_activation, dtype, dev, triton_interpret
         )
+        wide = units is not None and units > MAX_UNITS
+        if triton_no is None and spec.runs_ext(options) and wide:
+            triton_no = f"the split Triton kernels take up to {MAX_UNITS} units, got {units}"
     if spec.scan:
         return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES, triton_no)
     fused_no = spec.fused_options_blocker(options) or _fused_blocker(

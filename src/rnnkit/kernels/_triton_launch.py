@@ -32,12 +32,19 @@ MAX_BLOCK_UNITS = 64
 #: default pipelining needs 136 KiB).
 _LAUNCH = {"num_warps": 4, "num_stages": 1}
 
-#: The kernel sources of every cell kind's spec, and their device helpers, by name.
+#: The kernel sources of every cell kind's spec (its split kernels too), and their device
+#: helpers, by name.
 _WITH_KERNELS = (*ALL_SPECS, *LOOP_SPECS)
 _SOURCES: dict[str, Any] = {
-    fn.__name__: fn for s in _WITH_KERNELS for fn in (*s.triton_helpers, *s.triton_kernels)
+    fn.__name__: fn
+    for s in _WITH_KERNELS
+    for fn in (*s.triton_helpers, *s.triton_kernels, *s.ext_triton_kernels)
 }
-_KERNEL_FNS = tuple(dict.fromkeys(fn.__name__ for s in _WITH_KERNELS for fn in s.triton_kernels))
+_KERNEL_FNS = tuple(
+    dict.fromkeys(
+        fn.__name__ for s in _WITH_KERNELS for fn in (*s.triton_kernels, *s.ext_triton_kernels)
+    )
+)
 _HELPER_FNS = tuple(name for name in _SOURCES if name not in _KERNEL_FNS)
 
 _available: bool | None = None

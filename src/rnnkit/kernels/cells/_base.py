@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 import torch
 from torch import Tensor
 
-from .._ext_ctx import ExtBackward, ExtForward, ExtGrads
+from .._ext_ctx import ExtBackward, ExtForward, ExtGrads, TritonExtBackward, TritonExtForward
 from .._runtime import FusedBackward, FusedForward, WeightGrads
 from .._triton_ctx import TritonBackward, TritonForward
 
@@ -84,6 +84,8 @@ class CellSpec:
     #: norm, zoneout, projection in numba) and the options (``RecurrentCall.options``) they run.
     ext_kernels: ClassVar[tuple[Any, ...]] = ()
     ext_options: ClassVar[frozenset[str]] = frozenset()
+    #: The split Triton kernel sources (``_triton_ext``), the same recurrence on CUDA.
+    ext_triton_kernels: ClassVar[tuple[Callable[..., Any], ...]] = ()
 
     def variant(self, reset_after: bool) -> CellSpec:
         """The spec of this kind's form (GRU's two ``reset_after`` forms differ)."""
@@ -162,6 +164,14 @@ class CellSpec:
         """Run the split backward kernel (``eb.dz`` and the state gradients in place); form
         the gradients of the weights autograd asked for."""
         raise NotImplementedError(f"no split fused kernels for {self.name}")
+
+    def triton_ext_forward(self, tf: TritonExtForward) -> dict[str, Tensor]:
+        """Launch the split Triton forward kernel; return the tensors its backward needs."""
+        raise NotImplementedError(f"no split Triton kernels for {self.name}")
+
+    def triton_ext_backward(self, tb: TritonExtBackward) -> ExtGrads:
+        """Launch the split Triton backward kernel; form the weight gradients asked for."""
+        raise NotImplementedError(f"no split Triton kernels for {self.name}")
 
     # -- Triton engine -----------------------------------------------------------------------
     def triton_forward(self, tf: TritonForward) -> list[Tensor]:

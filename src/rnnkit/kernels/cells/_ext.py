@@ -10,14 +10,30 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import _nb_ext
-from .._ext_ctx import ExtBackward, ExtForward, ExtGrads
+from .. import _nb_ext, _triton_ext
+from .._ext_ctx import (
+    ExtBackward,
+    ExtForward,
+    ExtGrads,
+    TritonExtBackward,
+    TritonExtForward,
+)
 from .._runtime import DUMMY, WORKSPACE, copy_array, kernel_args, run_rows
+from .._triton_ctx import triton_args
 
 LSTM_FWD = kernel_args(_nb_ext.lstm_forward)
 LSTM_BWD = kernel_args(_nb_ext.lstm_backward)
 GRU_FWD = kernel_args(_nb_ext.gru_forward)
 GRU_BWD = kernel_args(_nb_ext.gru_backward)
+LSTM_TFWD = triton_args(_triton_ext._ext_lstm_fwd)
+LSTM_TBWD = triton_args(_triton_ext._ext_lstm_bwd)
+GRU_TFWD = triton_args(_triton_ext._ext_gru_fwd)
+GRU_TBWD = triton_args(_triton_ext._ext_gru_bwd)
+
+
+def _block(n: int) -> int:
+    """A tile width: ``n`` padded to a power of two, at least 16 (``tl.dot``'s minimum)."""
+    return max(16, 1 << max(0, (n - 1).bit_length()))
 
 
 def _flat(a: np.ndarray) -> Tensor:
@@ -27,6 +43,11 @@ def _flat(a: np.ndarray) -> Tensor:
 
 def _sum_rows(a: Tensor) -> Tensor:
     return a.sum(0)
+
+
+def _rows(t: Tensor) -> Tensor:
+    """A (time, batch, n) tensor as (time * batch, n)."""
+    return t.reshape(-1, t.shape[2])
 
 
 class ExtLSTMKernels:
@@ -73,6 +94,45 @@ class ExtLSTMKernels:
         d_proj = _flat(s["sm"]).T @ _flat(dhc) if n[5] and w.has_proj else None  # (units, out)
         return ExtGrads(recurrent=d_rec, g1=d_g1, gh=d_gh, bh=d_bh, proj=d_proj)
 
+    ext_triton_kernels: ClassVar[tuple[Any, ...]] = (
+        _triton_ext._ext_lstm_fwd,
+        _triton_ext._ext_lstm_bwd,
+    )
+
+    def triton_ext_forward(self, tf: TritonExtForward) -> dict[str, Tensor]:
+        u, w, out = tf.units, tf.w, tf.h.shape[1]
+        ln = tf.launch.flags["LN"]
+        dummy = tf.xin.new_empty(1)
+        ln_buf = tf.buf if ln else (lambda width: dummy)
+        sv = {"sg": tf.buf(4 * u), "sr": ln_buf(4 * u), "srs": ln_buf(u), "stc": tf.buf(u),
+              "scp": tf.buf(u), "scn": ln_buf(u), "scs": ln_buf(u), "sm": tf.buf(u)}  # fmt: skip
+        args = LSTM_TFWD(
+            xin=tf.xin, u=w["recurrent"], g1=w["g1"], gh=w["gh"], bh=w["bh"], pk=w["proj"],
+            zk=w["zk"], h=tf.h, c=tf.extra[0], p=tf.p, seq=tf.seq, mask=tf.mask, rd=tf.rd,
+            hin=tf.hin, **sv, zw=tf.zw, T=tf.time, B=tf.batch, U=u, P=out,
+        )  # fmt: skip
+        tf.launch(_triton_ext._ext_lstm_fwd, args, STORE=int(tf.steps == tf.time),
+                  BLOCK_U=_block(u), BLOCK_P=_block(out))  # fmt: skip
+        return sv
+
+    def triton_ext_backward(self, tb: TritonExtBackward) -> ExtGrads:
+        s, u, w, out = tb.saved, tb.units, tb.w, tb.dh.shape[1]
+        dr, dcn, dhc = tb.buf(4 * u), tb.buf(u), tb.buf(out)
+        args = LSTM_TBWD(
+            u=w["recurrent"], g1=w["g1"], gh=w["gh"], pk=w["proj"], zk=w["zk"], sg=s["sg"],
+            sr=s["sr"], srs=s["srs"], stc=s["stc"], scp=s["scp"], scn=s["scn"], scs=s["scs"],
+            mask=tb.mask, rd=tb.rd, dseq=tb.dseq, dh=tb.dh, dc=tb.d_extra[0], dp=tb.dp, dz=tb.dz,
+            dr=dr, dcn=dcn, dhc=dhc, zw=tb.zw, T=tb.time, B=tb.batch, U=u, P=out,
+        )  # fmt: skip
+        tb.launch(_triton_ext._ext_lstm_bwd, args, BLOCK_U=_block(u), BLOCK_P=_block(out))
+        n = tb.needs
+        d_rec = _rows(tb.hin).T @ _rows(dr) if n[0] else None  # (out, 4 units)
+        d_g1 = (_rows(tb.dz) * _rows(s["sr"])).sum(0) if n[2] and tb.ln else None
+        d_gh = (_rows(dcn) * _rows(s["scn"])).sum(0) if n[3] and tb.ln else None
+        d_bh = _rows(dcn).sum(0) if n[4] and tb.ln else None
+        d_proj = _rows(s["sm"]).T @ _rows(dhc) if n[5] and tb.has_proj else None
+        return ExtGrads(recurrent=d_rec, g1=d_g1, gh=d_gh, bh=d_bh, proj=d_proj)
+
 
 class ExtGRUKernels:
     """The GRU family (``reset_after=True``): gates [z, r, h], one state; zoneout."""
@@ -108,4 +168,39 @@ class ExtGRUKernels:
         d_rec = _flat(eb.hin).T @ _flat(dr) if n[0] else None  # (units, 3 units)
         d_brec = _sum_rows(_flat(drr)) if n[1] else None
         d_g1 = _sum_rows(_flat(drr) * _flat(s["sr"])) if n[2] and w.ln else None
+        return ExtGrads(recurrent=d_rec, b_rec=d_brec, g1=d_g1)
+
+    ext_triton_kernels: ClassVar[tuple[Any, ...]] = (
+        _triton_ext._ext_gru_fwd,
+        _triton_ext._ext_gru_bwd,
+    )
+
+    def triton_ext_forward(self, tf: TritonExtForward) -> dict[str, Tensor]:
+        u, w = tf.units, tf.w
+        ln = tf.launch.flags["LN"]
+        dummy = tf.xin.new_empty(1)
+        sv = {"sg": tf.buf(4 * u), "sr": tf.buf(3 * u) if ln else dummy,
+              "srs": tf.buf(u) if ln else dummy, "shp": tf.buf(u)}  # fmt: skip
+        args = GRU_TFWD(
+            xin=tf.xin, u=w["recurrent"], g1=w["g1"], brec=w["b_rec"], zk=w["zk"], h=tf.h,
+            p=tf.p, seq=tf.seq, mask=tf.mask, rd=tf.rd, hin=tf.hin, **sv, zw=tf.zw, T=tf.time,
+            B=tf.batch, U=u,
+        )  # fmt: skip
+        tf.launch(_triton_ext._ext_gru_fwd, args, STORE=int(tf.steps == tf.time),
+                  BLOCK_U=_block(u))  # fmt: skip
+        return sv
+
+    def triton_ext_backward(self, tb: TritonExtBackward) -> ExtGrads:
+        s, u, w = tb.saved, tb.units, tb.w
+        drr, dr = tb.buf(3 * u), tb.buf(3 * u)
+        args = GRU_TBWD(
+            u=w["recurrent"], g1=w["g1"], zk=w["zk"], sg=s["sg"], sr=s["sr"], srs=s["srs"],
+            shp=s["shp"], mask=tb.mask, rd=tb.rd, dseq=tb.dseq, dh=tb.dh, dp=tb.dp, dz=tb.dz,
+            drr=drr, dr=dr, zw=tb.zw, T=tb.time, B=tb.batch, U=u,
+        )  # fmt: skip
+        tb.launch(_triton_ext._ext_gru_bwd, args, BLOCK_U=_block(u))
+        n = tb.needs
+        d_rec = _rows(tb.hin).T @ _rows(dr) if n[0] else None  # (units, 3 units)
+        d_brec = _rows(drr).sum(0) if n[1] else None
+        d_g1 = (_rows(drr) * _rows(s["sr"])).sum(0) if n[2] and tb.ln else None
         return ExtGrads(recurrent=d_rec, b_rec=d_brec, g1=d_g1)
