@@ -2,7 +2,7 @@
 
     python bench/load.py                 # every section (about 8 minutes on 2 idle cores)
     python bench/load.py --sections load --quick
-    python bench/load.py --write bench/RESULTS.md   # also replace the section there
+    python bench/load.py --write bench/RESULTS.md   # also replace its sections there
 
 Sections:
 
@@ -45,7 +45,6 @@ sys.path.insert(0, str(HERE))
 from workloads import Workload, make_data  # noqa: E402
 
 MARK = "@@LOAD@@ "
-BEGIN, END = "<!-- bench/load.py begin -->", "<!-- bench/load.py end -->"
 LOAD_NAMES = ["W1 LSTM b32", "W1 GRU b32", "W1 SimpleRNN b32", "W1 LSTM b256", "W1 GRU b256",
               "W1 SimpleRNN b256"]  # fmt: skip
 LOADS = ["idle", "one busy core", "two busy cores", "a second rnnkit training"]
@@ -391,11 +390,13 @@ def table_stream(recs: list[dict]) -> list[str]:
     return lines
 
 
-def write_section(path: Path, text: str) -> None:
+def write_section(path: Path, name: str, text: str) -> None:
+    """Replace (or append) section ``name``'s block of ``path``."""
+    begin, end = f"<!-- bench/load.py {name} begin -->", f"<!-- bench/load.py {name} end -->"
     old = path.read_text() if path.exists() else ""
-    block = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
+    block = f"{begin}\n{text}\n{end}"
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
     else:
         new = old.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(new)
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sections", default="load,lengths,floor,stream")
     ap.add_argument("--quick", action="store_true", help="fewer workloads and rounds")
-    ap.add_argument("--write", type=Path, help="replace this section of a markdown file")
+    ap.add_argument("--write", type=Path, help="replace these sections of a markdown file")
     ap.add_argument("--worker")
     ap.add_argument("--task", default="load")
     ap.add_argument("--names", default="[]")
@@ -430,53 +431,66 @@ def main(argv: list[str] | None = None) -> int:
     return run_parent(a)
 
 
+def section_load(quick: bool, rounds: int, per: int) -> list[str]:
+    names = LOAD_NAMES[:1] + LOAD_NAMES[3:4] if quick else LOAD_NAMES
+    recs = []
+    for fw in ("rnnkit", "keras_jax"):
+        args = ["--task", "load", "--names", json.dumps(names), "--rounds", str(rounds),
+                "--per-round", str(per)]  # fmt: skip
+        recs += [{"framework": fw, **r} for r in spawn(fw, args, 600)]
+    return ["### Training step under load (median per step; the three rnnkit ways alternated "
+            "round by round)", "", *table_load(recs, names)]  # fmt: skip
+
+
+def section_lengths(quick: bool, rounds: int, per: int) -> list[str]:
+    names = ["W1 LSTM b32"] if quick else ["W1 LSTM b32", "W1 GRU b32"]
+    recs = []
+    for fw in ("rnnkit", "torch", "keras_jax"):
+        args = ["--task", "lengths", "--names", json.dumps(names), "--rounds", str(rounds),
+                "--per-round", str(per)]  # fmt: skip
+        recs += [{"framework": fw, **r} for r in spawn(fw, args, 600)]
+    return ["### Masked batches, lengths uniform in 10..200 (median per call)", "",
+            *table_lengths(recs, names)]  # fmt: skip
+
+
+def section_floor(quick: bool, rounds: int, per: int) -> list[str]:
+    recs = spawn("rnnkit", ["--task", "floor"], 300)
+    if not recs:
+        return ["### Floor of W1 LSTM b32 training: no result"]
+    return ["### Floor of W1 LSTM b32 training (2 layers of 32 units, 200 steps)", "",
+            "Each layer's per-step products form a dependent chain (step t + 1 needs step t's "
+            "state); measured here as a compiled loop of (32, k) @ (k, n) products whose output "
+            "feeds the next, times 200 steps, plus the products after the loop (weight "
+            "gradients; the input gradient of layer 2) at torch's measured speed. The gates, "
+            "the optimizer and the loss are left out: a lower bound.", "",
+            *table_floor(recs[0])]  # fmt: skip
+
+
+def section_stream(quick: bool, rounds: int, per: int) -> list[str]:
+    recs = []
+    for fw in ("rnnkit", "onnxruntime", "torch"):
+        args = ["--task", "stream", "--rounds", "2000" if quick else "10000"]
+        recs += [{"framework": fw, **r} for r in spawn(fw, args, 300)]
+    return ["### Streaming: one step of the W1 LSTM model at batch 1, state carried", "",
+            *table_stream(recs)]  # fmt: skip
+
+
+SECTIONS = {"load": section_load, "lengths": section_lengths, "floor": section_floor,
+            "stream": section_stream}  # fmt: skip
+
+
 def run_parent(a: argparse.Namespace) -> int:
-    sections = a.sections.split(",")
     rounds, per = (3, 4) if a.quick else (a.rounds, a.per_round)
-    out = [f"## Under load, true lengths, streaming (bench/load.py{' --quick' if a.quick else ''})",
-           "", f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.", ""]  # fmt: skip
-    if "load" in sections:
-        names = LOAD_NAMES[:1] + LOAD_NAMES[3:4] if a.quick else LOAD_NAMES
-        recs = []
-        for fw in ("rnnkit", "keras_jax"):
-            args = ["--task", "load", "--names", json.dumps(names), "--rounds", str(rounds),
-                    "--per-round", str(per)]  # fmt: skip
-            recs += [{"framework": fw, **r} for r in spawn(fw, args, 600)]
-        out += ["### Training step under load (median per step; the three rnnkit ways "
-                "alternated round by round)", "", *table_load(recs, names), ""]  # fmt: skip
-        print("\n".join(out), flush=True)
-    if "lengths" in sections:
-        names = ["W1 LSTM b32"] if a.quick else ["W1 LSTM b32", "W1 GRU b32"]
-        recs = []
-        for fw in ("rnnkit", "torch", "keras_jax"):
-            args = ["--task", "lengths", "--names", json.dumps(names), "--rounds", str(rounds),
-                    "--per-round", str(per)]  # fmt: skip
-            recs += [{"framework": fw, **r} for r in spawn(fw, args, 600)]
-        out += ["### Masked batches, lengths uniform in 10..200 (idle; median per call)", "",
-                *table_lengths(recs, names), ""]  # fmt: skip
-        print("\n".join(out[-len(table_lengths(recs, names)) - 3 :]), flush=True)
-    if "floor" in sections:
-        recs = spawn("rnnkit", ["--task", "floor"], 300)
-        if recs:
-            out += ["### Floor of W1 LSTM b32 training (2 layers of 32 units, 200 steps)", "",
-                    "Each layer's per-step products form a dependent chain (step t + 1 needs "
-                    "step t's state); measured here as a compiled loop of (32, k) @ (k, n) "
-                    "products whose output feeds the next, times 200 steps, plus the products "
-                    "after the loop (weight gradients; the input gradient of layer 2) at "
-                    "torch's measured speed. The gates, the optimizer and the loss are left out: "
-                    "a lower bound.", "", *table_floor(recs[0]), ""]  # fmt: skip
-    if "stream" in sections:
-        recs = []
-        for fw in ("rnnkit", "onnxruntime", "torch"):
-            args = ["--task", "stream", "--rounds", "2000" if a.quick else "10000"]
-            recs += [{"framework": fw, **r} for r in spawn(fw, args, 300)]
-        out += ["### Streaming: one step of the W1 LSTM model at batch 1, state carried", "",
-                *table_stream(recs), ""]  # fmt: skip
-    text = "\n".join(out)
-    print(text)
-    if a.write:
-        write_section(a.write, text)
+    stamp = (f"bench/load.py{' --quick' if a.quick else ''}: {platform.machine()}, "
+             f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    for name in a.sections.split(","):
+        if name not in SECTIONS:
+            raise SystemExit(f"expected sections among {sorted(SECTIONS)}, got {name!r}")
+        lines = SECTIONS[name](a.quick, rounds, per)
+        text = "\n".join([lines[0], "", f"({stamp}.)", *lines[1:], ""])
+        print(text, flush=True)
+        if a.write:
+            write_section(a.write, name, text)
     return 0
 
 
