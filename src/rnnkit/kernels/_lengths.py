@@ -86,6 +86,15 @@ def _deal(ranked: np.ndarray, sizes: list[int]) -> np.ndarray:
     return np.concatenate([np.asarray(rows, np.int64) for rows in groups])
 
 
+def _take_rows(t: Tensor, idx: Tensor) -> Tensor:
+    """``t[idx]`` along the batch axis, keeping a time-major sequence time-major (the engines'
+    sequence outputs are (batch, time, units) views of (time, batch, units) buffers: gathering
+    along their batch axis copies whole rows)."""
+    if t.dim() == 3 and not t.is_contiguous() and t.transpose(0, 1).is_contiguous():
+        return t.transpose(0, 1).index_select(1, idx).transpose(0, 1)  # (batch, time, n)
+    return t.index_select(0, idx)
+
+
 def run_sorted(
     call: RecurrentCall, order: Tensor, run: Callable[[RecurrentCall], RecurrentResult]
 ) -> RecurrentResult:
@@ -97,7 +106,7 @@ def run_sorted(
     mask = call.mask
     sorted_call = dataclasses.replace(
         call,
-        x=call.x.index_select(0, order),
+        x=_take_rows(call.x, order),
         mask=rows(mask),
         states=tuple(s.index_select(0, order) for s in call.states),
         dropout_mask=rows(call.dropout_mask),
@@ -106,5 +115,5 @@ def run_sorted(
     res = run(sorted_call)
     back = torch.empty_like(order)
     back[order] = torch.arange(len(order))
-    outputs = res.outputs.index_select(0, back)
+    outputs = _take_rows(res.outputs, back)
     return RecurrentResult(outputs, tuple(s.index_select(0, back) for s in res.states), res.engine)
