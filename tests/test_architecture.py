@@ -133,3 +133,40 @@ def test_training_functions_read_in_one_sitting() -> None:
             ):
                 calls.append(f"{path.relative_to(SRC)}:{node.lineno}")
     assert long == [] and calls == []
+
+
+# --------------------------------------------------------------------------- model's shape
+# Which modules of the model package each may import (one way, as docs/architecture.md says).
+MODEL_FLOW: dict[str, set[str]] = {
+    "_exporters": set(),
+    "_entries": set(),
+    "_base": {"_exporters", "_entries"},
+    "_sequential": {"_base", "_entries"},
+    "_functional": {"_base", "_entries"},
+    "_loading": {"_sequential", "_functional"},
+    "__init__": {"*"},
+}
+
+
+def _sibling_imports(path: Path) -> set[str]:
+    """Modules of the same package that ``path`` imports (``from .x import ...``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module
+    }
+
+
+def test_model_modules_import_one_way_and_read_in_one_sitting() -> None:
+    folder = SRC / "model"
+    assert {p.stem for p in folder.glob("*.py")} == set(MODEL_FLOW)
+    bad = []
+    for path in sorted(folder.glob("*.py")):
+        allowed = MODEL_FLOW[path.stem]
+        if "*" not in allowed:
+            bad += [f"{path.name} imports {m}" for m in _sibling_imports(path) - allowed]
+        lines = len(path.read_text(encoding="utf-8").splitlines())
+        if lines > 400:
+            bad.append(f"{path.name} has {lines} lines")
+    assert bad == []
