@@ -29,7 +29,8 @@ from .. import _bounded
 from ..layers import Layer
 from ..model import MAX_LAYERS, Model, Sequential, count_layer_entries
 from ._h5 import HDF5_MAGIC, H5Reader, h5py_module, text
-from ._keras_config import MODELS, Entry, KerasImportError, build_model, is_op, layer_entries
+from ._keras_config import MODELS, Entry, KerasImportError, is_op, layer_entries
+from ._keras_graph import build_model
 from ._keras_paths import class_paths, h5_names_of, weight_paths
 
 MAX_CONFIG_BYTES = 4 << 20

@@ -17,7 +17,8 @@ from .._archive import atomic_write_bytes
 from ..model import Model, Sequential
 from ._h5 import HDF5_MAGIC, H5Reader, h5py_module
 from ._keras import load_keras3_into
-from ._keras_config import KerasImportError, build_model
+from ._keras_config import KerasImportError
+from ._keras_graph import build_model
 from ._keras_out import _write_weights, functional_config, sequential_config
 from ._keras_out_layers import Entry, KerasExportError
 
