@@ -27,7 +27,7 @@ from ._api import RecurrentCall, RecurrentResult
 from ._runtime import split_rows
 
 #: Calls whose real row-steps are more than this fraction of the padded ones run unsorted.
-MAX_REAL_FRACTION = 0.85
+MAX_REAL_FRACTION = 0.6
 
 
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

@@ -36,7 +36,7 @@ PROBE_CALLS = 3
 #: The other way must be this much faster (median) to be taken.
 SWITCH = 0.9
 #: Calls between probes: the first, and the most after confirmations.
-MIN_INTERVAL = 6
+MIN_INTERVAL = 24
 MAX_INTERVAL = 200
 #: The current way this many times slower than when chosen: probe now.
 DRIFT = 1.3
