@@ -83,3 +83,27 @@ def test_panel_baselines_over_every_origin_and_the_statistical_one_is_strong() -
     short = Panel.from_arrays({"ok": np.arange(40.0), "tiny": np.arange(8.0)})
     with pytest.raises(ValueError, match="series 'tiny': expected at least period=12 observed"):
         panel_baselines(short, rolling_origins(short, 3), 3, period=12)
+
+
+def test_many_origins_fit_the_model_at_most_max_fits_times_and_never_look_ahead() -> None:
+    """Origins between two fits take the last fit's parameters on their own history
+    (statsforecast's forward); a fit uses the history up to its own origin only."""
+    rng = np.random.default_rng(3)
+    y = 10 + np.sin(np.arange(90) * np.pi / 6) + rng.normal(0, 0.2, 90)
+    origins = np.array([71, 59, 65, 62, 68, 80])  # any order; fits at 59 and 68 (every 3)
+    got = statistical_forecast(y, origins, 2, period=12, method="ets", max_fits=2)
+    fits = {59: AutoETS(season_length=12).fit(y[:60]), 68: AutoETS(season_length=12).fit(y[:69])}
+    for k, t in enumerate(origins.tolist()):
+        model = fits[59] if t < 68 else fits[68]
+        want = model.forward(y=y[: t + 1], h=2)["mean"]
+        np.testing.assert_allclose(got[k], want, rtol=1e-12)
+    every = statistical_forecast(y, origins, 2, period=12, method="ets", max_fits=None)
+    for k, t in enumerate(origins.tolist()):
+        want = AutoETS(season_length=12).forecast(y=y[: t + 1], h=2)["mean"]
+        np.testing.assert_allclose(every[k], want, rtol=1e-6)
+    changed = y.copy()
+    changed[81:] += 100.0  # after the last origin: nothing changes
+    again = statistical_forecast(changed, origins, 2, period=12, method="ets", max_fits=2)
+    np.testing.assert_array_equal(again, got)
+    with pytest.raises(ValueError, match="max_fits"):
+        statistical_forecast(y, origins, 2, period=12, max_fits=0)

@@ -8,9 +8,14 @@ Forecasting, for a forecast made at origin ``t`` (the last observed step) for st
   value one season before, from observed data only).
 
 * statistical (``"theta"``: statsforecast's ``AutoTheta``; ``"ets"``: its ``AutoETS``, both
-  with the season length ``m`` and automatic model selection): fitted on ``y[0 .. t]``
-  for each origin, each series on its own. A constant history is forecast as that
-  constant (what ETS gives; Theta's decomposition divides by zero on it).
+  with the season length ``m`` and automatic model selection), each series on its own,
+  from ``y[0 .. t]`` only. A backtest with many origins (a long test part at horizon 1)
+  would fit the model hundreds of times (about 0.5 s each at ``m = 48``), so it is fitted
+  at no more than :data:`MAX_FITS` origins per series, evenly spaced, the first included;
+  at the origins between, the last fitted model's parameters forecast from the history up
+  to the origin (statsforecast's ``forward``, what its ``cross_validation(refit=k)``
+  does): no origin sees data after it. A constant history is forecast as that constant
+  (what ETS gives; Theta's decomposition divides by zero on it).
 
 :func:`panel_baselines` gives all three for every backtest origin of a panel.
 
@@ -21,6 +26,7 @@ Classification: the majority class of the training labels, and a non-recurrent n
 from __future__ import annotations
 
 import importlib
+import math
 from typing import Any
 
 import numpy as np
@@ -34,6 +40,8 @@ __all__ = ["STATISTICAL_METHODS", "majority_class", "naive_forecast", "panel_bas
 #: method name -> (statsforecast model class name, fewest observed values it fits)
 STATISTICAL_METHODS: dict[str, tuple[str, int]] = {"theta": ("AutoTheta", 5),
                                                    "ets": ("AutoETS", 6)}
+#: Fits of the statistical baseline per series in one backtest (more origins: see above).
+MAX_FITS = 24
 
 
 def _check(series: ArrayLike, origins: ArrayLike, horizon: int) -> tuple[NDArray[np.float64],
@@ -98,9 +106,14 @@ def _model_class(method: str) -> tuple[Any, int]:
 
 
 def statistical_forecast(series: ArrayLike, origins: ArrayLike, horizon: int, period: int = 1,
-                         method: str = "theta") -> NDArray[np.float64]:
+                         method: str = "theta", max_fits: int | None = MAX_FITS
+                         ) -> NDArray[np.float64]:
     """Forecasts ``(len(origins), horizon)`` of a statistical model (statsforecast's
-    ``AutoTheta`` or ``AutoETS``, season length ``period``) fitted on ``series[: t + 1]``.
+    ``AutoTheta`` or ``AutoETS``, season length ``period``) from ``series[: t + 1]``.
+
+    The model is fitted at no more than ``max_fits`` origins (evenly spaced in time order,
+    the first included; ``None``: at every origin); at the others the last fit's parameters
+    forecast from the history up to the origin.
 
     Raises ``ValueError`` when an origin has too little history for the method (Theta 5
     values, ETS 6) or the fit gives a non-finite forecast.
@@ -119,8 +132,13 @@ def statistical_forecast(series: ArrayLike, origins: ArrayLike, horizon: int, pe
     model, fewest = _model_class(method)
     if isinstance(period, bool) or not isinstance(period, (int, np.integer)) or period < 1:
         raise ValueError(f"expected a seasonal period >= 1, got {period!r}")
+    if max_fits is not None and (isinstance(max_fits, bool) or max_fits < 1):
+        raise ValueError(f"expected max_fits >= 1 or None, got {max_fits!r}")
+    every = 1 if max_fits is None else max(1, math.ceil(t.size / max_fits))
     out = np.empty((t.size, horizon), dtype=np.float64)
-    for k, origin in enumerate(t.tolist()):
+    fitted, since_fit = None, 0
+    for k in np.argsort(t, kind="stable").tolist():
+        origin = int(t[k])
         history = y[: origin + 1]
         if history.size < fewest:
             raise ValueError(f"expected at least {fewest} observed values before a {method!r} "
@@ -129,7 +147,10 @@ def statistical_forecast(series: ArrayLike, origins: ArrayLike, horizon: int, pe
             out[k] = history[-1]
             continue
         with np.errstate(all="ignore"):
-            forecast = model(season_length=int(period)).forecast(y=history, h=horizon)["mean"]
+            if fitted is None or since_fit >= every:
+                fitted, since_fit = model(season_length=int(period)).fit(y=history), 0
+            forecast = fitted.forward(y=history, h=horizon)["mean"]
+        since_fit += 1
         if not np.isfinite(forecast).all():
             raise ValueError(f"expected a finite {method!r} forecast, got {forecast.tolist()} "
                              f"at origin {origin}")

@@ -12,7 +12,8 @@ demo           seed       what
 activity       000        accelerometer windows (200, 3) -> 7 exercises; the classifier's
                          defaults (training: overlapping windows, wrist augmentation;
                          validation: whole subjects)
-energy         003        half-hourly electricity load, 33-step window, next step; LSTM
+energy         003        half-hourly electricity load, 33-step window, next step, known-future
+                         working day and calendar; LSTM
 temperature    001        Seattle daily max temperature with weather covariates; LSTM
 digits         003        8x8 digits read row by row (8 steps of 8 pixels); defaults
 shakespeare    003        character-level GRU on eight plays; bits per character, sample
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from .. import datasets
 from ._base import clone
@@ -241,16 +243,28 @@ def _sentiment(out: Path, quick: bool, verbose: Verbose) -> Run:
                      "load_sentiment(): movie-review snippets (Hutto & Gilbert 2014)")
 
 
+#: Bank holidays of England and Wales in 2000 (the energy data: 5 June to 27 August 2000).
+_BANK_HOLIDAYS_2000 = ("2000-01-03", "2000-04-21", "2000-04-24", "2000-05-01", "2000-05-29",
+                       "2000-08-28", "2000-12-25", "2000-12-26")
+
+
 def _energy(out: Path, quick: bool, verbose: Verbose) -> Run:
+    """Known-future covariates: whether the day is a working day (Monday to Friday and not
+    a bank holiday) and the hour and day of the week (``calendar``)."""
     task = Forecaster(
-        "lstm", window=33, horizon=1, units=(32,), seasonal_period=48, epochs=40,
-        batch_size=32, learning_rate=1e-3, patience=5, validation=0.15, verbose=verbose,
+        "lstm", window=33, horizon=1, units=(32,), seasonal_period=48, epochs=100,
+        batch_size=32, learning_rate=1e-3, patience=10, validation=0.15, verbose=verbose,
+        target="load_mw", future_covariates=["working_day"], calendar=True,
     )
     if quick:
         task.set_params(units=(4,), epochs=1)
     series = demo_data("energy", quick)
+    day = series.index.normalize()
+    holiday = day.isin(pd.DatetimeIndex(_BANK_HOLIDAYS_2000))
+    series = series.assign(working_day=((day.day_of_week < 5) & ~holiday).astype(np.float32))
     return run_forecast(task, series, out=out, test=0.2,
-                        data="load_electricity('30min'): half-hourly load (MW)",
+                        data="load_electricity('30min'): half-hourly load (MW); known-future "
+                             "working day (England and Wales) and calendar covariates",
                         config={"command": "demo energy", "quick": quick})
 
 
@@ -338,7 +352,8 @@ DEMOS: dict[str, Demo] = {
         Demo("activity", "activity recognition from a smartwatch accelerometer, the "
              "classifier's defaults (Conv1D front end, LSTM)",
              "000", "accuracy >= 0.90", _activity, lambda m: m["accuracy"] >= 0.90),
-        Demo("energy", "electricity load forecasting, 33-step window, LSTM", "003",
+        Demo("energy", "electricity load forecasting, 33-step window, known-future "
+             "working-day and calendar covariates, LSTM", "003",
              "MAE below the naive and seasonal-naive forecasts", _energy, _beats_baselines),
         Demo("temperature", "daily maximum temperature forecasting with covariates, LSTM",
              "001", "MAE below the naive and seasonal-naive forecasts", _temperature,
