@@ -12,6 +12,7 @@ from rnnkit.tasks._forecast_residual import (
     resolve_window,
     seasonal_base,
     seasonal_differences,
+    seasonal_future_differences,
     seasonal_scale,
 )
 
@@ -44,3 +45,17 @@ def test_seasonal_differences_base_and_scale() -> None:
     panel = Panel.from_arrays({"a": [1.0, 2.0, 4.0, 8.0, 9.0], "b": [5.0, 5.0, 5.0, 5.0, 5.0]})
     scale = seasonal_scale(panel, np.array([4, 5]), 2)
     assert scale.tolist() == pytest.approx([(3.0 + 6.0) / 2, 1.0])  # constant: 1
+
+
+def test_future_covariates_are_read_as_changes_from_the_seasonal_naive_rows() -> None:
+    """Step h of the horizon minus the window row m * ceil(h / m) before it: the row whose
+    target the seasonal-naive forecast of step h repeats."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3, 8, 4))  # (n, w, target + 1 past + 2 future)
+    future = rng.normal(size=(3, 6, 2))  # (n, horizon, F)
+    got = seasonal_future_differences(x, future, period=4, first=2)
+    for h in range(1, 7):
+        row = 8 - 1 + h - 4 * int(np.ceil(h / 4))  # the window row of step h's reference
+        np.testing.assert_allclose(got[:, h - 1], future[:, h - 1] - x[:, row, 2:4])
+    base = seasonal_base(x, 4, 6)  # the same rows give the seasonal-naive forecast
+    np.testing.assert_allclose(base[:, 4], x[:, 4, 0])

@@ -77,6 +77,7 @@ from ._forecast_residual import (
     resolve_window,
     seasonal_base,
     seasonal_differences,
+    seasonal_future_differences,
     seasonal_scale,
 )
 from ._likelihood import LIKELIHOODS, Head, check_counts, crps, likelihood_loss, wql
@@ -411,23 +412,29 @@ class Forecaster(Task):
             y = np.column_stack([scaled.target[rows], scaled.past[rows]])  # (n, 1 + P)
         if self._direct:
             y = y - self._base(x)
-            x = self._net_window(x)
-            inputs = [x, *inputs[1:]]
+            inputs = self._net_inputs(inputs, shape)
+            x = inputs[0]
         elif self.residual_:
             y = y - x[:, -1, : y.shape[1]]
         return (x if shape.plain else inputs), y.astype(np.float32)
 
-    def _net_window(self, x: NDArray[Any]) -> NDArray[Any]:
-        """The window as the direct network reads it: with ``residual="seasonal"``, the
-        target's seasonal differences (:mod:`rnnkit.tasks._forecast_residual`)."""
+    def _net_inputs(self, inputs: list[NDArray[Any]], shape: NetShape) -> list[NDArray[Any]]:
+        """The inputs as the direct network reads them: with ``residual="seasonal"``, the
+        target's seasonal differences in the window and the future covariates' changes
+        from the rows the seasonal-naive forecast reads
+        (:mod:`rnnkit.tasks._forecast_residual`)."""
         if self.residual_ != "seasonal":
-            return x
-        return seasonal_differences(x, self.seasonal_period_, bool(self.pad_short))
+            return inputs
+        m, x = self.seasonal_period_, inputs[0]
+        out = [seasonal_differences(x, m, bool(self.pad_short)), *inputs[1:]]
+        if shape.n_future:
+            out[1] = seasonal_future_differences(x, inputs[1], m, 1 + shape.n_past)
+        return out
 
     def _direct_out(self, inputs: list[NDArray[Any]]) -> NDArray[np.float64]:
         """The direct network's raw outputs for (unchanged) ``inputs``."""
-        x = self._net_window(inputs[0])
-        return _predict(self.model_, x if self.net_.plain else [x, *inputs[1:]])
+        net_in = self._net_inputs(inputs, self.net_)
+        return _predict(self.model_, net_in[0] if self.net_.plain else net_in)
 
     def _base(self, x: NDArray[Any]) -> Any:
         """What the direct network's output is added to (scaled): 0, the last value
