@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "rnnkit" / "data"
-ALLOWED = {"numpy", "pandas", "pyarrow", "collections", "__future__", "abc", "contextlib",
+ALLOWED = {"numpy", "pandas", "pyarrow", "array", "collections", "__future__", "abc", "contextlib",
            "dataclasses",
            "gzip",
            "hashlib", "importlib", "io", "json", "lzma", "math", "numbers", "os", "pathlib", "re",

@@ -26,6 +26,7 @@ from numba import types
 from torch import Tensor
 
 from . import _launch, _nb, _omp
+from ._threads import kernel_threads
 
 FUSED_DTYPES = (torch.float32, torch.float64)
 FUSED_ACTIVATIONS = tuple(_nb.ACTIVATION_CODES)
@@ -58,7 +59,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
 
 def row_chunks(batch: int, work: int) -> list[tuple[int, int]]:
     """Split the batch rows into contiguous ranges (multiples of 8 or 4) for the threads."""
-    return split_rows(batch, work >= _MIN_PARALLEL_WORK, torch.get_num_threads())
+    return split_rows(batch, work >= _MIN_PARALLEL_WORK, kernel_threads())
 
 
 def splits(batch: int, work: int) -> bool:

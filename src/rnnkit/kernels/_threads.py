@@ -13,10 +13,12 @@ per call site (the forward or backward pass of one layer shape), with no setting
   switch resets it; a current way that has become :data:`DRIFT` times slower than when it was
   chosen (the load changed) is probed again at once.
 
-One thread means the whole call (kernels, products, denormal flags) runs on the calling thread,
-and torch's count stays at one between calls while that way wins, so torch's workers sleep
-instead of spinning. Splitting never changes results: the threads
-split the batch rows, and every row is computed the same way on any thread.
+The choice is the number of threads the kernels split the batch rows over (one: the recurrence
+runs on the calling thread). torch's own thread count is never changed: its reductions (a loss,
+a bias gradient) round differently on another count, and a choice made from wall times would
+then make a training depend on the load of the moment. Splitting never changes results: the
+threads split the batch rows, and every row is computed the same way on any thread; so a seeded
+training, and a resumed one, are bit-identical whatever the policy picks.
 """
 
 from __future__ import annotations
@@ -148,44 +150,29 @@ def threads_chosen() -> str | None:
     return POLICY.describe()
 
 
-class _Count:
-    """torch's thread count as the user set it, and the count this module left it at."""
-
-    user = 0
-    left: int | None = None
+_chosen = threading.local()
 
 
-def _full_count() -> int:
-    """The user's thread count: torch's, unless torch still has the count this module left
-    (then the user's from before); a count changed since is the user's new one."""
-    now = torch.get_num_threads()
-    if _Count.left is None or now != _Count.left:
-        _Count.user, _Count.left = now, None
-    return _Count.user
+def kernel_threads() -> int:
+    """The threads the fused kernels split their rows over: the policy's choice inside a
+    call it measures, else torch's count."""
+    return int(getattr(_chosen, "threads", 0)) or torch.get_num_threads()
 
 
 @contextmanager
 def adaptive_threads(key: Hashable, split: bool) -> Iterator[int]:
-    """Run the body on the thread count :data:`POLICY` picks for ``key``; ``split`` False (a
-    call too small to split) leaves the count alone.
-
-    While one thread wins, torch's count stays at one between calls too (the optimizer, the
-    loss and the other layers then do not wake the busy core either); the user's count comes
-    back when all threads win again. A count the user sets meanwhile becomes the new full one.
-    """
-    full = _full_count()
+    """Run the body with the kernels' row split on the thread count :data:`POLICY` picks
+    for ``key`` (:func:`kernel_threads`); ``split`` False (a call too small to split) leaves
+    torch's count. torch's own count is not changed (see the module docs)."""
+    full = torch.get_num_threads()
     if not split or full <= 1 or not POLICY.enabled:
-        yield torch.get_num_threads()
+        yield full
         return
     threads = POLICY.choose(key, full)
-    if threads != torch.get_num_threads():
-        torch.set_num_threads(threads)
+    _chosen.threads = threads
     start = time.perf_counter()
     try:
         yield threads
     finally:
-        elapsed = time.perf_counter() - start
-        keep = POLICY.record(key, threads, elapsed)
-        if keep != torch.get_num_threads():
-            torch.set_num_threads(keep)
-        _Count.left = None if keep == full else keep
+        _chosen.threads = 0
+        POLICY.record(key, threads, time.perf_counter() - start)
