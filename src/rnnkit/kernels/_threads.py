@@ -85,9 +85,9 @@ class ThreadPolicy:
                 site.samples[site.other()].clear()
             return site.other() if site.probing else site.threads
 
-    def record(self, key: Hashable, threads: int, seconds: float) -> int:
-        """The wall time of a call of site ``key`` run on ``threads``; returns the thread count
-        the site runs on now."""
+    def record(self, key: Hashable, threads: int, seconds: float) -> None:
+        """The wall time of a call of site ``key`` run on ``threads`` (the next
+        :meth:`choose` reads the decision)."""
         with self._lock:
             site = self._sites[key]
             site.samples[threads].append(seconds)
@@ -96,14 +96,13 @@ class ThreadPolicy:
                 site.probing = max(0, site.probing - 1)
                 if site.probing == 0:
                     self._decide(site)
-                return site.threads
+                return
             site.until_probe -= 1
             mine = site.samples[threads]
             if site.chosen_at and len(mine) >= 3:
                 recent = statistics.median(list(mine)[-3:])
                 if recent > DRIFT * site.chosen_at:
                     site.until_probe = 0
-            return site.threads
 
     @staticmethod
     def _decide(site: _Site) -> None:
