@@ -15,7 +15,7 @@ from ._keras_out import save_keras
 from ._keras_out_layers import KerasExportError
 from ._keras_weights import load_keras_weights, save_keras_weights
 from ._onnx import OnnxExport, export_onnx
-from ._onnx_graph import OnnxExportError
+from ._onnx_builder import OnnxExportError
 from ._torch import from_torch, to_torch
 
 register_exporter("onnx", export_onnx)  # model.export_onnx(path, ...) without model importing io
