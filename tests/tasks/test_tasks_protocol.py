@@ -106,3 +106,17 @@ def test_load_task_with_an_expected_kind(tmp_path: Path) -> None:
     assert isinstance(load_task(tmp_path / "f", Forecaster), Forecaster)
     with pytest.raises(ValueError, match="expected a generator run, got a forecaster run"):
         load_task(tmp_path / "f", TextGenerator)
+
+
+def test_save_replaces_symlinks_and_never_writes_through_them(tmp_path: Path) -> None:
+    f = Forecaster(window=4, units=2, epochs=1).fit(np.sin(np.arange(40.0)))
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for name in ("task.json", "model.rnnkit"):
+        (folder / name).symlink_to(target)
+    f.save(folder)
+    assert target.read_text() == "keep me"
+    assert not any((folder / name).is_symlink() for name in ("task.json", "model.rnnkit"))
+    assert isinstance(load_task(folder, Forecaster), Forecaster)

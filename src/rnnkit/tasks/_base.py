@@ -41,6 +41,7 @@ import torch
 from torch import Tensor
 
 from .. import _bounded
+from .._archive import atomic_write_bytes
 from ..errors import ModelFileError, RunFolderError
 from ..layers import Layer, layer_class
 from ..model import Model, Sequential, load_model
@@ -311,7 +312,8 @@ class Task(abc.ABC):
     def save(self, folder: str | os.PathLike[str]) -> Path:
         """Write ``model.rnnkit`` and ``task.json`` (parameters and learned state) to
         ``folder`` (created if needed); returns the folder. A callable parameter (such as
-        ``augment``) cannot be stored and is written as ``null``."""
+        ``augment``) cannot be stored and is written as ``null``. Each file is replaced
+        atomically (a symlink in its place is replaced, never written through)."""
         self._require_fitted()
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
@@ -331,7 +333,7 @@ class Task(abc.ABC):
             "params": {k: None if callable(v) else v for k, v in self.get_params().items()},
             "state": state,
         }
-        (out / TASK_FILE).write_text(to_json(doc) + "\n", encoding="utf-8")
+        atomic_write_bytes(out / TASK_FILE, (to_json(doc) + "\n").encode("utf-8"))
         return out
 
     def _restore(self, state: dict[str, Any]) -> None:
