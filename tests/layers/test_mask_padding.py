@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.layers import GRU, LSTM, Conv1D, Dense, GlobalAveragePooling1D, Input
+from rnnkit.layers import GRU, LSTM, Conv1D, Dense, GlobalAveragePooling1D, Input, ResampleSteps
 from rnnkit.model import Model
 
 
@@ -49,3 +49,21 @@ def test_functional_mask_keyword_reaches_the_layer() -> None:
     torch.testing.assert_close(pooled[:1], short_pooled, rtol=1e-6, atol=1e-6)
     unmasked = Model([x_in, m_in], [Dense(2)(LSTM(3)(conv)), g])
     assert not np.allclose(unmasked(x, mask)[0][:1].detach(), out[:1].detach())
+
+
+def test_resample_steps_reads_real_steps_only() -> None:
+    """ResampleSteps interpolates each sequence over its own real steps; a sequence of the
+    target length passes unchanged, whatever padding follows it."""
+    layer = ResampleSteps(5)
+    x = torch.zeros(2, 7, 1)
+    x[0, :5, 0] = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    x[1, :3, 0] = torch.tensor([0.0, 10.0, 20.0])
+    x[:, 5:] = 99.0  # padding, never read
+    mask = torch.tensor([[1, 1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0, 0]], dtype=torch.float32)
+    out = layer(x, mask=mask)
+    assert out.shape == (2, 5, 1)
+    assert out[0, :, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert out[1, :, 0].tolist() == pytest.approx([0.0, 5.0, 10.0, 15.0, 20.0])
+    assert ResampleSteps(7)(x)[0, :, 0].tolist() == x[0, :, 0].tolist()
+    with pytest.raises(ValueError, match="positive int"):
+        ResampleSteps(0)

@@ -90,9 +90,22 @@ def test_bad_inputs() -> None:
     c = SequenceClassifier(units=(4,), baseline=False, **FAST).fit(X, y)
     with pytest.raises(ValueError, match="feature"):
         c.predict(np.zeros((2, 6, 3)))
-    with pytest.raises(ValueError, match=r"at most 6 steps \(the longest in training\), "
-                                         "got longer 2 sequence"):
-        c.predict(np.zeros((2, 9, 2)))
+
+
+def test_sequences_longer_than_in_training_are_read_whole(tmp_path: Path) -> None:
+    """A masked network reads any length: a 9-step sequence after 6-step training gets the
+    same probabilities alone as beside shorter ones, and so does the baseline (resampled)."""
+    X, y = _data(30)
+    c = SequenceClassifier(units=(4,), epochs=2, batch_size=8, validation=0.2,
+                           filters=(4,), random_state=0).fit(X, y)
+    long = np.random.default_rng(1).normal(size=(9, 2))
+    mixed = [X[0], long, X[1][:4]]
+    alone = c.predict_proba([long])
+    np.testing.assert_allclose(c.predict_proba(mixed)[1], alone[0], rtol=1e-5, atol=1e-6)
+    r = c.evaluate(mixed, y[:3])
+    assert r["n_samples"] == 3 and "non_recurrent" in r["baselines"]
+    loaded = load_task(c.save(tmp_path / "run"))
+    np.testing.assert_allclose(loaded.predict_proba([long]), alone, rtol=1e-5, atol=1e-6)
 
 
 def test_augment_fresh_copy_every_epoch(tmp_path: Path) -> None:

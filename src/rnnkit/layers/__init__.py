@@ -21,7 +21,7 @@ from ._multi_head import MultiHeadAttention
 from ._norm import BatchNormalization, LayerNormalization
 from ._norm_cells import LayerNormGRUCell, LayerNormLSTMCell
 from ._recurrent import GRU, LSTM, RNN, IndRNN, SimpleRNN
-from ._reshape import Permute, RepeatVector, Reshape
+from ._reshape import Permute, RepeatVector, ResampleSteps, Reshape
 from ._symbolic import Input, Node, SymbolicTensor
 from ._wrappers import Bidirectional, TimeDistributed
 
@@ -69,6 +69,7 @@ __all__ = [
     "Permute",
     "RecurrentCell",
     "RepeatVector",
+    "ResampleSteps",
     "Reshape",
     "SimpleRNN",
     "SimpleRNNCell",

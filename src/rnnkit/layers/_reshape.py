@@ -1,10 +1,12 @@
-"""Shape-only layers with Keras semantics: Reshape, Permute, RepeatVector (no weights)."""
+"""Shape-only layers (no weights): Reshape, Permute, RepeatVector with Keras semantics, and
+ResampleSteps (sequences of any length to a fixed number of steps)."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ._base import Layer, register
@@ -112,3 +114,43 @@ class RepeatVector(Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n": self.n}
+
+
+@register
+class ResampleSteps(Layer):
+    """(batch, time, ch) -> (batch, steps, ch): each sequence linearly interpolated over its
+    real steps (the leading steps its mask marks; all of them without a mask) to ``steps``
+    evenly spaced points, first and last step kept. A sequence of ``steps`` real steps comes
+    out unchanged, so a fixed-size layer after this one reads sequences of any length."""
+
+    supports_masking = True
+
+    def __init__(self, steps: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps <= 0:
+            raise ValueError(f"expected steps to be a positive int, got {steps!r}")
+        self.steps = steps
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        batch, time = inputs.shape[0], inputs.shape[1]
+        lengths = torch.full((batch,), time, dtype=torch.float64, device=inputs.device) \
+            if mask is None else mask.to(torch.float64).sum(dim=1).clamp_min(1.0)  # (batch,)
+        grid = torch.arange(self.steps, dtype=torch.float64, device=inputs.device)
+        # integer products first: a sequence of `steps` real steps lands exactly on them
+        pos = grid[None, :] * (lengths[:, None] - 1.0) / max(self.steps - 1, 1)  # (batch, steps)
+        low = pos.floor().long().clamp(0, time - 1)
+        high = (low + 1).clamp(max=(lengths.long() - 1)[:, None])
+        frac = (pos - low.to(torch.float64)).to(inputs.dtype).unsqueeze(-1)  # (batch, steps, 1)
+        index = low.unsqueeze(-1).expand(-1, -1, inputs.shape[2])
+        a = inputs.gather(1, index)
+        b = inputs.gather(1, high.unsqueeze(-1).expand_as(index))
+        return a + frac * (b - a)  # (batch, steps, ch)
+
+    def compute_mask(self, inputs: Any, mask: Tensor | None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (input_shape[0], self.steps, input_shape[2])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "steps": self.steps}

@@ -116,9 +116,10 @@ class SequenceClassifier(ClassifierFitting):
             ``random_state=0``, ``verbose=0``.
 
     ``fit(X, y, lengths=None, groups=None)``, ``predict(X, lengths=None)``: ``X`` in any of
-    the numeric forms above; sequences longer than the longest training sequence are
-    refused. ``groups`` (subject, recording...) keeps each group whole on one side of the
-    validation part or the folds.
+    the numeric forms above; sequences of any length are read (the masked network runs to
+    each one's last step; the baseline resamples each to the longest training length).
+    ``groups`` (subject, recording...) keeps each group whole on one side of the validation
+    part or the folds.
 
     Learned attributes: ``model_``, ``classes_``, ``mode_``, ``scaler_``, ``tokenizer_``,
     ``input_shape_``, ``majority_``, ``baseline_model_``, ``history_``, ``recipe_`` (the

@@ -153,13 +153,8 @@ class ClassifierInputs:
         if width != self.input_shape_[1]:
             raise ValueError(f"expected sequences of {self.input_shape_[1]} feature(s) as "
                              f"fitted, got {width}")
-        longest = self.input_shape_[0]
-        over = np.flatnonzero(raw.lengths > longest)
-        if over.size:
-            shown = ", ".join(str(int(i)) for i in over[:10])
-            raise ValueError(f"expected sequences of at most {longest} steps (the longest in "
-                             f"training), got longer {over.size} sequence(s), index {shown}")
-        values = np.zeros((n, longest, width), dtype=np.float32)  # (n, T_fit, F)
+        longest = max(self.input_shape_[0], steps)  # longer than in training: read whole
+        values = np.zeros((n, longest, width), dtype=np.float32)  # (n, T, F)
         mask = np.zeros((n, longest), dtype=bool)
         values[:, :steps] = raw.values if self.scaler_ is None else \
             self.scaler_.transform(raw.values, mask=raw.mask)

@@ -32,6 +32,7 @@ from ..layers import (
     Flatten,
     GlobalAveragePooling1D,
     Input,
+    ResampleSteps,
 )
 from ..model import Model, Sequential
 from ._base import Network, build_layer
@@ -114,9 +115,11 @@ def _inputs(spec: NetSpec, mode: str) -> list[Any]:
 
 def build_baseline(spec: NetSpec, mode: str) -> Network:
     """The non-recurrent baseline: multinomial logistic regression on the flattened scaled
-    sequence (numeric; padding is zeros, the scaled mean) or the mean of the word embeddings
-    (text/tokens), trained like the network."""
+    sequence (numeric: each sequence's real steps resampled to the longest training length,
+    so sequences of any length are read, and one of that length is read as it is) or the
+    mean of the word embeddings (text/tokens), trained like the network."""
     head = Dense(spec.n_classes, activation="softmax")
-    if mode == "features":  # called as model(values, mask): Flatten drops the mask
-        return Sequential([*_inputs(spec, mode), Flatten(), head], name="baseline")
+    if mode == "features":  # called as model(values, mask): the mask marks the real steps
+        steps = ResampleSteps(int(spec.input_shape[0]))  # (batch, T_fit, F)
+        return Sequential([*_inputs(spec, mode), steps, Flatten(), head], name="baseline")
     return Sequential([*_inputs(spec, mode), GlobalAveragePooling1D(), head], name="baseline")
