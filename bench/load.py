@@ -9,8 +9,9 @@ Sections:
 * ``load``: W1 LSTM/GRU/SimpleRNN at b32 and b256, one training step, under four loads (idle;
   one and two ``while True`` processes started here; a second rnnkit training of the same
   workload beside it). rnnkit runs three ways, alternated round by round in one process so that
-  they see the same instantaneous load: its adaptive thread policy (the default), all threads
-  always (the policy off), and one thread. Keras 3 on JAX runs under the same loads.
+  they see the same instantaneous load: its adaptive thread and wait policies (the default), all
+  threads always (the policies off: libgomp's spinning waits), and one thread. Keras 3 on JAX
+  runs under the same loads.
 * ``lengths``: W1 with lengths uniform in 10..200, right- and left-padded, masked (rnnkit,
   Keras) or packed (PyTorch), against the same batch fully padded (no mask, 200 steps).
 * ``floor``: the floor of W1 LSTM b32 training (dependent chains of per-step products at
@@ -139,18 +140,18 @@ def rnnkit_ways(train: Callable[[], Any], full: int) -> dict[str, Callable[[], A
     thread."""
     import torch
 
-    from rnnkit.kernels import _threads
+    from rnnkit.kernels import _threads, _wait
 
     def way(threads: int, adaptive: bool) -> Callable[[], None]:
         def run() -> None:
             before = torch.get_num_threads()
             if not adaptive:
                 torch.set_num_threads(threads)
-            _threads.POLICY.enabled = adaptive
+            _threads.POLICY.enabled = _wait.WAIT.enabled = adaptive
             try:
                 train()
             finally:
-                _threads.POLICY.enabled = True
+                _threads.POLICY.enabled = _wait.WAIT.enabled = True
                 if not adaptive:
                     torch.set_num_threads(before)
 
@@ -183,7 +184,7 @@ def worker_load(framework: str, names: list[str], rounds: int, per_round: int) -
             if framework == "rnnkit":
                 from rnnkit.kernels import _threads
 
-                extra["policy"] = _threads.POLICY.describe()
+                extra["policy"] = _threads.threads_chosen()
             emit(section="load", load=kind, workload=name, ms=res, **extra)
 
 

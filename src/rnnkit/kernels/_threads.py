@@ -33,6 +33,8 @@ from contextlib import contextmanager
 
 import torch
 
+from ._wait import WAIT
+
 #: Calls run the other way per probe (their median is compared).
 PROBE_CALLS = 3
 #: The other way must be this much faster (median) to be taken.
@@ -144,9 +146,10 @@ POLICY = ThreadPolicy()
 
 
 def threads_chosen() -> str | None:
-    """What the fused engine's thread policy chose for its last split call, in words (None
-    before any): ``summary()``'s engine lines add it."""
-    return POLICY.describe()
+    """What the fused engine's thread policy chose for its last split call and how torch's
+    threads wait (``_wait``), in words (None before any): ``summary()``'s engine lines add it."""
+    said = [d for d in (POLICY.describe(), WAIT.describe()) if d is not None]
+    return "; ".join(said) or None
 
 
 _chosen = threading.local()
@@ -162,7 +165,9 @@ def kernel_threads() -> int:
 def adaptive_threads(key: Hashable, split: bool) -> Iterator[int]:
     """Run the body with the kernels' row split on the thread count :data:`POLICY` picks
     for ``key`` (:func:`kernel_threads`); ``split`` False (a call too small to split) leaves
-    torch's count. torch's own count is not changed (see the module docs)."""
+    torch's count. torch's own count is not changed (see the module docs). Each call also lets
+    the wait policy (``_wait``) look at the load."""
+    WAIT.tick()
     full = torch.get_num_threads()
     if not split or full <= 1 or not POLICY.enabled:
         yield full
