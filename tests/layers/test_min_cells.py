@@ -13,6 +13,7 @@ import torch
 
 import rnnkit
 from rnnkit import kernels, layers
+from rnnkit.kernels import _min_fused
 
 B, T, D, U = 3, 9, 4, 5
 NAMES = {"min_gru": layers.MinGRU, "min_lstm": layers.MinLSTM}
@@ -96,6 +97,29 @@ CASES = list(
 def test_equals_reference(
     name: str, engine: str, mask_kind: str, go_backwards: bool, zero_out: bool
 ) -> None:
+    _check_reference(name, engine, mask_kind, go_backwards, zero_out)
+
+
+@pytest.fixture
+def blocks_of_two_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused engine's blocks of steps as short as allowed (T = 9: five blocks, the last of
+    one step): the state and its gradient carried across blocks."""
+    monkeypatch.setattr(_min_fused, "BLOCK_BYTES", 1)
+    monkeypatch.setattr(_min_fused, "MIN_BLOCK_STEPS", 2)
+
+
+@pytest.mark.usefixtures("blocks_of_two_steps")
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("mask_kind", ["none", "random"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_fused_blocks_equal_reference(name: str, mask_kind: str, go_backwards: bool) -> None:
+    assert _min_fused.block_steps(B, 3 * U, 8) == 2
+    _check_reference(name, "fused", mask_kind, go_backwards, False)
+
+
+def _check_reference(
+    name: str, engine: str, mask_kind: str, go_backwards: bool, zero_out: bool
+) -> None:
     rng = np.random.default_rng(7)
     layer = make_layer(
         name, go_backwards=go_backwards, zero_output_for_mask=zero_out, engine=engine
@@ -147,6 +171,16 @@ def test_float32_is_stable_at_4096_steps(name: str, engine: str) -> None:
 @pytest.mark.parametrize("go_backwards", [False, True])
 @pytest.mark.parametrize("fused", [False, True])
 def test_gradcheck(name: str, go_backwards: bool, fused: bool) -> None:
+    _gradcheck(name, go_backwards, fused)
+
+
+@pytest.mark.usefixtures("blocks_of_two_steps")
+@pytest.mark.parametrize("name", NAMES)
+def test_gradcheck_fused_blocks(name: str) -> None:
+    _gradcheck(name, go_backwards=True, fused=True)
+
+
+def _gradcheck(name: str, go_backwards: bool, fused: bool) -> None:
     layer = make_layer(name, seed=2)
     gen = torch.Generator().manual_seed(4)
     x = torch.randn(2, 7, D, dtype=torch.float64, generator=gen, requires_grad=True)
