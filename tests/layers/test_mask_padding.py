@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.layers import GRU, LSTM, Conv1D, Dense, GlobalAveragePooling1D, Input, ResampleSteps
+from rnnkit.layers import (
+    GRU,
+    LSTM,
+    Conv1D,
+    Dense,
+    GlobalAveragePooling1D,
+    Input,
+    MaskedMaxPooling1D,
+    ResampleSteps,
+)
 from rnnkit.model import Model
 
 
@@ -67,3 +76,19 @@ def test_resample_steps_reads_real_steps_only() -> None:
     assert ResampleSteps(7)(x)[0, :, 0].tolist() == x[0, :, 0].tolist()
     with pytest.raises(ValueError, match="positive int"):
         ResampleSteps(0)
+
+
+def test_masked_max_pooling_ignores_padding_and_pools_the_mask() -> None:
+    """Padding never enters a max (even when larger than every real value), windows start at
+    step 0, the output mask marks windows holding a real step; without a mask the last,
+    shorter window is pooled as it is."""
+    layer = MaskedMaxPooling1D(2)
+    x = torch.tensor([[[-1.0], [-3.0], [-2.0], [50.0], [50.0]]])  # 3 real steps, then padding
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0, 0.0]])
+    assert layer(x, mask=mask)[0, :, 0].tolist() == [-1.0, -2.0, 0.0]
+    assert layer.compute_mask(x, mask).tolist() == [[True, True, False]]
+    unpadded = layer(x[:, :3])  # the same sequence without padding: same real windows
+    assert unpadded[0, :, 0].tolist() == [-1.0, -2.0]
+    assert layer.compute_output_shape((None, 5, 1)) == (None, 3, 1)
+    with pytest.raises(ValueError, match="positive int"):
+        MaskedMaxPooling1D(0)

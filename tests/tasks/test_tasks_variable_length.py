@@ -18,7 +18,7 @@ from rnnkit.tasks._recipe import (
 )
 from rnnkit.tasks._validation import stratified_validation
 
-SMALL: dict[str, Any] = {"units": (6,), "filters": (6,), "kernel_size": 3, "epochs": 2,
+SMALL: dict[str, Any] = {"units": (6,), "filters": (6, 6), "kernel_size": 3, "epochs": 2,
                          "batch_size": 8, "learning_rate": 5e-3, "verbose": 0,
                          "validation": 0.2}  # no cross-validation (tested on its own)
 

@@ -10,6 +10,7 @@ from ._conv import (
     Conv1D,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
+    MaskedMaxPooling1D,
     MaxPooling1D,
 )
 from ._core import Activation, Dense, Dropout, Embedding, Flatten, Masking, SpatialDropout1D
@@ -59,6 +60,7 @@ __all__ = [
     "LayerNormLSTMCell",
     "LayerNormalization",
     "Masking",
+    "MaskedMaxPooling1D",
     "MaxPooling1D",
     "MinGRU",
     "MinGRUCell",

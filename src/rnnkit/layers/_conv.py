@@ -217,3 +217,46 @@ class GlobalMaxPooling1D(Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], input_shape[2])
+
+
+@register
+class MaskedMaxPooling1D(Layer):
+    """Max over windows of ``pool_size`` steps of the real steps only: (batch, time, ch) ->
+    (batch, ceil(time / pool_size), ch); windows start at step 0. Steps the mask marks as
+    padding never enter a max (a window of padding only gives 0), and the output mask marks
+    a window real when any of its steps is, so the output on a sequence's real steps does
+    not depend on how far it is padded. Without a mask: max pooling with the last window
+    shorter."""
+
+    supports_masking = True
+
+    def __init__(self, pool_size: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(pool_size, int) or isinstance(pool_size, bool) or pool_size <= 0:
+            raise ValueError(f"expected pool_size to be a positive int, got {pool_size!r}")
+        self.pool_size = pool_size
+
+    def _extra(self, time: int) -> int:
+        return -time % self.pool_size
+
+    def forward(self, inputs: Tensor, mask: Tensor | None = None) -> Tensor:
+        x = inputs
+        if mask is not None:
+            x = x.masked_fill(~mask.bool().unsqueeze(-1), float("-inf"))
+        x = F.pad(x.transpose(1, 2), (0, self._extra(x.shape[1])), value=float("-inf"))
+        y = F.max_pool1d(x, self.pool_size, self.pool_size).transpose(1, 2)  # (batch, t', ch)
+        return torch.where(torch.isneginf(y), torch.zeros((), dtype=y.dtype), y)
+
+    def compute_mask(self, inputs: Any, mask: Tensor | None) -> Tensor | None:
+        if mask is None:
+            return None
+        m = F.pad(mask.to(torch.float32), (0, self._extra(mask.shape[1])))
+        return m.reshape(m.shape[0], -1, self.pool_size).amax(dim=-1) > 0  # (batch, t')
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        time = input_shape[1]
+        return (input_shape[0], None if time is None else -(-time // self.pool_size),
+                input_shape[2])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pool_size": self.pool_size}

@@ -85,6 +85,9 @@ class SequenceClassifier(ClassifierFitting):
             padding) before the recurrent layers; ``()`` for none (the recurrent layers
             read the scaled inputs).
         kernel_size: width of those convolutions.
+        pool_size: after each of those convolutions, a max pooling over this many real
+            steps (the recurrent layer reads ``pool_size ** len(filters)`` times fewer
+            steps; 1: none).
         pooling: numeric sequences with ``filters``: concatenate the convolutional features
             averaged over the real steps to the last recurrent output (LSTM-FCN style).
         layers: instead of the above, the hidden layers as specs (``[{"class": "LSTM",
@@ -143,6 +146,7 @@ class SequenceClassifier(ClassifierFitting):
         *,
         filters: Sequence[int] = (64, 64),
         kernel_size: int = 5,
+        pool_size: int = 2,
         pooling: bool = True,
         layers: Sequence[dict[str, Any]] | None = None,
         dense: Sequence[int] = (),
@@ -161,6 +165,7 @@ class SequenceClassifier(ClassifierFitting):
         self.units = units
         self.filters = filters
         self.kernel_size = kernel_size
+        self.pool_size = pool_size
         self.pooling = pooling
         self.layers = layers
         self.dense = dense

@@ -62,6 +62,7 @@ class ClassifierFitting(ClassifierInputs, Task):
     filters: Sequence[int]
     kernel_size: int
     pooling: bool
+    pool_size: int
     layers: Sequence[dict[str, Any]] | None
     dense: Sequence[int]
     dropout: float
@@ -83,6 +84,7 @@ class ClassifierFitting(ClassifierInputs, Task):
         for f in self.filters:
             check_int("filters item", f, 1)
         check_int("kernel_size", self.kernel_size, 1)
+        check_int("pool_size", self.pool_size, 1)
         check_float("dropout", self.dropout, 0.0, 1.0)
         check_int("embedding_dim", self.embedding_dim, 1)
         check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
@@ -101,7 +103,8 @@ class ClassifierFitting(ClassifierInputs, Task):
         return NetSpec(
             cell=self.cell, units=check_units(self.units) if self.layers is None else (),
             filters=tuple(int(f) for f in self.filters), kernel_size=int(self.kernel_size),
-            pooling=bool(self.pooling), dense=tuple(int(d) for d in self.dense),
+            pooling=bool(self.pooling), pool_size=int(self.pool_size),
+            dense=tuple(int(d) for d in self.dense),
             dropout=float(self.dropout), bidirectional=bool(self.bidirectional),
             layers=self.layers, input_shape=tuple(self.input_shape_),
             n_classes=len(self.classes_), vocab=int(vocab), embedding_dim=int(self.embedding_dim))

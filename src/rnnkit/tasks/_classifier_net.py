@@ -6,14 +6,18 @@ Numeric sequences (``mode == "features"``) come as two inputs, the padded values
 convolutional front end before the recurrent layers (the CNN-LSTM of seed 003, and the
 LSTM-FCN family's pooled convolutional branch beside the recurrent one)::
 
-    x -> Conv1D(f1, k, same, relu) -> Conv1D(f2, k, same, relu) -> c
-    c -> LSTM(u1, return_sequences) ... -> LSTM(un)        (mask = the input mask)
+    x -> Conv1D(f1, k, same, relu) -> MaskedMaxPooling1D(p) -> Conv1D(f2, ...) -> ... -> c
+    c -> LSTM(u1, return_sequences) ... -> LSTM(un)        (mask: the input mask, pooled)
     c -> GlobalAveragePooling1D                            (mean over the real steps)
     [last LSTM output, pooled c] -> Dense(relu)... -> Dropout -> Dense(softmax)
 
-'same' convolutions see zeros past a sequence's end whether it is padded or not, and the
-masked layers skip the padding, so a sequence's prediction does not depend on how far it is
-padded. With ``filters=()`` the recurrent layers read the inputs directly.
+Each convolution is followed by a max pooling of ``p`` steps (``pool_size``; 1: none) over
+the real steps only, which zeroes the padding: every 'same' convolution then sees zeros past
+a sequence's end whether it is padded or not, and the masked layers skip the padding, so a
+sequence's prediction does not depend on how far it is padded. The pooling shortens what
+the recurrent layer reads (``p ** len(filters)`` times fewer steps): on long sequences it
+trains several times faster per epoch and leaves the plateau at chance sooner. With
+``filters=()`` the recurrent layers read the inputs directly.
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ from ..layers import (
     Flatten,
     GlobalAveragePooling1D,
     Input,
+    MaskedMaxPooling1D,
     ResampleSteps,
+    Reshape,
 )
 from ..model import Model, Sequential
 from ._base import Network, build_layer
@@ -50,6 +56,7 @@ class NetSpec:
     filters: tuple[int, ...]
     kernel_size: int
     pooling: bool
+    pool_size: int
     dense: tuple[int, ...]
     dropout: float
     bidirectional: bool
@@ -79,14 +86,18 @@ def _head(spec: NetSpec) -> list[Any]:
 def _features_network(spec: NetSpec) -> Model:
     x = Input(spec.input_shape, name="values")
     mask = Input(spec.input_shape[:1], name="mask")
-    c = x
+    c, steps, m = x, Reshape((-1, 1))(mask), mask  # steps: (batch, T, 1)
     for f in spec.filters:
         c = Conv1D(int(f), spec.kernel_size, padding="same", activation="relu")(c)
+        if spec.pool_size > 1:
+            c = MaskedMaxPooling1D(spec.pool_size)(c, mask=m)  # (batch, ceil(T / p), f)
+            steps = MaskedMaxPooling1D(spec.pool_size)(steps)  # (batch, ceil(T / p), 1)
+            m = Reshape((-1,))(steps)  # (batch, ceil(T / p)): the pooled mask
     h = c
     for layer in _recurrent(spec):
-        h = layer(h, mask=mask)  # (batch, units) after the last layer
+        h = layer(h, mask=m)  # (batch, units) after the last layer
     if spec.pooling and spec.filters:
-        h = Concatenate()([h, GlobalAveragePooling1D()(c, mask=mask)])  # (batch, u + f)
+        h = Concatenate()([h, GlobalAveragePooling1D()(c, mask=m)])  # (batch, u + f)
     for layer in _head(spec):
         h = layer(h)
     return Model([x, mask], h, name="classifier")
