@@ -138,3 +138,18 @@ def test_baseline_learns_below_chance_and_the_headline_says_when_it_wins() -> No
     assert lines[-1].startswith("note ") and "does not beat" in lines[-1]
     assert not any(line.startswith("note") for line in SequenceClassifier.headline(
         {**m, "beats_baselines": True}))
+
+
+def test_long_sequences_are_pooled_and_padding_still_never_read() -> None:
+    """Training sequences of 40+ steps are max-pooled after each convolution while 32 or
+    more steps remain (70 -> 35 -> 18); short ones are not (test above). A sequence's
+    prediction is the same alone as padded beside longer ones."""
+    rng = np.random.default_rng(2)
+    xs = [rng.normal(size=(int(n), 2)) for n in rng.integers(20, 71, size=24)]
+    y = np.array(["a", "b"] * 12)
+    c = SequenceClassifier(**{**SMALL, "filters": (4, 4, 4)}).fit(xs, y)
+    pools = [layer for layer in c.model_.layers if type(layer).__name__ == "MaskedMaxPooling1D"]
+    assert len(pools) == 4  # two convolutions pooled (values and mask each), the third not
+    both = c.predict_proba(xs)
+    alone = np.concatenate([c.predict_proba([x]) for x in xs])
+    np.testing.assert_allclose(alone, both, rtol=1e-5, atol=1e-6)

@@ -86,8 +86,9 @@ class SequenceClassifier(ClassifierFitting):
             read the scaled inputs).
         kernel_size: width of those convolutions.
         pool_size: after each of those convolutions, a max pooling over this many real
-            steps (the recurrent layer reads ``pool_size ** len(filters)`` times fewer
-            steps; 1: none).
+            steps while the longest training sequence, pooled so far, has at least 32
+            steps (long sequences: the recurrent layer reads up to
+            ``pool_size ** len(filters)`` times fewer steps; 1: none).
         pooling: numeric sequences with ``filters``: concatenate the convolutional features
             averaged over the real steps to the last recurrent output (LSTM-FCN style).
         layers: instead of the above, the hidden layers as specs (``[{"class": "LSTM",

@@ -11,13 +11,15 @@ LSTM-FCN family's pooled convolutional branch beside the recurrent one)::
     c -> GlobalAveragePooling1D                            (mean over the real steps)
     [last LSTM output, pooled c] -> Dense(relu)... -> Dropout -> Dense(softmax)
 
-Each convolution is followed by a max pooling of ``p`` steps (``pool_size``; 1: none) over
-the real steps only, which zeroes the padding: every 'same' convolution then sees zeros past
-a sequence's end whether it is padded or not, and the masked layers skip the padding, so a
-sequence's prediction does not depend on how far it is padded. The pooling shortens what
-the recurrent layer reads (``p ** len(filters)`` times fewer steps): on long sequences it
-trains several times faster per epoch and leaves the plateau at chance sooner. With
-``filters=()`` the recurrent layers read the inputs directly.
+Long sequences are pooled: a convolution is followed by a max pooling of ``p`` steps
+(``pool_size``; 1: none) when the longest training sequence, pooled so far, still has at
+least :data:`POOL_FROM` steps. The recurrent layer then reads up to ``p ** len(filters)``
+times fewer steps: it trains several times faster per epoch and leaves the plateau at
+chance sooner (ArrowHead's 251 steps), while short sequences (8 rows of a digit) keep every
+step. The pooling reads the real steps only and zeroes the padding, and the convolutions
+after it see zeros past a sequence's end whether it is padded or not; the masked layers
+skip the padding, so a sequence's prediction does not depend on how far it is padded.
+With ``filters=()`` the recurrent layers read the inputs directly.
 """
 
 from __future__ import annotations
@@ -44,7 +46,10 @@ from ..model import Model, Sequential
 from ._base import Network, build_layer
 from ._forecaster import RNN_CELLS
 
-__all__ = ["NetSpec", "build_baseline", "build_network"]
+__all__ = ["POOL_FROM", "NetSpec", "build_baseline", "build_network"]
+
+#: the least number of (already pooled) training steps that is pooled after a convolution
+POOL_FROM = 32
 
 
 @dataclass(frozen=True)
@@ -87,9 +92,11 @@ def _features_network(spec: NetSpec) -> Model:
     x = Input(spec.input_shape, name="values")
     mask = Input(spec.input_shape[:1], name="mask")
     c, steps, m = x, Reshape((-1, 1))(mask), mask  # steps: (batch, T, 1)
+    length = int(spec.input_shape[0])
     for f in spec.filters:
         c = Conv1D(int(f), spec.kernel_size, padding="same", activation="relu")(c)
-        if spec.pool_size > 1:
+        if spec.pool_size > 1 and length >= POOL_FROM:
+            length = -(-length // spec.pool_size)
             c = MaskedMaxPooling1D(spec.pool_size)(c, mask=m)  # (batch, ceil(T / p), f)
             steps = MaskedMaxPooling1D(spec.pool_size)(steps)  # (batch, ceil(T / p), 1)
             m = Reshape((-1,))(steps)  # (batch, ceil(T / p)): the pooled mask
