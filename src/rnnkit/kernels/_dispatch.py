@@ -9,6 +9,7 @@ from ._fused import run_fused
 from ._loop import run_loop
 from ._native import run_native
 from ._ops import run_fused_op
+from ._ops_ext import run_fused_ext_op
 from ._plan import ENGINE_ENV, ENGINES, plan_engine, select_engine
 from ._scan import run_scan
 from ._triton import run_triton
@@ -28,8 +29,10 @@ def run_recurrent(call: RecurrentCall, step: StepFn, engine: str | None = None) 
     if call.spec.scan and choice.name in ("fused", "scan"):
         return run_scan(call, fused=choice.name == "fused")
     if choice.name == "fused":
-        # traced by torch.compile / torch.export: the custom op, which they can see through
-        return run_fused_op(call) if torch.compiler.is_compiling() else run_fused(call)
+        if not torch.compiler.is_compiling():
+            return run_fused(call)
+        # traced by torch.compile / torch.export: the custom ops, which they can see through
+        return run_fused_ext_op(call) if call.spec.runs_ext(call.options()) else run_fused_op(call)
     if choice.name == "torch":
         return run_native(call)
     if choice.name == "triton":

@@ -138,48 +138,53 @@ class ExtRecurrence(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
-        spec: ExtSpec = ctx.spec
-        _ = ctx.saved_tensors  # raises if a weight changed in place since the forward pass
-        hin: np.ndarray = ctx.hin
-        time, batch, out = hin.shape
-        dt = hin.dtype
-        gates = ctx.w.recurrent.shape[1]
-        units = gates // spec.kind.gates
-        dh_n, d_extra = _copy(dh, dt), tuple(_copy(g, dt) for g in rest)
-        if spec.return_sequences:
-            dseq = WORKSPACE.empty((time, batch, out), dt)
-            assign(dseq, dout.transpose(0, 1))
-            dp = np.zeros((batch, out), dt)
-        else:
-            dseq, dp = DUMMY[dt], _copy(dout, dt)
-        dz = WORKSPACE.empty((time, batch, gates), dt)
-        common = {
-            **ctx.common, "go_back": spec.go_backwards, "zo": spec.zero_output, "dseq": dseq,
-            "has_dseq": spec.return_sequences, "act": spec.act, "ract": spec.ract,
-        }  # fmt: skip
-        eb = ExtBackward(
-            saved=ctx.saved,
-            hin=hin,
-            dz=dz,
-            w=ctx.w,
-            dh=dh_n,
-            dp=dp,
-            d_extra=d_extra,
-            common=common,
-            needs=tuple(ctx.needs_input_grad[2:8]),
-            batch=batch,
-            time=time,
-            units=units,
-        )
-        with FlushDenormals(batch * time * gates * (out + units)):
-            g = spec.kind.ext_backward(eb)
-        d_states: list[Tensor | None] = [torch.from_numpy(dh_n)]
-        d_states += [torch.from_numpy(e) for e in d_extra]
-        d_states += [None] * (2 - len(d_states))
-        d_xin = torch.from_numpy(dz).transpose(0, 1)  # (batch, time, G)
-        grads = (d_xin, g.recurrent, g.b_rec, g.g1, g.gh, g.bh, g.proj, *d_states)
-        needs = ctx.needs_input_grad[1:10]
-        return (None, *[t if need else None for t, need in zip(grads, needs)], None, None, None)
+        return ext_backward(ctx, dout, dh, *rest)
+
+
+def ext_backward(ctx: Any, dout: Tensor, dh: Tensor, *rest: Tensor) -> tuple[Tensor | None, ...]:
+    """:class:`ExtRecurrence`'s backward pass (also run by the custom op ``_ops_ext``)."""
+    spec: ExtSpec = ctx.spec
+    _ = ctx.saved_tensors  # raises if a weight changed in place since the forward pass
+    hin: np.ndarray = ctx.hin
+    time, batch, out = hin.shape
+    dt = hin.dtype
+    gates = ctx.w.recurrent.shape[1]
+    units = gates // spec.kind.gates
+    dh_n, d_extra = _copy(dh, dt), tuple(_copy(g, dt) for g in rest)
+    if spec.return_sequences:
+        dseq = WORKSPACE.empty((time, batch, out), dt)
+        assign(dseq, dout.transpose(0, 1))
+        dp = np.zeros((batch, out), dt)
+    else:
+        dseq, dp = DUMMY[dt], _copy(dout, dt)
+    dz = WORKSPACE.empty((time, batch, gates), dt)
+    common = {
+        **ctx.common, "go_back": spec.go_backwards, "zo": spec.zero_output, "dseq": dseq,
+        "has_dseq": spec.return_sequences, "act": spec.act, "ract": spec.ract,
+    }  # fmt: skip
+    eb = ExtBackward(
+        saved=ctx.saved,
+        hin=hin,
+        dz=dz,
+        w=ctx.w,
+        dh=dh_n,
+        dp=dp,
+        d_extra=d_extra,
+        common=common,
+        needs=tuple(ctx.needs_input_grad[2:8]),
+        batch=batch,
+        time=time,
+        units=units,
+    )
+    with FlushDenormals(batch * time * gates * (out + units)):
+        g = spec.kind.ext_backward(eb)
+    d_states: list[Tensor | None] = [torch.from_numpy(dh_n)]
+    d_states += [torch.from_numpy(e) for e in d_extra]
+    d_states += [None] * (2 - len(d_states))
+    d_xin = torch.from_numpy(dz).transpose(0, 1)  # (batch, time, G)
+    grads = (d_xin, g.recurrent, g.b_rec, g.g1, g.gh, g.bh, g.proj, *d_states)
+    needs = ctx.needs_input_grad[1:10]
+    return (None, *[t if need else None for t, need in zip(grads, needs)], None, None, None)
 
 
 def _check(call: RecurrentCall) -> None:
@@ -198,9 +203,10 @@ def _check(call: RecurrentCall) -> None:
         )
 
 
-def run_fused_ext(call: RecurrentCall) -> RecurrentResult:
-    """Run one call of a layer-norm kind, or of an LSTM/GRU with zoneout or a projection, on
-    the split fused engine (CPU, float32/float64, the fused kernels' activations)."""
+def ext_inputs(call: RecurrentCall) -> tuple[ExtSpec, tuple[Tensor | None, ...]]:
+    """The checked call as :class:`ExtRecurrence`'s arguments: its spec and (xin, recurrent
+    kernel, b_rec, g1, gh, bh, projection, h0, c0, mask, recurrent dropout mask, zoneout mask);
+    ``xin`` (the input side of the gates) computed here, in torch."""
     _check(call)
     kind = call.spec
     xin = kind.ext_input(project_inputs(call), call.bias, call.norm_weights)  # (batch, time, G)
@@ -220,8 +226,7 @@ def run_fused_ext(call: RecurrentCall) -> RecurrentResult:
     if mask is not None and mask.dtype != torch.bool:
         mask = mask != 0
     states = call.states
-    outs = ExtRecurrence.apply(
-        spec,
+    tensors = (
         xin,
         call.recurrent_kernel,
         kind.recurrent_bias(call.bias),
@@ -235,4 +240,12 @@ def run_fused_ext(call: RecurrentCall) -> RecurrentResult:
         call.recurrent_dropout_mask,
         call.zoneout_mask if zoning and call.training else None,
     )
+    return spec, tensors
+
+
+def run_fused_ext(call: RecurrentCall) -> RecurrentResult:
+    """Run one call of a layer-norm kind, or of an LSTM/GRU with zoneout or a projection, on
+    the split fused engine (CPU, float32/float64, the fused kernels' activations)."""
+    spec, tensors = ext_inputs(call)
+    outs = ExtRecurrence.apply(spec, *tensors)
     return RecurrentResult(outs[0], tuple(outs[1:]), "fused")

@@ -17,7 +17,8 @@ Engines:
 The scan kinds run on "fused" (CPU, float32/float64), else "triton" (CUDA), else "scan", unless
 "loop" or "scan" is forced. The LayerNorm kinds, and LSTM/GRU
 (``reset_after``) with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
-on the fused engine's split kernels (``_fused_ext``; not under ``torch.compile``) on CPU, and on
+on the fused engine's split kernels (``_fused_ext``; custom ops under ``torch.compile``:
+``_ops_ext``) on CPU, and on
 the split Triton kernels (``_triton_ext_run``, up to 64 units) on CUDA.
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
@@ -204,8 +205,6 @@ def _plan(
     fused_no = spec.fused_options_blocker(options) or _fused_blocker(
         spec, activation, recurrent_activation, dtype, dev
     )
-    if compiling and fused_no is None and spec.runs_ext(options):
-        fused_no = "the split fused kernels (layer norm, zoneout, projection) are no custom op yet"
     native_no = options_no or _native_blocker(
         spec, activation, recurrent_activation, dtype, dev, has_mask, recurrent_dropout
     )
