@@ -31,6 +31,7 @@ from torch import Tensor
 from ._api import RecurrentCall, RecurrentResult
 from ._loop import input_bias, project_inputs
 from ._min_fused import FusedMinStates
+from ._ops_min import min_states
 
 #: Steps per chunk of the log-space scan (precision against the joins between chunks).
 CHUNK = 64
@@ -71,7 +72,9 @@ def run_scan(call: RecurrentCall, fused: bool = False) -> RecurrentResult:
             mask = None if mask is None else mask.flip(1)
         bias = input_bias(call)
         code = call.spec.fused_code
-        h = FusedMinStates.apply(x, call.kernel, bias, call.states[0], mask, code)
+        # traced by torch.compile / torch.export: the custom op, which they can see through
+        states = min_states if torch.compiler.is_compiling() else FusedMinStates.apply
+        h = states(x, call.kernel, bias, call.states[0], mask, code)
     else:
         xp = project_inputs(call)  # (batch, time, gates * units)
         if call.go_backwards:
