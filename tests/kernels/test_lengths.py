@@ -104,3 +104,18 @@ def test_each_thread_range_leads_with_its_real_rows(side: str) -> None:
         assert bool((block[:-1] >= block[1:]).all())  # real rows first at every step
     work = [int(sorted_mask[lo:hi].sum()) for lo, hi in ranges]
     assert max(work) < 1.15 * min(work)
+
+
+def test_row_runs_finds_each_rows_run_and_the_holes() -> None:
+    gen = torch.Generator().manual_seed(3)
+    for side in ("right", "left"):
+        m = _mask(9, 13, side).numpy()
+        first, last, contiguous, real = _lengths._row_runs(m)
+        assert contiguous and real == int(m.sum())
+        for b in range(9):
+            steps = m[b].nonzero()[0]
+            want = (steps[0], steps[-1] + 1) if len(steps) else (13, 0)  # empty row: (time, 0)
+            assert (first[b], last[b]) == want
+    holes = torch.rand(9, 13, generator=gen) < 0.5
+    assert not _lengths._row_runs(holes.numpy())[2]
+    assert _lengths.length_order(holes, 1) is None

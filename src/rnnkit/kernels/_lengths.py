@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
+from numba import njit
 from torch import Tensor
 
 from ._api import RecurrentCall, RecurrentResult
@@ -30,17 +31,32 @@ from ._runtime import split_rows
 MAX_REAL_FRACTION = 0.6
 
 
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per row the first real step and one past the last; None when some row's real steps are
-    not one contiguous run."""
-    m = mask.astype(np.int8)
-    starts = np.diff(m, axis=1, prepend=0) == 1
-    if int(starts.sum(axis=1).max(initial=0)) > 1:
-        return None
-    any_real = m.any(axis=1)
-    first = np.where(any_real, m.argmax(axis=1), mask.shape[1])  # rows with none: last
-    last = np.where(any_real, mask.shape[1] - m[:, ::-1].argmax(axis=1), 0)
-    return first, last
+@njit(cache=True, nogil=True)
+def _row_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool, int]:  # pragma: no cover
+    """Per row the first real step and one past the last (rows with none: ``time``, 0), whether
+    every row's real steps are one contiguous run, and the number of real steps. One pass (the
+    NumPy form took some 15 array operations, 0.1-0.2 ms per masked call)."""
+    batch, time = mask.shape
+    first = np.full(batch, time, np.int64)
+    last = np.zeros(batch, np.int64)
+    contiguous = True
+    real = 0
+    for b in range(batch):
+        runs = 0
+        prev = False
+        for t in range(time):
+            m = mask[b, t]
+            if m:
+                real += 1
+                if not prev:
+                    runs += 1
+                    if runs == 1:
+                        first[b] = t
+                last[b] = t + 1
+            prev = m
+        if runs > 1:
+            contiguous = False
+    return first, last, contiguous, real
 
 
 def length_order(mask: Tensor, groups: int) -> Tensor | None:
@@ -48,11 +64,8 @@ def length_order(mask: Tensor, groups: int) -> Tensor | None:
     (holes in some row, or too little padding to gain). ``mask`` (batch, time) bool."""
     m = mask.numpy()
     batch, time = m.shape
-    runs = _runs(m)
-    if runs is None:
-        return None
-    first, last = runs
-    if int(m.sum()) > MAX_REAL_FRACTION * batch * time:
+    first, last, contiguous, real = _row_runs(m)
+    if not contiguous or real > MAX_REAL_FRACTION * batch * time:
         return None
     # right-padded rows by end (latest first), left-padded by start (earliest first)
     ranked = np.lexsort((-last, first))
