@@ -327,8 +327,9 @@ def fmt(ms: float | None) -> str:
 
 def table_load(recs: list[dict], names: list[str]) -> list[str]:
     by = {(r["framework"], r["load"], r["workload"]): r for r in recs}
-    lines = ["| workload | load | rnnkit (adaptive) | all threads | 1 thread | Keras-JAX |"
-             " Keras / rnnkit | policy chose |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| workload | load | rnnkit (adaptive) | all threads, spinning | 1 thread |"
+             " Keras-JAX | Keras / rnnkit | policy chose |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for name in names:
         for kind in LOADS:
             r = by.get(("rnnkit", kind, name), {"ms": {}})
