@@ -166,3 +166,21 @@ def test_results_do_not_depend_on_how_threads_wait(
     finally:
         spin.value = before
         torch.set_num_threads(threads)
+
+
+def test_slow_looks_are_spaced_further() -> None:
+    """A process with many threads reads many files per look: looks stay within MAX_OVERHEAD."""
+    clock = [0.0]
+    reads = []
+
+    def read() -> dict[int, int]:
+        reads.append(clock[0])
+        clock[0] += 0.01  # each look takes 10 ms
+        return {1: 0}
+
+    policy = _wait.WaitPolicy(lambda: _Spin(), read, lambda: clock[0])  # type: ignore[arg-type,return-value]
+    for _ in range(2000):
+        policy.tick()
+        clock[0] += 0.005
+    spent = 0.01 * len(reads)
+    assert len(reads) >= 5 and spent <= 1.5 * _wait.MAX_OVERHEAD * clock[0]

@@ -28,8 +28,11 @@ from collections.abc import Callable
 
 from . import _omp
 
-#: Seconds between looks at the run delay.
+#: Seconds between looks at the run delay (at least; see :data:`MAX_OVERHEAD`).
 WINDOW = 0.05
+#: The most time the looks may take, as a share of the time between them (a process with
+#: hundreds of threads reads hundreds of files per look: its looks are spaced further).
+MAX_OVERHEAD = 0.01
 #: Run delay (summed over this process's threads) per second of wall time above which the
 #: threads sleep while they wait.
 SLEEP_ABOVE = 0.15
@@ -75,6 +78,7 @@ class WaitPolicy:
         self._lock = threading.Lock()
         self._last: dict[int, int] | None = None
         self._since = -math.inf
+        self._window = WINDOW
         #: The last measured share of wall time spent waiting for a core (None before one).
         self.share: float | None = None
         self.sleeping = False
@@ -104,10 +108,11 @@ class WaitPolicy:
         if self._spin is None or not self._enabled:
             return
         now = self._clock()
-        if now - self._since < WINDOW:
+        if now - self._since < self._window:
             return
         with self._lock:
             delays = self._read()
+            self._window = max(WINDOW, (self._clock() - now) / MAX_OVERHEAD)
             if delays is None:
                 self._spin = None  # nothing to go by: libgomp's own policy stays
                 return
