@@ -7,6 +7,12 @@ for BasicMotions, the bare defaults on the official split; only ``random_state``
     python scripts/classify_seeds.py activity --seeds 0 --threads 2
     python scripts/classify_seeds.py digits --seeds 1,2 --threads 2
 
+Held-out UCR/UEA sets that the repository does not bundle (never tuned on) are read, with the
+bare defaults on their official split, from the ``.ts`` files inside the sktime 1.2.0 wheel
+(``pip download sktime==1.2.0 --no-deps``; nothing is downloaded here):
+
+    python scripts/classify_seeds.py ArrowHead GunPoint --wheel sktime-1.2.0-py3-none-any.whl
+
 Prints one JSON line per (data, seed) and the median and range of the accuracy over the seeds.
 """
 
@@ -14,13 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from rnnkit import datasets
+from rnnkit.data import read_ts
 from rnnkit.tasks import SequenceClassifier
 from rnnkit.tasks._demos import (
     ACTIVITY_STRIDE,
@@ -55,17 +65,32 @@ def _basic_motions() -> tuple[dict[str, Any], tuple[Any, ...], Any]:
 
 
 DATA = {"activity": _activity, "digits": _digits, "basic_motions": _basic_motions}
+#: held-out UCR/UEA sets read from the sktime wheel (``--wheel``)
+UCR = ("ArrowHead", "GunPoint", "ItalyPowerDemand", "JapaneseVowels")
+
+
+def _ucr(name: str, wheel: str | None) -> tuple[dict[str, Any], tuple[Any, ...], Any]:
+    if wheel is None:
+        raise SystemExit(f"{name}: expected --wheel sktime-1.2.0-py3-none-any.whl")
+    with zipfile.ZipFile(wheel) as zf, tempfile.TemporaryDirectory() as tmp:
+        parts = []
+        for split in ("TRAIN", "TEST"):
+            member = f"sktime/datasets/data/{name}/{name}_{split}.ts"
+            parts.append(read_ts(Path(zf.extract(member, tmp))))
+    return {}, (parts[0].X, parts[0].y, parts[1].X, parts[1].y), None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("data", nargs="+", choices=sorted(DATA))
+    parser.add_argument("data", nargs="+", choices=sorted(DATA) + list(UCR))
+    parser.add_argument("--wheel", help="the sktime 1.2.0 wheel (for the UCR/UEA sets)")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     for name in args.data:
-        settings, (xtr, ytr, xte, yte), groups = DATA[name]()
+        settings, (xtr, ytr, xte, yte), groups = (
+            _ucr(name, args.wheel) if name in UCR else DATA[name]())
         scores = []
         for seed in [int(s) for s in args.seeds.split(",")]:
             start = time.perf_counter()
@@ -75,6 +100,7 @@ def main() -> None:
             print(json.dumps({
                 "data": name, "seed": seed, "accuracy": round(m["accuracy"], 4),
                 "non_recurrent": round(m["baselines"]["non_recurrent"]["accuracy"], 4),
+                "majority": round(m["baselines"]["majority"]["accuracy"], 4),
                 "epochs_run": len(task.history_["loss"]), "recipe": task.recipe_,
                 "stopped_by_time": task.stopped_by_time_,
                 "fit_seconds": round(time.perf_counter() - start, 1)}), flush=True)
