@@ -1,10 +1,10 @@
 """How many threads a fused call uses: all of torch's, or one, chosen by timing both.
 
 On an idle machine a call split over the cores is faster; on a busy one (a notebook, a data
-loader, a second training) the split call waits for a thread the scheduler gave to someone
-else, and the waiting workers spin on the core the other job needs: one thread was then faster
-under every load measured. Which one wins depends on the load of the moment, so it is measured,
-per call site (the forward or backward pass of one layer shape), with no setting to find:
+loader, a second training) the split call may wait for a thread the scheduler gave to someone
+else (how the threads wait meanwhile, spinning or sleeping, is ``_wait``'s choice). Which way
+wins depends on the load of the moment, so it is measured, per call site (the forward or
+backward pass of one layer shape), with no setting to find:
 
 * a site starts on all threads; every ``interval`` calls it runs :data:`PROBE_CALLS` calls the
   other way and keeps the way whose median wall time is lower by more than :data:`SWITCH`
