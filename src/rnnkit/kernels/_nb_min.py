@@ -3,16 +3,17 @@
 """Numba kernels of the min cells (MinGRU, MinLSTM) on CPU: the gates and the linear recurrence
 ``h_t = a_t h_{t-1} + b_t`` in one pass over time, forward and hand-written backward.
 
-Each thread owns a range of batch rows (``lo, hi``); a call runs one block of steps (the
-caller's blocks keep the block's projection in cache between its product and this pass), step
-by step, every owned row within a step (the projection is time-major, so a step's rows are
-contiguous: 25 % faster backward than row by row); within a row the loop over units is
-element-wise, so LLVM vectorises it. Sequential in time, this does one read of the input
-projection and one write of the states per step (the log-space parallel scan of ``_scan`` makes
-some twenty passes over memory): on a CPU the batch and unit axes already fill the cores. A
-sequential recurrence with ``a_t`` in (0, 1) is stable in linear space, so no logarithm is
-taken (float32 at 4,096 steps: ``tests/layers/test_min_cells.py``). Inputs come in processing
-order (``go_backwards`` already applied).
+Each thread owns a range of batch rows (``lo, hi``) and runs them step by step: the step's
+projection of its rows by the register-tiled product of ``_nb`` (``_gemm``: the input is
+time-major, so a step's rows are contiguous) into a scratch row block that stays in L1, then
+every owned row's gates and state; within a row the loop over units is element-wise, so LLVM
+vectorises it. Sequential in time, this reads the input once and writes the states once (the
+log-space parallel scan of ``_scan`` makes some twenty passes over memory): on a CPU the batch
+and unit axes already fill the cores. The backward runs one block of steps per call (the
+caller's products take the block's projection gradient while it is in cache). A sequential
+recurrence with ``a_t`` in (0, 1) is stable in linear space, so no logarithm is taken (float32
+at 4,096 steps: ``tests/layers/test_min_cells.py``). Inputs come in processing order
+(``go_backwards`` already applied).
 
 What keeps the unit loops vectorised (each measured: 5-25x slower without it):
 
@@ -35,7 +36,7 @@ import math
 
 from numba import literally, njit
 
-from ._nb import _JIT, U64, _like, _sigmoid
+from ._nb import _JIT, U64, _gemm, _gemm_acc, _like, _sigmoid
 
 MIN_GRU, MIN_LSTM = 0, 1
 
@@ -60,27 +61,29 @@ def _write_gate(x, j, u, kind):
 
 
 @njit(**_JIT)
-def min_forward(XB, keep, has_mask, H, HN, S, t0, act, ract, lo, hi):
-    """The states ``H[:, t0 : t0 + tb]`` (``H`` (B, T, u)) of one block of ``tb`` steps from its
-    projection ``XB`` (tb, B, gates u; time-major, so that a block is contiguous and stays in
-    cache between its product and this pass); ``HN`` (B, u) holds the running state (the caller
-    sets it to the initial state before the first block; the last state on return). MinLSTM
-    keeps its write gates in ``S`` (B, T, u) for the backward (three scalar ``exp``/``log``
-    each); MinGRU's is one vectorised sigmoid to recompute, and its ``S`` is a dummy."""
+def min_forward(X, W, keep, has_mask, H, HN, S, XS, act, ract, lo, hi):
+    """All states ``H`` (B, T, u) from the time-major input ``X`` (T, B, F + 1; its last column
+    ones) and ``W`` (F + 1, gates u; its last row the bias): each step's projection of the
+    owned rows by the register-tiled product of ``_nb`` into the scratch ``XS`` (1, B, gates
+    u), then the gates and the state. ``HN`` (B, u) holds the running state (the caller sets
+    it to the initial state; the last state on return). MinLSTM keeps its write gates in ``S``
+    (B, T, u) for the backward (three scalar ``exp``/``log`` each); MinGRU's is one vectorised
+    sigmoid to recompute, and its ``S`` is a dummy."""
     kind = literally(act)
-    tb, u = XB.shape[0], U64(HN.shape[1])
-    gates = U64(XB.shape[2]) // u
-    for t in range(tb):
+    T, F1, u = X.shape[0], U64(X.shape[2]), U64(HN.shape[1])
+    gates = U64(W.shape[1]) // u
+    for t in range(T):
+        _gemm(X, t, U64(0), F1, W, XS, 0, U64(0), lo, hi)
         for b in range(lo, hi):
             c = HN[b]
-            out = H[b, t0 + t]
-            if has_mask and not keep[b, t0 + t]:
+            out = H[b, t]
+            if has_mask and not keep[b, t]:
                 for j in range(u):
                     out[j] = c[j]
                 continue
-            x = XB[t, b]
+            x = XS[0, b]
             if kind == MIN_LSTM:
-                gate = S[b, t0 + t]
+                gate = S[b, t]
                 for j in range(u):
                     s = _write_gate(x, j, u, kind)
                     gate[j] = s
@@ -100,21 +103,24 @@ def min_forward(XB, keep, has_mask, H, HN, S, t0, act, ract, lo, hi):
 
 
 @njit(**_JIT)
-def min_backward(XB, H0, keep, has_mask, H, S, DH, DXB, DH0, DB, t0, act, ract, lo, hi):
+def min_backward(
+    X, W, H0, keep, has_mask, H, S, DH, DXB, DH0, XS, WT, DX, has_dx, t0, act, ract, lo, hi
+):
     """``DXB`` (tb, B, gates u), the projection's gradient of one block of ``tb`` steps from
-    ``t0`` (``XB`` its projection), from ``DH`` (B, T, u), the gradient of every state. Blocks
-    run last to first; ``DH0`` (B, u; zeros before the last block) carries the running gradient
-    of the state between steps and blocks (the initial state's gradient on return from the first
-    block); ``DB`` (B, gates u) accumulates each row's bias gradient (the caller sums the rows).
-    ``S`` MinLSTM's write gates from the forward."""
+    ``t0``, from ``DH`` (B, T, u), the gradient of every state; each step's projection is
+    recomputed as in :func:`min_forward` (``X``, ``W``, scratch ``XS``). Blocks run last to
+    first; ``DH0`` (B, u; zeros before the last block) carries the running gradient of the
+    state between steps and blocks (the initial state's gradient on return from the first
+    block). ``S`` MinLSTM's write gates from the forward. With ``has_dx`` each step's input
+    gradient ``DX`` (T, B, F) by the register-tiled product with ``WT`` (gates u, F)."""
     kind = literally(act)
-    tb, u = XB.shape[0], U64(H0.shape[1])
-    gates = U64(XB.shape[2]) // u
+    tb, F1, u = DXB.shape[0], U64(X.shape[2]), U64(H0.shape[1])
+    gates = U64(W.shape[1]) // u
     for t in range(tb - 1, -1, -1):
         tt = t0 + t
+        _gemm(X, tt, U64(0), F1, W, XS, 0, U64(0), lo, hi)
         for b in range(lo, hi):
             d = DH0[b]
-            db = DB[b]
             dh, dx = DH[b, tt], DXB[t, b]
             if has_mask and not keep[b, tt]:
                 for j in range(u):
@@ -122,7 +128,7 @@ def min_backward(XB, H0, keep, has_mask, H, S, DH, DXB, DH0, DB, t0, act, ract, 
                 for j in range(gates * u):
                     dx[j] = 0.0
                 continue
-            x = XB[t, b]
+            x = XS[0, b]
             prev = H[b, tt - 1] if tt > 0 else H0[b]
             gate = S[b, tt] if kind == MIN_LSTM else S[0, 0]
             for j in range(u):
@@ -135,19 +141,22 @@ def min_backward(XB, H0, keep, has_mask, H, S, DH, DXB, DH0, DB, t0, act, ract, 
                 cand = v + _like(v, 0.5) if pos else sv
                 dcand = one if pos else sv * (one - sv)
                 ds = s * (one - s) * g * (cand - prev[j])  # d/d(the pre-activation of s)
-                dv = g * s * dcand
                 if kind == MIN_GRU:
                     dx[j] = ds
-                    dx[u + j] = dv
-                    db[j] += ds
-                    db[u + j] += dv
+                    dx[u + j] = g * s * dcand
                 else:  # d diff / d kf = -sigmoid(-kf), d diff / d ki = sigmoid(-ki)
-                    dkf = -ds * (one - _sigmoid(x[j]))
-                    dki = ds * (one - _sigmoid(x[u + j]))
-                    dx[j] = dkf
-                    dx[u + j] = dki
-                    dx[u + u + j] = dv
-                    db[j] += dkf
-                    db[u + j] += dki
-                    db[u + u + j] += dv
+                    dx[j] = -ds * (one - _sigmoid(x[j]))
+                    dx[u + j] = ds * (one - _sigmoid(x[u + j]))
+                    dx[u + u + j] = g * s * dcand
                 d[j] = g * (one - s)
+        if has_dx:
+            _gemm(DXB, t, U64(0), U64(DXB.shape[2]), WT, DX, tt, U64(0), lo, hi)
+
+
+@njit(**_JIT)
+def min_weight_grad(XT, DXB, DW, ka, act, ract, lo, hi):
+    """``DW[0, f] += XT[0, f, ka : ka + n] @ DXB`` for the feature rows ``f`` in ``lo:hi``:
+    the weight (and bias) gradient of one block, ``DXB`` (n, gates u) its projection's gradient
+    and ``XT`` (1, F + 1, T B) the transposed input. Threads split the feature rows, so every
+    row is summed in the same order whatever the split."""
+    _gemm_acc(XT, 0, U64(ka), U64(DXB.shape[0]), DXB, DW, 0, U64(0), lo, hi)
