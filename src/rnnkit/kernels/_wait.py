@@ -4,9 +4,9 @@ libgomp's threads spin for about 3 ms (300,000 spins) before they sleep, both th
 between two parallel regions and the calling thread at a region's end. On free cores that makes
 the next region start at once. When other work holds a core, the spinning threads take the
 time slices the threads they wait for need: measured on the 2-core machine with one busy loop
-beside a W1 LSTM b32 training step (bench/RESULTS.md), 124 ms per step with spinning and
-9.7 ms with sleeping; with free cores sleeping cost 7.8 ms against 6.1 ms (each wake-up is a
-system call and an inter-processor interrupt).
+beside a W1 LSTM b32 training step (bench/RESULTS.md; other sessions also ran), 124 ms per
+step with spinning and 9.7 ms with sleeping; with free cores sleeping cost 7.8 ms against
+6.1 ms (each wake-up is a system call and an inter-processor interrupt).
 
 So the wait follows the load, measured where it shows: the run delay of this process's threads
 (the time they were ready to run but waited for a core, ``/proc/self/task/*/schedstat``). Every
