@@ -290,3 +290,29 @@ def test_engine_plan_of_the_min_cells() -> None:
     built = layers.MinGRU(4)
     built(torch.randn(1, 2, 3))
     assert built.count_params() == 2 * 4 * (3 + 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fused_row_split_gives_identical_results(name: str) -> None:
+    """Large enough to split over two threads (batch rows in the kernels, feature rows in the
+    weight gradient): the same bits as one thread."""
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(32, 96, 24, generator=gen, requires_grad=True)
+    w = torch.randn(32, 96, 32, generator=gen)
+    before = torch.get_num_threads()
+    got = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            # the forward's work (the smallest): MinGRU's 64 projection columns, 24 + 5 per row
+            assert len(_min_fused.row_chunks(32, 32 * 96 * 64 * 29)) == threads
+            torch.manual_seed(0)
+            layer = NAMES[name](32, return_sequences=True)
+            y = layer(x)
+            (y * w).sum().backward()
+            got.append([y.detach(), x.grad.clone(), *(p.grad for p in layer.parameters())])
+            x.grad = None
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*got, strict=True):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)

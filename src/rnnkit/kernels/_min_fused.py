@@ -61,6 +61,13 @@ def _blocks(time: int, steps: int) -> list[tuple[int, int]]:
     return [(t0, min(t0 + steps, time)) for t0 in range(0, time, steps)]
 
 
+def _with_bias_row(chunks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The feature-row ranges of the weight gradient with the bias row (the last) added to the
+    last range: the split of the features stays in whole register tiles (8 rows)."""
+    *first, (lo, hi) = chunks
+    return [*first, (lo, hi + 1)]
+
+
 def _dummy(dt: np.dtype) -> np.ndarray:
     """A (1, 1, 1) stand-in for an array a kind's kernels never read."""
     return np.zeros((1, 1, 1), dt)
@@ -135,7 +142,7 @@ class FusedMinStates(torch.autograd.Function):
         dwa = np.zeros((1, features + 1, width), dt) if needs[1] or needs[2] else None
         # (1, features + 1, time * batch): the weight gradient's rows are the features
         xa_t = np.ascontiguousarray(xat.numpy().reshape(time * batch, features + 1).T)[None]
-        wchunks = row_chunks(features + 1, work)
+        wchunks = _with_bias_row(row_chunks(features, work))
         args = _BWD(
             X=xat.numpy(), W=wa.numpy(), H0=as_array(h0), keep=ctx.keep, has_mask=ctx.has_mask,
             H=states.numpy(), S=ctx.gates, DH=as_array(dh), DXB=dxb, DH0=dh0,
