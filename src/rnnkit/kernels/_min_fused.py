@@ -35,6 +35,7 @@ from ._runtime import (
     WORKSPACE,
     FlushDenormals,
     as_array,
+    assign,
     kernel_args,
     row_chunks,
     run_rows,
@@ -138,10 +139,11 @@ class FusedMinStates(torch.autograd.Function):
         work = batch * time * width * (2 * features + 8)
         dh0 = np.zeros((batch, units), dt)
         needs = ctx.needs_input_grad
-        dxt = np.empty((time, batch, features), dt) if needs[0] else _dummy(dt)
+        dxt = WORKSPACE.empty((time, batch, features), dt) if needs[0] else _dummy(dt)
         dwa = np.zeros((1, features + 1, width), dt) if needs[1] or needs[2] else None
         # (1, features + 1, time * batch): the weight gradient's rows are the features
-        xa_t = np.ascontiguousarray(xat.numpy().reshape(time * batch, features + 1).T)[None]
+        xa_t = WORKSPACE.empty((1, features + 1, time * batch), dt)
+        assign(xa_t[0], xat.view(time * batch, features + 1).t())
         wchunks = _with_bias_row(row_chunks(features, work))
         args = _BWD(
             X=xat.numpy(), W=wa.numpy(), H0=as_array(h0), keep=ctx.keep, has_mask=ctx.has_mask,
