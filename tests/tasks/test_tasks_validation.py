@@ -9,7 +9,9 @@ import pytest
 
 from rnnkit.data import make_windows
 from rnnkit.tasks import SequenceClassifier
+from rnnkit.tasks._recipe import MIN_DELTA
 from rnnkit.tasks._validation import (
+    best_epoch,
     check_groups,
     group_folds,
     overlap_blocks,
@@ -88,7 +90,20 @@ def test_bad_groups_are_refused_in_one_line() -> None:
         check_groups(np.array([None, 1, 2], dtype=object), 3)
 
 
-def test_tiny_sets_are_cross_validated_then_trained_on_every_sequence() -> None:
+def test_tiny_sets_are_cross_validated_then_trained_on_every_sequence(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fold trains all its epochs (no early stopping); the final network trains for the
+    epoch of the lowest validation loss averaged over the folds."""
+    curves: list[list[float]] = []
+    real_fit = SequenceClassifier._fit_network
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        model, result = real_fit(self, *args, **kwargs)
+        if "val_loss" in result.history:
+            curves.append(result.history["val_loss"])
+        return model, result
+
+    monkeypatch.setattr(SequenceClassifier, "_fit_network", spy)
     rng = np.random.default_rng(0)
     y = np.array(["a", "b"] * 20)
     X = rng.normal(size=(40, 6, 2)) + (y == "a")[:, None, None]
@@ -98,7 +113,9 @@ def test_tiny_sets_are_cross_validated_then_trained_on_every_sequence() -> None:
     assert recipe["validation_split"] == "5-fold cross-validation, stratified"
     assert len(recipe["fold_best_epochs"]) == 5
     assert all(1 <= e <= 6 for e in recipe["fold_best_epochs"])
-    assert recipe["epochs"] == max(1, int(np.median(recipe["fold_best_epochs"])))
+    assert 1 <= recipe["epochs"] <= 6
     assert len(task.history_["loss"]) == recipe["epochs"]  # the final training, all 40
+    assert [len(c) for c in curves] == [6] * 5
+    assert recipe["epochs"] == best_epoch(np.mean(curves, axis=0).tolist(), MIN_DELTA)
     assert "val_loss" not in task.history_
     assert task.score(X, y) > 0.5

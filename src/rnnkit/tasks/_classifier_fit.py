@@ -5,9 +5,10 @@ non-recurrent baseline.
 With the recipe's validation (``validation="auto"``), a training set of at least
 :data:`CV_BELOW` sequences keeps a validation part (whole groups when there are groups, see
 :mod:`._validation`) for early stopping and the learning-rate plateaus; a smaller one is
-cross-validated: one network per fold is early-stopped on its fold, and the median of their
-best epochs then trains the network on every sequence, so that no tiny set judges (or loses)
-a fifth of itself on one random draw. The baseline trains on the validation split.
+cross-validated: one network per fold is trained and judged on its fold, and the epoch of the
+lowest validation loss averaged over the folds then trains the network on every sequence, so
+that no tiny set judges (or loses) a fifth of itself on one random draw. The baseline trains
+on the validation split.
 """
 
 from __future__ import annotations
@@ -179,23 +180,29 @@ class ClassifierFitting(ClassifierInputs, Task):
 
     def _fit_cross_validated(self, data: Prepared, ids: NDArray[np.int64], groups: Any,
                              config: TrainingConfig, rng: np.random.Generator) -> Network:
-        """k-fold cross-validation (stratified, whole groups) early-stops one network per
-        fold; the median of their best epochs then trains the network on every sequence.
-        Each of the k + 1 trainings gets 1 / (k + 1) of ``max_time``. The learning rate
-        stays constant (no plateau to watch in the final training)."""
+        """k-fold cross-validation (stratified, whole groups) trains one network per fold
+        for every epoch of the recipe; the epoch of the lowest validation loss averaged over
+        the folds (xgboost's ``cv`` rule: one noisy fold of a few sequences does not decide)
+        then trains the network on every sequence. Each of the k + 1 trainings gets
+        1 / (k + 1) of ``max_time``. The learning rate stays constant (no plateau to watch
+        in the final training)."""
         n = len(ids)
         k = min(CV_FOLDS, n // 2, len(np.unique(groups)) if groups is not None else n)
         folds = group_folds(ids, np.arange(n) if groups is None else groups, k, rng)
         budget = None if config.max_time is None else float(config.max_time) / (k + 1)
         fold_config = dataclasses.replace(config, max_time=budget)
-        best, results = [], []
+        curves, results = [], []
         for f in range(k):
             _, result = self._fit_network(data, ids, np.flatnonzero(folds != f),
-                                          np.flatnonzero(folds == f), fold_config,
+                                          np.flatnonzero(folds == f),
+                                          dataclasses.replace(fold_config, patience=None),
                                           name=f"fold{f}", schedule=False)
-            best.append(best_epoch(result.history["val_loss"], MIN_DELTA))
+            curves.append(result.history["val_loss"])
             results.append(result)
-        epochs = max(1, int(np.median(best)))
+        common = min(len(c) for c in curves)  # a fold cut by the time budget ran fewer
+        mean = np.mean([c[:common] for c in curves], axis=0)  # (epochs,)
+        epochs = best_epoch(mean.tolist(), MIN_DELTA)
+        best = [best_epoch(c, MIN_DELTA) for c in curves]
         final = dataclasses.replace(fold_config, epochs=epochs, validation=0.0)
         model, result = self._fit_network(data, ids, np.arange(n), np.arange(0), final)
         self._keep_result([*results, result])
