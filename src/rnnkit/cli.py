@@ -248,11 +248,12 @@ class ResidualName(enum.StrEnum):
     value = "value"
     last = "last"
     seasonal = "seasonal"
+    combined = "combined"
 
 
 RESIDUALS: dict[ResidualName, bool | str] = {
     ResidualName.auto: "auto", ResidualName.value: False, ResidualName.last: True,
-    ResidualName.seasonal: "seasonal"}
+    ResidualName.seasonal: "seasonal", ResidualName.combined: "combined"}
 
 
 class StrategyName(enum.StrEnum):
@@ -322,8 +323,9 @@ def forecast(
                             "padding.")] = False,
     residual: Annotated[ResidualName, typer.Option(
         "--residual", help="What the network forecasts: the value, the change from the last "
-                           "value, or the change from the seasonal-naive forecast (auto: "
-                           "seasonal for seasonal data, direct strategy).")] = ResidualName.auto,
+                           "value, the change from the seasonal-naive forecast, or the mean "
+                           "of that and the value (auto: combined with future covariates, "
+                           "else seasonal, for seasonal data, direct).")] = ResidualName.auto,
     quantiles: Annotated[str | None, typer.Option(
         "--quantiles", help="Prediction-interval quantiles, e.g. 0.1,0.9.")] = None,
     likelihood: Annotated[LikelihoodName | None, typer.Option(

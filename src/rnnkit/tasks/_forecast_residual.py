@@ -16,13 +16,31 @@ panels (quarterly, monthly, daily; README "Forecasting many series"):
   and no alternative was better on all three (the values alone, the values beside their
   changes or beside the reference rows' values, a ridge regression on the changes added to
   the seasonal-naive base, the window's covariates differenced too); working day and
-  temperature then cut the one-step MAE by 42 % on the validation part, 9 % on the test
-  part (README "Forecasting many series");
+  temperature then cut the one-step MAE of this network alone by 42 % on the validation
+  part, 9 % on the test part (seeds 0-2), hence the combination below;
 * it forecasts the change from the seasonal-naive forecast ``y_{T+h} - y_{T+h-m ceil(h/m)}``
   (an all-zero output is that forecast);
 * the target is scaled by the mean absolute seasonal difference of each series' training
   rows (the seasonal MASE denominator; the mean is still subtracted), so one unit is the
   typical error of the seasonal-naive forecast in every series.
+
+With future covariates the default (``residual="combined"``) forecasts the mean of two
+networks' forecasts: the seasonal-difference one above and a level one (``residual=False``:
+the window's scaled values and the covariates' values in, the scaled value out, with its
+own standard scaling, trained with ``LEVEL_PATIENCE`` times the early-stopping patience).
+How a covariate moves the target is a relation of levels (a U-shaped temperature response,
+holidays) that the level network reads directly, while the seasonal one stays close to the
+seasonal-naive forecast where training is short; the level network starts from the mean,
+so on small training parts (a few months of one series, 11-22 validation rows) a patience
+of 10 epochs stopped it after 5-12, before it had learned the levels. Chosen on the three
+validation parts of two daily load series (``scripts/forecast_covariates.py --residual``,
+seeds 0-4, median one-step MAE, change against past-only covariates): victoria -45 / -14 /
++21 % (seasonal alone), -46 / -12 / +3 % (the mean, patience 10 for both), -50 / -19 / -6 %
+(this); peak -31 / -28 / +27 %, -37 / -22 / +8 %, -37 / -22 / -8 %. The level network
+alone: +54 % and +42 % on the third parts; choosing the one of lower internal validation
+MAE: +45 % (victoria validation2). Scored once afterwards, the test parts: -40 % (victoria)
+and -41 % (peak), against -12 % and -21 % for the seasonal network alone (per seed:
+README "Forecasting many series"). Panels without future covariates are unaffected.
 
 ``residual=True`` forecasts the change from the last value, ``False`` the scaled value.
 """
@@ -36,11 +54,16 @@ from numpy.typing import NDArray
 
 from ..data import Panel
 
-__all__ = ["resolve_residual", "resolve_window", "seasonal_base", "seasonal_differences",
-           "seasonal_future_differences", "seasonal_scale"]
+__all__ = ["LEVEL_PATIENCE", "SEASONAL", "resolve_residual", "resolve_window",
+           "seasonal_base", "seasonal_differences", "seasonal_future_differences",
+           "seasonal_scale"]
 
 #: the window without a season
 PLAIN_WINDOW = 33
+#: the level network of ``residual="combined"`` trains with this many times the patience
+LEVEL_PATIENCE = 3
+#: the recipes whose (first) network reads seasonal differences
+SEASONAL = ("seasonal", "combined")
 
 
 def resolve_window(window: int | str, period: int) -> int:
@@ -51,13 +74,17 @@ def resolve_window(window: int | str, period: int) -> int:
 
 
 def resolve_residual(residual: bool | str, *, direct: bool, counts: bool, window: int,
-                     period: int) -> bool | str:
-    """``"auto"``: ``"seasonal"`` for the direct strategy of a seasonal target
-    (``period > 1``) whose window holds a season, without a count distribution; else
-    ``False``. Other values are returned as they are."""
+                     period: int, future: bool = False, likelihood: bool = False
+                     ) -> bool | str:
+    """``"auto"``: for the direct strategy of a seasonal target (``period > 1``) whose
+    window holds a season, without a count distribution, ``"combined"`` when the network
+    reads future covariates without a likelihood, else ``"seasonal"``; ``False`` for
+    anything else. Other values are returned as they are."""
     if residual != "auto":
         return residual
-    return "seasonal" if direct and not counts and period > 1 and window >= period else False
+    if not (direct and not counts and period > 1 and window >= period):
+        return False
+    return "combined" if future and not likelihood else "seasonal"
 
 
 def seasonal_base(x: NDArray[Any], period: int, horizon: int) -> NDArray[np.float64]:

@@ -26,7 +26,9 @@ Strategies:
 ``residual=True`` makes the network forecast the change from the last observed value (in
 scaled units), so that an all-zero output is the naive forecast; ``residual="seasonal"``
 (the default for seasonal data, :mod:`rnnkit.tasks._forecast_residual`) the change from the
-seasonal-naive forecast, from the window's seasonal differences. Prediction intervals:
+seasonal-naive forecast, from the window's seasonal differences; with future covariates
+the default ``residual="combined"`` averages that network's forecasts with those of a
+second, level network (``residual=False``). Prediction intervals:
 with ``quantiles=(0.1, 0.9)`` the network also outputs those quantiles of each step,
 trained with the pinball loss ``max(q e, (q - 1) e)``, ``e = y - y_q`` (direct only).
 
@@ -51,7 +53,7 @@ from torch import Tensor
 
 from ..data import Panel, PanelScaler, infer_frequency, seasonal_period
 from ._backtest import Backtest
-from ._base import InspectBatch, PredictRequest, fmt
+from ._base import InspectBatch, Network, PredictRequest, _load_extra, fmt
 from ._files import csv_text, read_panel_csv, read_series_csv
 from ._forecast_input import panel_from_arrays, panel_to_arrays
 from ._forecast_net import NetShape
@@ -129,8 +131,12 @@ class Forecaster(ForecasterBacktest):
             window's seasonal differences, the target scaled by its mean absolute seasonal
             difference (direct strategy, ``window >= seasonal period``; an all-zero output
             is the seasonal-naive forecast; :mod:`rnnkit.tasks._forecast_residual`);
-            ``"auto"`` (default): ``"seasonal"`` when that applies and the data have a
-            season, else ``False`` (the value itself).
+            ``"combined"``: the mean of the ``"seasonal"`` network's forecasts and those
+            of a second network trained with ``residual=False`` on its own standard
+            scaling (with three times the patience; ``likelihood=None``);
+            ``"auto"`` (default): ``"combined"`` with future covariates and without a
+            likelihood, else ``"seasonal"``, when that applies and the data have a
+            season; else ``False`` (the value itself).
         quantiles: e.g. ``(0.1, 0.9)``: also forecast these quantiles (pinball loss; with
             ``likelihood``, the quantiles reported from the distribution).
         likelihood: ``"normal"``, ``"studentt"`` or ``"negbin"`` (counts: non-negative
@@ -154,7 +160,8 @@ class Forecaster(ForecasterBacktest):
 
     Learned attributes: ``model_``, ``scaler_`` (a :class:`~rnnkit.data.PanelScaler`),
     ``target_``, ``inputs_`` (target, past and future covariates), ``ids_``,
-    ``seasonal_period_``, ``freq_``, ``mase_scales_``, ``history_``.
+    ``seasonal_period_``, ``freq_``, ``mase_scales_``, ``history_``; with
+    ``residual_ == "combined"`` also ``level_model_`` and ``level_scaler_``.
 
     >>> import numpy as np
     >>> f = Forecaster(window=8, horizon=2, units=4, epochs=1, verbose=0)
@@ -273,7 +280,22 @@ class Forecaster(ForecasterBacktest):
             "tail": {k: v.tolist() for k, v in panel_to_arrays(self.tail_).items()},
             "n_train_windows": self.n_train_windows_,
             "step_correlation": self.step_correlation_,
+            **({"level_scaler": self.level_scaler_.to_dict()}
+               if self.residual_ == "combined" else {}),
         }
+
+    def _extra_models(self) -> dict[str, Network]:
+        return {"level": self.level_model_} if self.residual_ == "combined" else {}
+
+    def _load_extra_models(self, root: Path) -> None:
+        if self.residual_ != "combined":
+            return
+        model = _load_extra(root, "level")
+        if model is None:
+            raise FileNotFoundError(f"expected level.rnnkit beside task.json (a forecaster "
+                                    f"with residual='combined'), got none in {root}")
+        model.eval()
+        self.level_model_ = model
 
     def _set_state(self, state: dict[str, Any]) -> None:
         self.scaler_ = PanelScaler.from_dict(state["scaler"])
@@ -289,9 +311,12 @@ class Forecaster(ForecasterBacktest):
         self.seasonal_period_ = int(state["seasonal_period"])
         self.window_ = int(state.get("window", self.net_.window))
         residual = state.get("residual", False)
-        if residual not in (True, False, "seasonal"):
-            raise ValueError(f"expected 'residual' true, false or 'seasonal', got {residual!r}")
+        if residual not in (True, False, "seasonal", "combined"):
+            raise ValueError(f"expected 'residual' true, false, 'seasonal' or 'combined', "
+                             f"got {residual!r}")
         self.residual_ = residual
+        if residual == "combined":
+            self.level_scaler_ = PanelScaler.from_dict(state["level_scaler"])
         self.mase_scales_ = [float(v) if v is not None else math.nan
                              for v in state["mase_scales"]]
         tail = {k: np.asarray(v) for k, v in state["tail"].items()}

@@ -7,6 +7,7 @@ every series."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Self
 
 import numpy as np
@@ -14,7 +15,7 @@ import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from ..data import Panel, PanelScaler, seasonal_period, split_points, window_index
+from ..data import Panel, PanelScaler, PanelSplit, seasonal_period, split_points, window_index
 from ..data import future_covariates as horizon_covariates
 from ..layers import Conv1D
 from ._backtest import mase_scales
@@ -24,6 +25,8 @@ from ._copula import step_correlation
 from ._forecast_input import ColumnRoles, panel_tail, to_panel
 from ._forecast_net import NetShape, build_network, window_arrays
 from ._forecast_residual import (
+    LEVEL_PATIENCE,
+    SEASONAL,
     resolve_residual,
     resolve_window,
     seasonal_base,
@@ -33,6 +36,7 @@ from ._forecast_residual import (
 )
 from ._forecaster_params import RNN_CELLS, ForecasterParams
 from ._likelihood import check_counts, likelihood_loss
+from ._training import train_model
 
 __all__ = ["ForecasterFitting"]
 
@@ -139,11 +143,11 @@ class ForecasterFitting(ForecasterParams):
         return (x if shape.plain else inputs), y.astype(np.float32)
 
     def _net_inputs(self, inputs: list[NDArray[Any]], shape: NetShape) -> list[NDArray[Any]]:
-        """The inputs as the direct network reads them: with ``residual="seasonal"``, the
-        target's seasonal differences in the window and the future covariates' changes
-        from the rows the seasonal-naive forecast reads
+        """The inputs as the direct network reads them: with ``residual="seasonal"`` (or
+        ``"combined"``), the target's seasonal differences in the window and the future
+        covariates' changes from the rows the seasonal-naive forecast reads
         (:mod:`rnnkit.tasks._forecast_residual`)."""
-        if self.residual_ != "seasonal":
+        if self.residual_ not in SEASONAL:
             return inputs
         m, x = self.seasonal_period_, inputs[0]
         out = [seasonal_differences(x, m, bool(self.pad_short)), *inputs[1:]]
@@ -159,21 +163,26 @@ class ForecasterFitting(ForecasterParams):
     def _base(self, x: NDArray[Any]) -> Any:
         """What the direct network's output is added to (scaled): 0, the last value
         ``(n, 1)`` (``residual=True``) or the seasonal-naive forecast ``(n, horizon)``
-        (``residual="seasonal"``) read from the window ``x``."""
-        if self.residual_ == "seasonal":
+        (``residual="seasonal"`` or ``"combined"``) read from the window ``x``."""
+        if self.residual_ in SEASONAL:
             return seasonal_base(x, self.seasonal_period_, int(self.horizon))
         return x[:, -1, 0:1].astype(np.float64) if self.residual_ else 0.0
 
-    def _fit_scaler(self, panel: Panel, train_end: NDArray[np.int64]) -> PanelScaler:
-        """Per-series scaling on the training rows: standard (with
-        ``residual="seasonal"``, the target divided by its mean absolute seasonal
-        difference), none (``scaler=None``) or, for counts, the target divided by its mean
-        (no shift: counts stay counts)."""
+    def _standard_scaler(self, panel: Panel, train_end: NDArray[np.int64]) -> PanelScaler:
+        """Standard per-series scaling on the training rows, or none (``scaler=None``)."""
         scaler = PanelScaler().fit(panel, end=train_end)
         if self.scaler is None:
             scaler.mean[:], scaler.std[:] = 0.0, 1.0
             scaler.static_mean[:], scaler.static_std[:] = 0.0, 1.0
-        if self.residual_ == "seasonal" and self.scaler is not None:
+        return scaler
+
+    def _fit_scaler(self, panel: Panel, train_end: NDArray[np.int64]) -> PanelScaler:
+        """Per-series scaling on the training rows: standard (with
+        ``residual="seasonal"`` or ``"combined"``, the target divided by its mean absolute
+        seasonal difference), none (``scaler=None``) or, for counts, the target divided by
+        its mean (no shift: counts stay counts)."""
+        scaler = self._standard_scaler(panel, train_end)
+        if self.residual_ in SEASONAL and self.scaler is not None:
             scaler.std[:, 0] = seasonal_scale(panel, train_end, self.seasonal_period_)
         if self.likelihood is not None and self._head.counts:
             check_counts(panel)
@@ -206,12 +215,58 @@ class ForecasterFitting(ForecasterParams):
         self.seasonal_period_ = int(self.seasonal_period or seasonal_period(panel.freq))
         self.window_ = resolve_window(self.window, self.seasonal_period_)
         counts = self.likelihood is not None and self._head.counts
-        self.residual_ = resolve_residual(self.residual, direct=self._direct, counts=counts,
-                                          window=self.window_, period=self.seasonal_period_)
-        if self.residual_ == "seasonal" and self.window_ < self.seasonal_period_:
+        self.residual_ = resolve_residual(
+            self.residual, direct=self._direct, counts=counts, window=self.window_,
+            period=self.seasonal_period_, future=bool(panel.future_names),
+            likelihood=self.likelihood is not None)
+        if self.residual_ in SEASONAL and self.window_ < self.seasonal_period_:
             raise ValueError(f"expected window >= the seasonal period "
-                             f"{self.seasonal_period_} with residual='seasonal', got "
+                             f"{self.seasonal_period_} with residual={self.residual_!r}, got "
                              f"{self.window_}")
+
+    def _validation_windows(self, panel: Panel, split: PanelSplit, shape: NetShape
+                            ) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+        """Series and cuts of the windows whose targets lie in the validation rows."""
+        if not (split.val_end > split.train_end).any():
+            return None
+        va = window_index(panel, self.window_, shape.steps, targets_from=split.train_end,
+                          pad_short=bool(self.pad_short))
+        keep = va.start + self.window_ >= split.train_end[va.series]
+        return (va.series[keep], va.start[keep] + self.window_) if keep.any() else None
+
+    def _loss(self) -> Any:
+        if self.likelihood is not None:
+            return likelihood_loss(self._head, int(self.horizon))
+        if self._direct and self.quantiles is not None:
+            return _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
+        return self.loss.lower()
+
+    def _build(self, shape: NetShape) -> Any:
+        """A fresh network for ``shape`` (seeded by the training arguments)."""
+        self.training_config().seed()
+        units = check_units(self.units)[-1] if self.layers is None else 32
+        return build_network(shape, self._hidden_layers(), self._n_out(shape), units)
+
+    def _fit_level(self, panel: Panel, split: PanelSplit, shape: NetShape,
+                   train: tuple[NDArray[np.int64], NDArray[np.int64]],
+                   val: tuple[NDArray[np.int64], NDArray[np.int64]] | None) -> None:
+        """``residual="combined"``: the level network (values in, the value out, its own
+        standard scaling) on the same windows, with ``LEVEL_PATIENCE`` times the patience
+        (:mod:`rnnkit.tasks._forecast_residual`); sets ``level_model_`` and
+        ``level_scaler_``."""
+        self.level_scaler_ = self._standard_scaler(panel, split.train_end)
+        scaled = self.level_scaler_.transform(panel)
+        x_tr, y_tr = window_arrays(scaled, *train, shape, shape.steps)
+        data = None if val is None else window_arrays(scaled, *val, shape, shape.steps)
+        config = self.training_config()
+        if config.patience is not None:
+            config = replace(config, patience=LEVEL_PATIENCE * int(config.patience))
+        model = self._build(shape)
+        result = train_model(model, self._loss(), x_tr, y_tr.astype(np.float32),
+                             None if data is None else (data[0], data[1].astype(np.float32)),
+                             config, name="level")
+        self.train_seconds_ += result.seconds
+        self.level_model_ = model
 
     def fit(self, data: Any, y: None = None, *, id_column: str | None = None,
             time_column: str | None = None) -> Self:
@@ -221,35 +276,27 @@ class ForecasterFitting(ForecasterParams):
         :class:`~rnnkit.data.Panel`. Returns ``self``."""
         self._check_params()
         panel = to_panel(data, self._roles(id_column, time_column))
-        config = self.training_config()
-        split = split_points(panel, validation=float(config.validation), min_train=2)
+        split = split_points(panel, validation=float(self.training_config().validation),
+                             min_train=2)
         self._resolve(panel)
         scaler = self._fit_scaler(panel, split.train_end)
         scaled = scaler.transform(panel)
         shape = self._shape(panel)
-        w, pad = self.window_, bool(self.pad_short)
-        tr = window_index(panel, w, shape.steps, end=split.train_end, pad_short=pad)
-        x_tr, y_tr = self._examples(scaled, tr.series, tr.start + w, shape)
+        tr = window_index(panel, self.window_, shape.steps, end=split.train_end,
+                          pad_short=bool(self.pad_short))
+        x_tr, y_tr = self._examples(scaled, tr.series, tr.start + self.window_, shape)
         y_tr = self._with_scale(y_tr, scaler, tr.series)
+        windows = self._validation_windows(panel, split, shape)
         val = None
-        if (split.val_end > split.train_end).any():
-            va = window_index(panel, w, shape.steps, targets_from=split.train_end,
-                              pad_short=pad)
-            keep = va.start + w >= split.train_end[va.series]  # targets in validation rows
-            if keep.any():
-                x_va, y_va = self._examples(scaled, va.series[keep], va.start[keep] + w, shape)
-                val = (x_va, self._with_scale(y_va, scaler, va.series[keep]))
-        config.seed()
-        units = check_units(self.units)[-1] if self.layers is None else 32
-        model = build_network(shape, self._hidden_layers(), self._n_out(shape), units)
-        loss: Any = self.loss.lower()
-        if self.likelihood is not None:
-            loss = likelihood_loss(self._head, int(self.horizon))
-        elif self._direct and self.quantiles is not None:
-            loss = _pinball_loss(self.horizon, self.quantiles, self.loss.lower())
-        self._train(model, loss, x_tr, y_tr, val)
+        if windows is not None:
+            x_va, y_va = self._examples(scaled, *windows, shape)
+            val = (x_va, self._with_scale(y_va, scaler, windows[0]))
+        model = self._build(shape)
+        self._train(model, self._loss(), x_tr, y_tr, val)
         self.model_ = model
         self.net_ = shape
+        if self.residual_ == "combined":
+            self._fit_level(panel, split, shape, (tr.series, tr.start + self.window_), windows)
         self.step_correlation_ = self._fit_copula(*(val or (x_tr, y_tr)))
         self.scaler_ = scaler
         self.id_column_ = id_column or self.id_column
@@ -260,24 +307,25 @@ class ForecasterFitting(ForecasterParams):
         self.freq_ = None if panel.freq is None else str(panel.freq.freqstr)
         self.calendar_ = list(panel.calendar)
         self.mase_scales_ = mase_scales(panel, split.train_end).tolist()
-        self.tail_ = panel_tail(panel, w)
+        self.tail_ = panel_tail(panel, self.window_)
         self.n_train_windows_ = int(len(tr.series))
         return self
 
-
     # -- the inputs of forecasts --------------------------------------------------------------
-    def _scaler_for(self, panel: Panel) -> PanelScaler:
-        """The fitted statistics of ``panel``'s series, in its order."""
-        pos = {key: i for i, key in enumerate(self.scaler_.ids)}
+    def _scaler_for(self, panel: Panel, fitted: PanelScaler | None = None) -> PanelScaler:
+        """The fitted statistics (``fitted``, default ``scaler_``) of ``panel``'s series,
+        in its order."""
+        fitted = self.scaler_ if fitted is None else fitted
+        pos = {key: i for i, key in enumerate(fitted.ids)}
         unseen = [key for key in panel.ids if key not in pos]
         if unseen:
             raise ValueError(f"expected series seen in fit, got {len(unseen)} new one(s): "
                              f"{unseen[:5]!r}; fit the forecaster on them too")
         idx = [pos[key] for key in panel.ids]
         sub = PanelScaler()
-        sub.ids, sub.columns = panel.ids, self.scaler_.columns
-        sub.mean, sub.std = self.scaler_.mean[idx], self.scaler_.std[idx]
-        sub.static_mean, sub.static_std = self.scaler_.static_mean, self.scaler_.static_std
+        sub.ids, sub.columns = panel.ids, fitted.columns
+        sub.mean, sub.std = fitted.mean[idx], fitted.std[idx]
+        sub.static_mean, sub.static_std = fitted.static_mean, fitted.static_std
         return sub
 
     def _check_history(self, panel: Panel, series: NDArray[np.int64],
@@ -290,22 +338,26 @@ class ForecasterFitting(ForecasterParams):
                              "(pad_short=True keeps short series with masked padding)")
 
 
-    def _inputs_at(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64]
+    def _inputs_at(self, panel: Panel, series: NDArray[np.int64], cut: NDArray[np.int64],
+                   fitted: PanelScaler | None = None
                    ) -> tuple[list[NDArray[Any]], PanelScaler]:
+        """Network inputs (scaled by ``fitted``, default ``scaler_``) of the forecasts
+        made after the first ``cut`` rows of ``series``, and that scaling."""
         self._check_history(panel, series, cut)
-        scaler = self._scaler_for(panel)
+        scaler = self._scaler_for(panel, fitted)
         steps = int(self.horizon) if self.net_.n_future else 0
         inputs, _ = window_arrays(scaler.transform(panel), series, cut, self.net_, steps)
         return inputs, scaler
 
 
-    def _end_inputs(self, panel: Panel, future_data: Any
+    def _end_inputs(self, panel: Panel, future_data: Any, fitted: PanelScaler | None = None
                     ) -> tuple[list[NDArray[Any]], PanelScaler]:
-        """Network inputs of the forecasts after the end of every series of ``panel``."""
+        """Network inputs (scaled by ``fitted``, default ``scaler_``) of the forecasts
+        after the end of every series of ``panel``, and that scaling."""
         series = np.arange(panel.n_series, dtype=np.int64)
         cut = panel.lengths
         self._check_history(panel, series, cut)
-        scaler = self._scaler_for(panel)
+        scaler = self._scaler_for(panel, fitted)
         h, k = int(self.horizon), 1 + self.net_.n_past
         fut = np.zeros((panel.n_series, h, 0))
         if self.net_.n_future:

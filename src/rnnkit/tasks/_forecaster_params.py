@@ -121,10 +121,13 @@ class ForecasterParams(Task):
                 raise ValueError("expected strategy='direct' with quantiles (intervals are "
                                  "not propagated through the recursion), got 'recursive'")
         if isinstance(self.residual, str):
-            check_choice("residual", self.residual, ("auto", "seasonal"))
-            if self.residual == "seasonal" and not self._direct:
-                raise ValueError("expected strategy='direct' with residual='seasonal', got "
-                                 "'recursive'")
+            check_choice("residual", self.residual, ("auto", "seasonal", "combined"))
+            if self.residual != "auto" and not self._direct:
+                raise ValueError(f"expected strategy='direct' with residual="
+                                 f"{self.residual!r}, got 'recursive'")
+            if self.residual == "combined" and self.likelihood is not None:
+                raise ValueError(f"expected likelihood=None with residual='combined' (a "
+                                 f"mean of two forecasts), got {self.likelihood!r}")
         if self.likelihood is not None:
             check_choice("likelihood", self.likelihood, tuple(LIKELIHOODS))
             if self.strategy == "recursive":

@@ -1,5 +1,6 @@
 """How the forecaster forecasts (the third layer of :class:`~rnnkit.tasks.Forecaster`):
 the direct network's outputs plus their base, the recursive strategy's loop, quantiles,
+the mean of the seasonal and the level network's forecasts (``residual="combined"``),
 sample paths, and the public ``predict``, ``predict_at``, ``forecast_table`` and
 ``sample_paths``."""
 
@@ -20,6 +21,23 @@ from ._forecaster_fit import ForecasterFitting
 from ._likelihood import LIKELIHOODS
 
 __all__ = ["ForecasterPrediction"]
+
+#: a point forecast ``(n, horizon)`` and its quantiles ``(n, horizon, Q)`` or ``None``
+Forecast = tuple[NDArray[np.float64], NDArray[np.float64] | None]
+
+
+def _quantile_block(out: NDArray[np.float64], horizon: int, nq: int) -> NDArray[np.float64]:
+    """The quantile outputs ``(n, horizon, Q)`` of a direct network's outputs."""
+    block = out[:, horizon : horizon * (1 + nq)]
+    return block.reshape(len(out), nq, horizon).transpose(0, 2, 1)
+
+
+def mean_forecast(first: Forecast, second: Forecast) -> Forecast:
+    """The mean of two forecasts, point and quantile by quantile."""
+    quants = None
+    if first[1] is not None and second[1] is not None:
+        quants = (first[1] + second[1]) / 2
+    return (first[0] + second[0]) / 2, quants
 
 
 class ForecasterPrediction(ForecasterFitting):
@@ -43,11 +61,24 @@ class ForecasterPrediction(ForecasterFitting):
             base = self._base(inputs[0])
             quants = None
             if self.quantiles is not None:
-                nq = len(self.quantiles)
-                quants = out[:, h : h * (1 + nq)].reshape(len(out), nq, h).transpose(0, 2, 1)
+                quants = _quantile_block(out, h, len(self.quantiles))
                 quants = quants + np.expand_dims(base, -1)
             return out[:, :h] + base, quants
         return self._recursive_scaled(inputs), None
+
+    def _level_scaled(self, inputs: list[NDArray[Any]]) -> Forecast:
+        """The level network's point ``(n, horizon)`` and quantiles in its scaled units
+        (``residual="combined"``; its inputs scaled by ``level_scaler_``)."""
+        h = int(self.horizon)
+        out = _predict(self.level_model_, inputs)
+        quants = None if self.quantiles is None else _quantile_block(out, h, len(self.quantiles))
+        return out[:, :h], quants
+
+    def _in_units(self, forecast: Forecast, scaler: PanelScaler,
+                  series: NDArray[np.int64]) -> Forecast:
+        point, quants = forecast
+        return scaler.inverse_target(point, series), (
+            None if quants is None else scaler.inverse_target(quants, series))
 
     def _recursive_scaled(self, inputs: list[NDArray[Any]]) -> NDArray[np.float64]:
         """The recursive strategy's ``(n, horizon)`` forecasts in scaled units."""
@@ -73,9 +104,12 @@ class ForecasterPrediction(ForecasterFitting):
         """Forecasts in the target's units after the first ``cut`` rows of ``series``
         (their horizon rows must be in the panel when there are future covariates)."""
         inputs, scaler = self._inputs_at(panel, series, cut)
-        point, quants = self._forecast_scaled(inputs, scaler.std[series, 0])
-        return scaler.inverse_target(point, series), (
-            None if quants is None else scaler.inverse_target(quants, series))
+        out = self._in_units(self._forecast_scaled(inputs, scaler.std[series, 0]), scaler,
+                             series)
+        if self.residual_ != "combined":
+            return out
+        inputs, scaler = self._inputs_at(panel, series, cut, self.level_scaler_)
+        return mean_forecast(out, self._in_units(self._level_scaled(inputs), scaler, series))
 
 
     def _paths(self, inputs: list[NDArray[Any]], scaler: PanelScaler,
@@ -110,9 +144,12 @@ class ForecasterPrediction(ForecasterFitting):
         """Forecasts of the ``horizon`` steps after every series of ``panel``."""
         series = np.arange(panel.n_series, dtype=np.int64)
         inputs, scaler = self._end_inputs(panel, future_data)
-        point, quants = self._forecast_scaled(inputs, scaler.std[series, 0])
-        return scaler.inverse_target(point, series), (
-            None if quants is None else scaler.inverse_target(quants, series))
+        out = self._in_units(self._forecast_scaled(inputs, scaler.std[series, 0]), scaler,
+                             series)
+        if self.residual_ != "combined":
+            return out
+        inputs, scaler = self._end_inputs(panel, future_data, self.level_scaler_)
+        return mean_forecast(out, self._in_units(self._level_scaled(inputs), scaler, series))
 
     def predict_at(self, data: Any, origins: Sequence[int] | NDArray[np.int64],
                    series: Sequence[int] | NDArray[np.int64] | None = None
