@@ -235,6 +235,27 @@ def test_engines_gradients_agree_with_dropout(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_fused_equals_loop_on_whole_register_tiles(name: str) -> None:
+    """Shapes the fused kernels' tiled products cover with whole tiles and remainders (10
+    batch rows: 8 + 1 + 1; 20 units: 40 or 60 projection columns, 32 per tile; 9 features: 10
+    weight-gradient rows), with a mask: outputs and every gradient against the loop."""
+    gen = torch.Generator().manual_seed(9)
+    x = torch.randn(10, 13, 9, dtype=torch.float64, generator=gen)
+    mask = torch.rand(10, 13, generator=gen) > 0.3
+    got = []
+    for engine in ("fused", "loop"):
+        torch.manual_seed(4)
+        layer = NAMES[name](20, dtype="float64", return_sequences=True, engine=engine)
+        xe = x.clone().requires_grad_()
+        y = layer(xe, mask=mask)
+        assert layer.last_engine == engine
+        (y.square().sum() + y[:, -1].sum()).backward()
+        got.append([y.detach(), xe.grad, *(p.grad for p in layer.parameters())])
+    for a, b in zip(*got, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-11, rtol=1e-11)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_streaming_one_step_at_a_time_equals_whole_sequence(name: str) -> None:
     layer = make_layer(name)
     x = torch.randn(B, T, D, dtype=torch.float64)
