@@ -230,6 +230,31 @@ def test_a_mask_passed_by_keyword_travels_to_the_layers(tmp_path: Path) -> None:
         assert_close(got, rnnkit_outputs(model, inputs))
 
 
+def test_masked_pooling_pools_the_mask_as_the_classifier_does(tmp_path: Path) -> None:
+    """The classifier's pooled network: MaskedMaxPooling1D of the values (given the mask)
+    and of the mask itself (Reshape to (batch, time, 1) and back), any length, holes anywhere."""
+    values = rk.Input((None, 3), name="values")
+    mask = rk.Input((None,), name="mask")
+    c = L.Conv1D(4, 3, padding="same", activation="relu")(values)
+    c = L.MaskedMaxPooling1D(3)(c, mask=mask)  # (batch, ceil(T / 3), 4)
+    c = L.Conv1D(4, 3, padding="same")(c)  # reads the windows of padding only: must be 0
+    m = L.Reshape((-1,))(L.MaskedMaxPooling1D(3)(L.Reshape((-1, 1))(mask)))
+    h = L.GRU(5)(c, mask=m)
+    pooled = L.GlobalAveragePooling1D()(c, mask=m)
+    model = rk.Model([values, mask], L.Dense(2)(L.Concatenate()([h, pooled])))
+    randomize(model, seed=6)
+    info = export_onnx(model, tmp_path / "p.onnx")  # verified in onnxruntime with holes
+    sess = session(info.path)
+    rng = np.random.default_rng(7)
+    for batch, time in [(1, 1), (3, 7), (4, 30), (2, 301)]:
+        keep = (rng.random((batch, time)) >= 0.4).astype(np.float32)
+        keep[:, 0] = 1.0
+        keep[0, time // 2:] = 0.0  # a padded tail
+        inputs = [sample("x", batch, time, rng), keep]
+        got = sess.run(None, dict(zip(info.inputs, inputs)))
+        assert_close(got, rnnkit_outputs(model, inputs))
+
+
 def test_valid_convolutions_and_flatten_keep_the_declared_length(tmp_path: Path) -> None:
     model = seq(
         L.Conv1D(4, 3, activation="elu"),

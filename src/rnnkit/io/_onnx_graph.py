@@ -27,8 +27,10 @@ from ..layers import (
     Flatten,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
+    MaskedMaxPooling1D,
     Masking,
     MaxPooling1D,
+    Reshape,
     TimeDistributed,
 )
 from ..layers._recurrent import RNN
@@ -76,6 +78,10 @@ class GraphEmitter:
             return [Val(self._conv1d(layer, v.name))]
         if isinstance(layer, MaxPooling1D):
             return [Val(self._max_pool(layer, v.name))]
+        if isinstance(layer, MaskedMaxPooling1D):
+            return [self._masked_max_pool(layer, v)]
+        if isinstance(layer, Reshape):  # (batch, ...) -> (batch, *target_shape); no mask
+            return [Val(b.op("Reshape", [v.name, b.ints([0, *layer.target_shape])]))]
         if isinstance(layer, GlobalAveragePooling1D):
             return [Val(self._global_average(v))]
         if isinstance(layer, GlobalMaxPooling1D):
@@ -166,6 +172,35 @@ class GraphEmitter:
             attrs["auto_pad"] = "SAME_UPPER"
         y = b.op("MaxPool", [xt], **attrs)
         return b.op("Transpose", [y], perm=[0, 2, 1])  # (batch, time', ch)
+
+    def _masked_max_pool(self, layer: MaskedMaxPooling1D, v: Val) -> Val:
+        """Max over windows of ``pool_size`` steps from step 0 of the real steps only (a window
+        of padding gives 0); the output mask marks a window real when any of its steps is."""
+        b, p = self.b, layer.pool_size
+        x = v.name
+        if v.mask is not None:  # padding becomes -inf: it never wins a max
+            x = b.op("Where", [b.unsqueeze(v.mask, [-1]), x, b.const(-np.inf)])
+        xt = self._pad_time(b.op("Transpose", [x], perm=[0, 2, 1]), p, -np.inf)  # (b, ch, T')
+        y = b.op("MaxPool", [xt], kernel_shape=[p], strides=[p])  # (batch, ch, T' / p)
+        y = b.op("Transpose", [y], perm=[0, 2, 1])  # (batch, T' / p, ch)
+        if v.mask is None:  # every window holds a real step (padding is < p steps)
+            return Val(y)
+        m = self._pad_time(b.unsqueeze(b.float_mask(v.mask), [1]), p, 0.0)  # (batch, 1, T')
+        pooled = b.op("MaxPool", [m], kernel_shape=[p], strides=[p])  # (batch, 1, T' / p)
+        real = b.op("Greater", [b.op("Squeeze", [pooled, b.ints([1])]), b.const(0.0)])
+        # a window of padding only is 0 (onnxruntime's max of -inf alone is the lowest float)
+        y = b.op("Where", [b.unsqueeze(real, [-1]), y, b.const(0.0)])
+        return Val(y, real)
+
+    def _pad_time(self, x: str, multiple: int, value: float) -> str:
+        """``x`` (batch, ch, time) padded at the end with ``value`` to a multiple of
+        ``multiple`` steps (the length is dynamic)."""
+        b = self.b
+        time = b.op("Gather", [b.op("Shape", [x]), b.ints([2])], axis=0)  # (1,)
+        k = b.ints([multiple])
+        extra = b.op("Mod", [b.op("Sub", [k, b.op("Mod", [time, k])]), k])  # (1,)
+        pads = b.op("Concat", [b.ints([0, 0, 0, 0, 0]), extra], axis=0)  # (6,)
+        return b.op("Pad", [x, pads, b.const(value)], mode="constant")
 
     def _global_average(self, v: Val) -> str:
         b = self.b
