@@ -48,6 +48,7 @@ def test_forecast_and_predict_a_panel(panel_csv: tuple[Path, Path], tmp_path: Pa
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["n_series"] == 2 and metrics["seasonal_period"] == 7
     assert metrics["n_origins"] == 2 * 5 and "seasonal_naive" in metrics["baselines"]
+    assert (run / "level.rnnkit").is_file()  # future covariates: the seasonal and level mean
     missing = invoke("predict", run, data)
     assert missing.exit_code == 1 and "promo" in missing.output
     pred = invoke("predict", run, data, "--future-covariates", future)
