@@ -28,16 +28,17 @@ Conventions shared by every kernel:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
 import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 from llvmlite import ir
 from numba import config as _nb_config
 from numba import literally, njit, types
-from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 
@@ -89,6 +90,59 @@ ACTIVATION_CODES = {
 
 
 # --------------------------------------------------------------------------------------------
+# LLVM IR helpers of the intrinsics below, on llvmlite's public builder only (numba's own IR
+# helpers are internal to numba); each emits what numba's namesake emits.
+
+
+def _function(module, fnty, name):
+    """The function ``name`` of ``module`` (declared with ``fnty`` if it is not there yet)."""
+    fn = module.globals.get(name)
+    return fn if fn is not None else ir.Function(module, fnty, name)
+
+
+def _alloca(builder, ty):
+    """A stack slot of ``ty`` in the function's entry block (zero-filled there)."""
+    with builder.goto_entry_block():
+        ptr = builder.alloca(ty)
+        builder.store(ty(None), ptr)
+    return ptr
+
+
+def _alloca_value(builder, value):
+    """A stack slot (:func:`_alloca`) holding ``value``."""
+    ptr = _alloca(builder, value.type)
+    builder.store(value, ptr)
+    return ptr
+
+
+def _unpack(builder, aggregate, count):
+    """The first ``count`` members of an aggregate value (an array's shape or strides)."""
+    return [builder.extract_value(aggregate, i) for i in range(count)]
+
+
+@contextlib.contextmanager
+def _for_range(builder, count) -> Iterator:
+    """A loop over ``index`` in [0, count) (signed): the body is emitted inside the block."""
+    cond = builder.append_basic_block("for.cond")
+    body = builder.append_basic_block("for.body")
+    end = builder.append_basic_block("for.end")
+    start = builder.basic_block
+    builder.branch(cond)
+    with builder.goto_block(cond):
+        index = builder.phi(count.type, name="loop.index")
+        builder.cbranch(builder.icmp_signed("<", index, count), body, end)
+    with builder.goto_block(body):
+        yield index
+        body = builder.basic_block  # the body may have added blocks
+        step = builder.add(index, count.type(1), flags=["nsw"])
+        if builder.basic_block.terminator is None:
+            builder.branch(cond)
+    index.add_incoming(count.type(0), start)
+    index.add_incoming(step, body)
+    builder.position_at_end(end)
+
+
+# --------------------------------------------------------------------------------------------
 # Intrinsics: the x86 denormal flags (FTZ | DAZ in MXCSR) and the vector width.
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
@@ -96,7 +150,7 @@ _X86 = platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
 
 def _mxcsr_call(builder, name, ptr):
     fnty = ir.FunctionType(ir.VoidType(), [ir.IntType(8).as_pointer()])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    fn = _function(builder.module, fnty, name)
     builder.call(fn, [builder.bitcast(ptr, ir.IntType(8).as_pointer())])
 
 
@@ -108,7 +162,7 @@ def _flush_denormals_on(typingctx):
     def codegen(context, builder, signature, args):
         if not _X86:
             return ir.Constant(ir.IntType(32), 0)
-        ptr = cgutils.alloca_once(builder, ir.IntType(32))
+        ptr = _alloca(builder, ir.IntType(32))
         _mxcsr_call(builder, "llvm.x86.sse.stmxcsr", ptr)
         old = builder.load(ptr)
         builder.store(builder.or_(old, ir.Constant(ir.IntType(32), 0x8040)), ptr)
@@ -124,7 +178,7 @@ def _restore_mxcsr(typingctx, old):
 
     def codegen(context, builder, signature, args):
         if _X86:
-            ptr = cgutils.alloca_once(builder, ir.IntType(32))
+            ptr = _alloca(builder, ir.IntType(32))
             builder.store(args[0], ptr)
             _mxcsr_call(builder, "llvm.x86.sse.ldmxcsr", ptr)
         return context.get_dummy_value()
@@ -319,9 +373,9 @@ def _make_tile(R: int, NV: int, accumulate: bool = False):
             arr_a = context.make_array(signature.args[0])(context, builder, aA)
             arr_b = context.make_array(signature.args[4])(context, builder, aB)
             arr_c = context.make_array(signature.args[5])(context, builder, aC)
-            sa = cgutils.unpack_tuple(builder, arr_a.strides, 3)
-            sb = cgutils.unpack_tuple(builder, arr_b.strides, 2)
-            sc = cgutils.unpack_tuple(builder, arr_c.strides, 3)
+            sa = _unpack(builder, arr_a.strides, 3)
+            sb = _unpack(builder, arr_b.strides, 2)
+            sc = _unpack(builder, arr_c.strides, 3)
             ata, aka, aK, atc, akc, ab, aj0 = (
                 v if v.type.width == 64 else builder.zext(v, i64)
                 for v in (ata, aka, aK, atc, akc, ab, aj0)
@@ -342,7 +396,7 @@ def _make_tile(R: int, NV: int, accumulate: bool = False):
                 c_rows.append(at(arr_c.data, off_c))
             b_base = at(arr_b.data, builder.mul(aj0, esize))
             zero = ir.Constant(vty, [ir.Constant(lty, 0.0)] * L)
-            accs = [[cgutils.alloca_once_value(builder, zero) for _ in range(NV)] for _ in range(R)]
+            accs = [[_alloca_value(builder, zero) for _ in range(NV)] for _ in range(R)]
             if accumulate:
                 for r in range(R):
                     for v in range(NV):
@@ -350,12 +404,9 @@ def _make_tile(R: int, NV: int, accumulate: bool = False):
                         src = builder.bitcast(p, vty.as_pointer())
                         builder.store(builder.load(src, align=nbytes), accs[r][v])
             fnty = ir.FunctionType(vty, [vty, vty, vty])
-            fma = cgutils.get_or_insert_function(
-                builder.module, fnty, f"llvm.fma.v{L}f{dt.bitwidth}"
-            )
+            fma = _function(builder.module, fnty, f"llvm.fma.v{L}f{dt.bitwidth}")
             splat = ir.Constant(ir.VectorType(ir.IntType(32), L), [0] * L)
-            with cgutils.for_range(builder, aK) as loop:
-                k = loop.index
+            with _for_range(builder, aK) as k:
                 bk = builder.gep(b_base, [builder.mul(k, sb[0])])
                 bvs = []
                 for v in range(NV):
