@@ -12,16 +12,20 @@ machine's load hits all models alike.
         --scan-max-length 512
     python bench/mingru.py --threads 1 --clock cpu   # CPU time of the one thread: on a loaded
                                                      # machine, the work without the waiting
+    python bench/mingru.py ... --write bench/RESULTS.md   # also replace its table there
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -73,7 +77,7 @@ def median_ms(step: Step, reps: int, clock: Callable[[], float] = time.perf_coun
     return statistics.median(times)
 
 
-def main() -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", default="64,128,256,512,1024,2048,4096")
     parser.add_argument("--batch", type=int, default=32)
@@ -92,16 +96,17 @@ def main() -> None:
     parser.add_argument(
         "--scan-max-length", type=int, default=1024, help="skip MinGRU (scan) above this length"
     )
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    if args.clock == "cpu" and args.threads != 1:
-        parser.error(
-            f"expected --threads 1 with --clock cpu (one thread's time), got {args.threads}"
-        )
-    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
-    lengths = [int(v) for v in args.lengths.split(",")]
+    parser.add_argument(
+        "--write", type=Path, help="also replace the table's marked section of this markdown file"
+    )
+    return parser
+
+
+def _measure(
+    args: argparse.Namespace, lengths: list[int], clock: Callable[[], float]
+) -> dict[tuple[int, str], list[float]]:
+    """Every (length, model) pair's median step time per round, the models taking turns."""
     results: dict[tuple[int, str], list[float]] = {}
-    load_before = os.getloadavg()
     for r in range(args.rounds):
         for t in lengths:
             steps = make_steps(args.batch, t, args.features, args.units)
@@ -115,15 +120,12 @@ def main() -> None:
                     reps = args.torch_reps or args.reps
                 results.setdefault((t, name), []).append(median_ms(step, reps, clock))
         print(f"round {r + 1}/{args.rounds} done", flush=True)
-    load_after = os.getloadavg()
-    names = list(make_steps(args.batch, 4, args.features, args.units))
-    print(
-        f"\nbatch {args.batch}, {args.features} features, {args.units} units, "
-        f"{args.threads} threads, {args.clock} clock; median of {args.reps} steps, "
-        f"median over {args.rounds} rounds; "
-        f"{platform.processor() or platform.machine()}, torch {torch.__version__}; load average "
-        f"before {load_before[0]:.1f}, after {load_after[0]:.1f}\n"
-    )
+    return results
+
+
+def _table(
+    results: dict[tuple[int, str], list[float]], lengths: list[int], names: list[str]
+) -> list[str]:
     header = [
         "steps",
         *(f"{n} ms" for n in names),
@@ -131,14 +133,56 @@ def main() -> None:
         "fused GRU / MinGRU",
         "nn.GRU / MinGRU",
     ]
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for t in lengths:
         ms = {n: statistics.median(results[(t, n)]) for n in names if (t, n) in results}
         cells = [f"{ms[n]:.1f}" if n in ms else "n/a" for n in names]
         base = ms[names[0]]
         ratios = [f"{ms[n] / base:.1f}x" if n in ms else "n/a" for n in names[1:]]
-        print("| " + " | ".join([str(t), *cells, *ratios]) + " |")
+        lines.append("| " + " | ".join([str(t), *cells, *ratios]) + " |")
+    return lines
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace (or append) this script's marked block of ``path``."""
+    begin, end = "<!-- bench/mingru.py table begin -->", "<!-- bench/mingru.py table end -->"
+    old = path.read_text() if path.exists() else ""
+    block = f"{begin}\n{text}\n{end}"
+    if begin in old and end in old:
+        new = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
+    else:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(new)
+
+
+def main() -> None:
+    parser = _parser()
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.clock == "cpu" and args.threads != 1:
+        parser.error(
+            f"expected --threads 1 with --clock cpu (one thread's time), got {args.threads}"
+        )
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
+    lengths = [int(v) for v in args.lengths.split(",")]
+    load_before = os.getloadavg()
+    results = _measure(args, lengths, clock)
+    load_after = os.getloadavg()
+    names = list(make_steps(args.batch, 4, args.features, args.units))
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    caption = (
+        f"`python bench/mingru.py {' '.join(sys.argv[1:])}` ({stamp}): "
+        f"batch {args.batch}, {args.features} features, {args.units} units, "
+        f"{args.threads} threads, {args.clock} clock; median of {args.reps} steps, "
+        f"median over {args.rounds} rounds; "
+        f"{platform.processor() or platform.machine()}, torch {torch.__version__}; load average "
+        f"before {load_before[0]:.1f}, after {load_after[0]:.1f}"
+    )
+    lines = _table(results, lengths, names)
+    print("\n" + caption + "\n")
+    print("\n".join(lines))
+    if args.write:
+        write_section(args.write, caption + "\n\n" + "\n".join(lines))
 
 
 if __name__ == "__main__":

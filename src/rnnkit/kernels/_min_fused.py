@@ -39,7 +39,9 @@ from ._runtime import (
     kernel_args,
     row_chunks,
     run_rows,
+    splits,
 )
+from ._threads import adaptive_threads
 
 _FWD = kernel_args(_nb_min.min_forward)
 _BWD = kernel_args(_nb_min.min_backward)
@@ -119,7 +121,9 @@ class FusedMinStates(torch.autograd.Function):
             XS=np.empty((1, batch, width), dt), act=code, ract=0,
         )  # fmt: skip
         work = batch * time * width * (features + 1 + 4)
-        run_rows(_nb_min.min_forward, args, row_chunks(batch, work))
+        site = ("min_forward", code, work.bit_length())  # calls of similar work
+        with adaptive_threads(site, splits(batch, work)):
+            run_rows(_nb_min.min_forward, args, row_chunks(batch, work))
         states = torch.from_numpy(h)
         ctx.save_for_backward(xat, wa, h0, states)
         ctx.gates, ctx.keep, ctx.code = gates, keep_n, code
@@ -144,15 +148,16 @@ class FusedMinStates(torch.autograd.Function):
         # (1, features + 1, time * batch): the weight gradient's rows are the features
         xa_t = WORKSPACE.empty((1, features + 1, time * batch), dt)
         assign(xa_t[0], xat.view(time * batch, features + 1).t())
-        wchunks = _with_bias_row(row_chunks(features, work))
         args = _BWD(
             X=xat.numpy(), W=wa.numpy(), H0=as_array(h0), keep=ctx.keep, has_mask=ctx.has_mask,
             H=states.numpy(), S=ctx.gates, DH=as_array(dh), DXB=dxb, DH0=dh0,
             XS=np.empty((1, batch, width), dt), WT=as_array(wa[:features].t()), DX=dxt,
             has_dx=bool(needs[0]), t0=0, act=ctx.code, ract=0,
         )  # fmt: skip
-        chunks = row_chunks(batch, work)
-        with FlushDenormals(work):
+        site = ("min_backward", ctx.code, work.bit_length())
+        with adaptive_threads(site, splits(batch, work)), FlushDenormals(work):
+            chunks = row_chunks(batch, work)  # the thread count the policy chose
+            wchunks = _with_bias_row(row_chunks(features, work))
             for t0, t1 in reversed(_blocks(time, steps)):
                 n = (t1 - t0) * batch
                 args = args._replace(DXB=dxb[: t1 - t0], t0=t0)
