@@ -6,8 +6,8 @@ With the recipe's validation (``validation="auto"``), a training set of at least
 :data:`CV_BELOW` sequences keeps a validation part (whole groups when there are groups, see
 :mod:`._validation`) for early stopping and the learning-rate plateaus; a smaller one is
 cross-validated: one network per fold is trained and judged on its fold, and the epoch of the
-lowest validation loss averaged over the folds then trains the network on every sequence, so
-that no tiny set judges (or loses) a fifth of itself on one random draw. The baseline trains
+lowest median over the folds of the validation loss then trains the network on every sequence,
+so that no tiny set judges (or loses) a fifth of itself on one random draw. The baseline trains
 on the validation split.
 """
 
@@ -181,11 +181,12 @@ class ClassifierFitting(ClassifierInputs, Task):
     def _fit_cross_validated(self, data: Prepared, ids: NDArray[np.int64], groups: Any,
                              config: TrainingConfig, rng: np.random.Generator) -> Network:
         """k-fold cross-validation (stratified, whole groups) trains one network per fold
-        for every epoch of the recipe; the epoch of the lowest validation loss averaged over
-        the folds (xgboost's ``cv`` rule: one noisy fold of a few sequences does not decide)
-        then trains the network on every sequence. Each of the k + 1 trainings gets
-        1 / (k + 1) of ``max_time``. The learning rate stays constant (no plateau to watch
-        in the final training)."""
+        for every epoch of the recipe; the epoch of the lowest median over the folds of the
+        validation loss then trains the network on every sequence (the curve of all folds,
+        as xgboost's ``cv`` picks its round, but the median: a fold of a few sequences whose
+        loss spikes on one confident error moves a mean, not the median). Each of the
+        k + 1 trainings gets 1 / (k + 1) of ``max_time``. The learning rate stays constant
+        (no plateau to watch in the final training)."""
         n = len(ids)
         k = min(CV_FOLDS, n // 2, len(np.unique(groups)) if groups is not None else n)
         folds = group_folds(ids, np.arange(n) if groups is None else groups, k, rng)
@@ -200,8 +201,8 @@ class ClassifierFitting(ClassifierInputs, Task):
             curves.append(result.history["val_loss"])
             results.append(result)
         common = min(len(c) for c in curves)  # a fold cut by the time budget ran fewer
-        mean = np.mean([c[:common] for c in curves], axis=0)  # (epochs,)
-        epochs = best_epoch(mean.tolist(), MIN_DELTA)
+        middle = np.median([c[:common] for c in curves], axis=0)  # (epochs,)
+        epochs = best_epoch(middle.tolist(), MIN_DELTA)
         best = [best_epoch(c, MIN_DELTA) for c in curves]
         final = dataclasses.replace(fold_config, epochs=epochs, validation=0.0)
         model, result = self._fit_network(data, ids, np.arange(n), np.arange(0), final)

@@ -8,8 +8,8 @@ from the number of training sequences ``n`` and classes ``k``:
   ``groups`` or the sequences are overlapping windows, else a stratified part with at least
   2 per class, so that the early-stopping loss is judged on every class
   (:mod:`._validation`); below 200 sequences, 5-fold cross-validation instead: one network
-  trained per fold for every epoch, then the epoch of the lowest validation loss averaged
-  over the folds on every sequence (:mod:`._classifier_fit`);
+  trained per fold for every epoch, then the epoch of the lowest median over the folds of
+  the validation loss on every sequence (:mod:`._classifier_fit`);
 * ``batch_size``: ``n / 16`` rounded to a power of two, between 8 and 64 (small sets still get
   several gradient steps per epoch);
 * ``epochs``: enough epochs for about 1,500 gradient steps, between 30 and 300;
