@@ -276,8 +276,8 @@ def export_onnx(
     ``go_backwards``, Bidirectional merging and ``return_sequences``/``return_state``. Layers:
     SimpleRNN, LSTM, GRU (both forms), IndRNN, Bidirectional, Dense, Embedding, Masking,
     Dropout (identity), Activation, TimeDistributed(Dense/Activation/Dropout), Conv1D,
-    MaxPooling1D, Global{Average,Max}Pooling1D, Flatten, Concatenate, Add; anything else is an
-    :class:`OnnxExportError` naming it. The graph is the inference graph (no dropout), starting
+    MaxPooling1D, MaskedMaxPooling1D, Global{Average,Max}Pooling1D, Flatten, Reshape,
+    Concatenate, Add; anything else is an :class:`OnnxExportError` naming it. The graph is the inference graph (no dropout), starting
     recurrent layers from zeros; ``stateful`` layers' carried states are not baked in.
 
     ``with_states=True`` adds the initial states of every recurrent layer as inputs
