@@ -22,6 +22,7 @@ def _model() -> rnnkit.Sequential:
             layers.LayerNormGRU(4, return_sequences=True, go_backwards=True),
             layers.LSTM(6, proj_size=3, return_sequences=True),
             layers.GRU(4, zoneout=0.3, return_sequences=True),
+            layers.GRU(4, reset_after=False, zoneout=0.2, return_sequences=True),
             layers.LSTM(4, zoneout=0.4),
             layers.Dense(2),
         ]
@@ -64,15 +65,15 @@ def test_compiled_model_has_one_graph_and_matches_eager() -> None:
 
     compiled = torch.compile(model, fullgraph=True, backend=backend)
     torch.testing.assert_close(compiled(x), want, rtol=1e-6, atol=1e-6)
-    assert graphs[0].count("rnnkit.fused_ext_recurrence") == 6  # Bidirectional: two
+    assert graphs[0].count("rnnkit.fused_ext_recurrence") == 7  # Bidirectional: two
     model.train()
     torch.manual_seed(5)  # the same zoneout masks in both runs
     got_grads = _grads(model, compiled, x)
     torch.manual_seed(5)
     for got, ref in zip(got_grads, _grads(model, model, x), strict=True):
         torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-6)
-    assert graphs[-1].count("rnnkit.fused_ext_recurrence") == 6  # the training graph
-    assert [layer.last_engine for layer in _recurrent(model)] == ["fused"] * 5
+    assert graphs[-1].count("rnnkit.fused_ext_recurrence") == 7  # the training graph
+    assert [layer.last_engine for layer in _recurrent(model)] == ["fused"] * 6
 
 
 def test_exported_program_reproduces_eager_outputs() -> None:
@@ -91,6 +92,7 @@ LAYERS = {
     "layer_norm_gru": lambda: layers.LayerNormGRU(5, return_sequences=True, go_backwards=True),
     "lstm_proj_zoneout": lambda: layers.LSTM(5, proj_size=2, zoneout=0.4),
     "gru_zoneout": lambda: layers.GRU(5, zoneout=0.3, return_sequences=True),
+    "gru1_zoneout": lambda: layers.GRU(5, reset_after=False, zoneout=0.3, go_backwards=True),
 }
 
 

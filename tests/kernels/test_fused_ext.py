@@ -21,7 +21,10 @@ KINDS: dict[str, Callable[..., layers.RNN]] = {
     "lstm_zoneout": lambda u, **kw: layers.LSTM(u, zoneout=0.4, **kw),
     "lstm_proj_zoneout": lambda u, **kw: layers.LSTM(u, proj_size=2, zoneout=0.2, **kw),
     "gru_zoneout": lambda u, **kw: layers.GRU(u, zoneout=0.3, **kw),
+    "gru1_zoneout": lambda u, **kw: layers.GRU(u, reset_after=False, zoneout=0.35, **kw),
 }
+#: the kinds without split Triton kernels (they run on the loop on CUDA)
+NO_TRITON = ("gru1_zoneout",)
 #: (layer options, training): every option in training and some in inference
 OPTIONS: list[tuple[dict[str, object], bool]] = [
     ({}, True),
@@ -92,7 +95,9 @@ def test_fused_equals_loop_float64(name: str, mask: str | None) -> None:
         _assert_close(got, want, 1e-11)
 
 
-@pytest.mark.parametrize("name", ["ln_lstm_zoneout", "ln_gru_zoneout", "lstm_proj_zoneout"])
+@pytest.mark.parametrize(
+    "name", ["ln_lstm_zoneout", "ln_gru_zoneout", "lstm_proj_zoneout", "gru1_zoneout"]
+)
 def test_fused_float32_split_over_threads(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """float32 against the float64 loop in inference (no random draws: the draws of a float32
     call differ from a float64 one's), and against the float32 loop in training (the same
@@ -137,8 +142,9 @@ def test_planner_sends_these_calls_to_the_fused_engine() -> None:
     assert _plan("layer_norm_lstm", options=("zoneout",)) == "fused"
     assert _plan("lstm", options=("projection", "zoneout")) == "fused"
     assert _plan("gru", options=("zoneout",), training=False) == "fused"
+    assert _plan("gru", options=("zoneout",), reset_after=False) == "fused"
+    assert _plan("gru", options=("zoneout",), reset_after=False, has_mask=True) == "fused"
     # what the split kernels do not run stays on the loop, saying why
-    assert _plan("gru", options=("zoneout",), reset_after=False) == "loop"
     assert _plan("layer_norm_lstm", options=("projection",)) == "loop"
     assert _plan("layer_norm_lstm", dtype=torch.float16) == "loop"
     assert _plan("layer_norm_gru", activation="softsign") == "loop"
@@ -155,3 +161,33 @@ def test_zoneout_in_training_needs_its_mask() -> None:
     )  # fmt: skip
     with pytest.raises(ValueError, match="expected a zoneout_mask"):
         run_fused(call)
+
+
+def test_bidirectional_gru_reset_after_false_zoneout_equals_loop() -> None:
+    """Both directions of a Bidirectional GRU(reset_after=False, zoneout) with initial states
+    and a mask on the split kernels: outputs and every gradient as the loop's."""
+    x = torch.randn(4, 5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    m = _mask(4, 5, "random")
+    torch.manual_seed(0)
+    gru = layers.GRU(
+        3, reset_after=False, zoneout=0.3, recurrent_dropout=0.2, dtype="float64",
+        return_sequences=True,
+    )  # fmt: skip
+    bi = layers.Bidirectional(gru)
+    bi.ensure_built((None, None, 3))
+    h0 = [torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
+          for i in range(2)]  # fmt: skip
+
+    def run(engine: str) -> list[torch.Tensor]:
+        for inner in (bi.forward_layer, bi.backward_layer):
+            inner.engine = engine
+        xx = x.detach().requires_grad_(True)
+        states = [h.detach().requires_grad_(True) for h in h0]
+        torch.manual_seed(3)
+        y = bi(xx, mask=m, initial_state=states, training=True)
+        engines = {bi.forward_layer.last_engine, bi.backward_layer.last_engine}
+        assert engines == {engine}
+        loss = (y * torch.linspace(-1, 1, y.shape[-1], dtype=y.dtype)).square().sum()
+        return [y.detach(), *torch.autograd.grad(loss, [xx, *states, *bi.parameters()])]
+
+    _assert_close(run("fused"), run("loop"), 1e-11)

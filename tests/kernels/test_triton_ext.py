@@ -10,7 +10,7 @@ pytest.importorskip("triton")
 
 from rnnkit.kernels import _triton, plan_engine  # noqa: E402
 
-from .test_fused_ext import KINDS, _assert_close, _layer, _mask, _run  # noqa: E402
+from .test_fused_ext import KINDS, NO_TRITON, _assert_close, _layer, _mask, _run  # noqa: E402
 
 #: (layer options, training, mask): every option once, in training and in inference
 CASES: list[tuple[dict[str, object], bool, str | None]] = [
@@ -29,7 +29,12 @@ FAST = ("ln_lstm", "ln_gru")
 
 
 @pytest.mark.parametrize(
-    "name", [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in KINDS]
+    "name",
+    [
+        n if n in FAST else pytest.param(n, marks=pytest.mark.slow)
+        for n in KINDS
+        if n not in NO_TRITON
+    ],
 )
 def test_triton_equals_loop_float64(name: str) -> None:
     x = torch.randn(5, 4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -62,3 +67,5 @@ def test_planner_sends_forced_triton_calls_to_the_split_kernels() -> None:
     assert plan_engine("lstm", options=("projection", "zoneout"), **kw).name == "triton"  # type: ignore[arg-type]
     wide = plan_engine("layer_norm_gru", **{**kw, "units": 65})  # type: ignore[arg-type]
     assert wide.name == "loop" and "up to 64 units" in wide.reason
+    v1 = plan_engine("gru", options=("zoneout",), reset_after=False, **kw)  # type: ignore[arg-type]
+    assert v1.name == "loop" and "no split Triton kernels for zoneout" in v1.reason

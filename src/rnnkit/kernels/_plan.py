@@ -16,10 +16,11 @@ Engines:
 
 The scan kinds run on "fused" (CPU, float32/float64), else "triton" (CUDA), else "scan", unless
 "loop" or "scan" is forced. The LayerNorm kinds, and LSTM/GRU
-(``reset_after``) with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
+with the options ``projection`` or ``zoneout`` (``RecurrentCall.options``), run
 on the fused engine's split kernels (``_fused_ext``; custom ops under ``torch.compile``:
 ``_ops_ext``) on CPU, and on
-the split Triton kernels (``_triton_ext_run``, up to 64 units) on CUDA.
+the split Triton kernels (``_triton_ext_run``, up to 64 units) on CUDA, where a kind has them
+(not the GRU ``reset_after=False``: the loop there).
 
 ``"auto"`` (the default) picks, on CPU, "torch" for float32 inference calls where oneDNN was
 measured faster (``CellSpec.native_inference_wins``: some LSTM calls), else "fused", else "loop"; on
@@ -200,6 +201,8 @@ def _plan(
         wide = units is not None and units > MAX_UNITS
         if triton_no is None and spec.runs_ext(options) and wide:
             triton_no = f"the split Triton kernels take up to {MAX_UNITS} units, got {units}"
+        if triton_no is None and spec.runs_ext(options) and not spec.ext_triton_kernels:
+            triton_no = f"no split Triton kernels for {' and '.join(options)} of this {spec.name}"
     if spec.scan:
         return _plan_scan(spec, name, source, dev == "cpu" and dtype in FUSED_DTYPES, triton_no)
     fused_no = spec.fused_options_blocker(options) or _fused_blocker(

@@ -1,6 +1,6 @@
 """The split fused kernels (``_nb_ext``) of the LSTM and GRU families, as spec mixins: the
-plain LSTM and GRU (``reset_after``) run on them with zoneout or a projection, the layer-norm
-kinds always (``CellSpec.layer_norm`` switches the kernels' normalisation on)."""
+plain LSTM and GRU (both ``reset_after`` forms) run on them with zoneout or a projection, the
+layer-norm kinds always (``CellSpec.layer_norm`` switches the kernels' normalisation on)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .. import _nb_ext, _triton_ext
+from .. import _nb_ext, _nb_ext_gru1, _triton_ext
 from .._ext_ctx import (
     ExtBackward,
     ExtForward,
@@ -25,6 +25,8 @@ LSTM_FWD = kernel_args(_nb_ext.lstm_forward)
 LSTM_BWD = kernel_args(_nb_ext.lstm_backward)
 GRU_FWD = kernel_args(_nb_ext.gru_forward)
 GRU_BWD = kernel_args(_nb_ext.gru_backward)
+GRU1_FWD = kernel_args(_nb_ext_gru1.gru1_forward)
+GRU1_BWD = kernel_args(_nb_ext_gru1.gru1_backward)
 LSTM_TFWD = triton_args(_triton_ext._ext_lstm_fwd)
 LSTM_TBWD = triton_args(_triton_ext._ext_lstm_bwd)
 GRU_TFWD = triton_args(_triton_ext._ext_gru_fwd)
@@ -204,3 +206,44 @@ class ExtGRUKernels:
         d_brec = _rows(drr).sum(0) if n[1] else None
         d_g1 = (_rows(drr) * _rows(s["sr"])).sum(0) if n[2] and tb.ln else None
         return ExtGrads(recurrent=d_rec, b_rec=d_brec, g1=d_g1)
+
+
+class ExtGRUV1Kernels:
+    """The ``reset_after=False`` GRU: gates [z, r, h], one state, no recurrent bias; zoneout
+    (no layer norm, no split Triton kernels: those calls run on the loop on CUDA)."""
+
+    ext_kernels: ClassVar[tuple[Any, ...]] = (
+        _nb_ext_gru1.gru1_forward,
+        _nb_ext_gru1.gru1_backward,
+    )
+    ext_options: ClassVar[frozenset[str]] = frozenset({"zoneout"})
+
+    def ext_forward(self, ef: ExtForward) -> dict[str, Any]:
+        u, w = ef.units, ef.w
+        dt = ef.xin.dtype
+        sg, srh, shp = ef.buffer(3 * u), ef.buffer(u), ef.buffer(u)
+        args = GRU1_FWD(
+            XIN=ef.xin, HIN=ef.hin, Uzr=copy_array(w.recurrent[:, : 2 * u], dt),
+            Uh=copy_array(w.recurrent[:, 2 * u :], dt), ZK=w.zk, has_zk=w.has_zk, zw=w.zw,
+            H=ef.h, P=ef.p, Sg=sg, Srh=srh, Shp=shp, **ef.common,
+        )  # fmt: skip
+        run_rows(_nb_ext_gru1.gru1_forward, args, ef.chunks)
+        return {"sg": sg, "srh": srh, "shp": shp}
+
+    def ext_backward(self, eb: ExtBackward) -> ExtGrads:
+        s, u, w = eb.saved, eb.units, eb.w
+        dt = eb.dz.dtype
+        rec = w.recurrent
+        args = GRU1_BWD(
+            UzrT=copy_array(rec[:, : 2 * u].T, dt), UhT=copy_array(rec[:, 2 * u :].T, dt),
+            ZK=w.zk, has_zk=w.has_zk, zw=w.zw, Sg=s["sg"], HIN=eb.hin, Shp=s["shp"], DH=eb.dh,
+            DP=eb.dp, DZ=eb.dz, T1=WORKSPACE.empty((1, eb.batch, u), dt),
+            T2=WORKSPACE.empty((1, eb.batch, u), dt), **eb.common,
+        )  # fmt: skip
+        run_rows(_nb_ext_gru1.gru1_backward, args, eb.chunks(3))
+        if not eb.needs[0]:
+            return ExtGrads()
+        dz = _flat(eb.dz)  # (time * batch, 3 units)
+        d_zr = _flat(eb.hin).T @ dz[:, : 2 * u]  # (units, 2 units)
+        d_h = _flat(s["srh"]).T @ dz[:, 2 * u :]  # (units, units)
+        return ExtGrads(recurrent=torch.cat([d_zr, d_h], dim=1))  # (units, 3 units)

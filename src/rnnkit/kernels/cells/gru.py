@@ -28,7 +28,7 @@ from .._runtime import (
 )
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
-from ._ext import ExtGRUKernels
+from ._ext import ExtGRUKernels, ExtGRUV1Kernels
 
 FWD = kernel_args(_nb.gru_forward)
 BWD = kernel_args(_nb.gru_backward)
@@ -185,7 +185,7 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
         return [out], out
 
 
-class GRUV1Spec(_GRUBase):
+class GRUV1Spec(ExtGRUV1Kernels, _GRUBase):
     """``reset_after=False``: PyTorch has no op or module for it."""
 
     fused_kernels = (_nb.gru_v1_forward, _nb.gru_v1_backward)
