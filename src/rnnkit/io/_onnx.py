@@ -277,8 +277,9 @@ def export_onnx(
     SimpleRNN, LSTM, GRU (both forms), IndRNN, Bidirectional, Dense, Embedding, Masking,
     Dropout (identity), Activation, TimeDistributed(Dense/Activation/Dropout), Conv1D,
     MaxPooling1D, MaskedMaxPooling1D, Global{Average,Max}Pooling1D, Flatten, Reshape,
-    Concatenate, Add; anything else is an :class:`OnnxExportError` naming it. The graph is the inference graph (no dropout), starting
-    recurrent layers from zeros; ``stateful`` layers' carried states are not baked in.
+    Concatenate, Add; anything else is an :class:`OnnxExportError` naming it. The graph is the
+    inference graph (no dropout), starting recurrent layers from zeros; ``stateful`` layers'
+    carried states are not baked in.
 
     ``with_states=True`` adds the initial states of every recurrent layer as inputs
     (``<layer>.h_in``, ``<layer>.c_in``: (batch, units)) and their final states as outputs
