@@ -230,11 +230,11 @@ def worker_lengths(framework: str, names: list[str], rounds: int, per_round: int
 def _chain_us(rows: int, k: int, n: int, steps: int = 400) -> float:
     """Microseconds (the fastest of 15 runs) per product of a dependent chain of (rows, k) @
     (k, n) products (each product's output feeds the next one's input), with the fused kernels'
-    own register-tiled product (``_nb._gemm``) in one compiled loop: no call overhead, no
+    own register-tiled product (``_nb_gemm._gemm``) in one compiled loop: no call overhead, no
     allocation."""
     import numba
 
-    from rnnkit.kernels import _nb
+    from rnnkit.kernels import _nb_gemm
 
     u64 = np.uint64
 
@@ -243,7 +243,7 @@ def _chain_us(rows: int, k: int, n: int, steps: int = 400) -> float:
         rows, k = a.shape[1], a.shape[2]
         m = min(k, out.shape[2])
         for _ in range(steps):
-            _nb._gemm(a, 0, u64(0), u64(k), w, out, 0, u64(0), 0, rows)
+            _nb_gemm._gemm(a, 0, u64(0), u64(k), w, out, 0, u64(0), 0, rows)
             for b in range(rows):  # the next product reads this one's output
                 for j in range(m):
                     a[0, b, j] = out[0, b, j] * np.float32(0.5)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnkit.kernels import _nb, _runtime, cells
+from rnnkit.kernels import _nb_bwd, _nb_gemm, _runtime, cells
 from rnnkit.kernels._triton_ctx import triton_args
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "rnnkit"
@@ -52,7 +52,7 @@ def test_every_spec_is_complete_and_registered(spec: cells.CellSpec) -> None:
 
 
 def test_named_kernel_arguments_refuse_a_missing_or_unknown_name() -> None:
-    args = _runtime.kernel_args(_nb.simple_backward)
+    args = _runtime.kernel_args(_nb_bwd.simple_backward)
     fields = dict.fromkeys(args._fields, 0)
     assert args(**fields).DX == 0
     fields.pop("DX")
@@ -61,7 +61,7 @@ def test_named_kernel_arguments_refuse_a_missing_or_unknown_name() -> None:
     with pytest.raises(TypeError):
         args(**fields, DX=0, DY=0)
     with pytest.raises(TypeError, match="act, ract, lo, hi"):
-        _runtime.kernel_args(_nb._gemm)
+        _runtime.kernel_args(_nb_gemm._gemm)
 
 
 def test_triton_arguments_stop_at_the_compile_time_constants() -> None:

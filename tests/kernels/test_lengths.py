@@ -1,6 +1,6 @@
 """Masked calls run with their rows sorted by length, and the kernels' products stop at each
-block's last real row (``kernels/_lengths``, ``_nb._gemm_real``): the same outputs and states as
-the unsorted call, gradients to rounding."""
+block's last real row (``kernels/_lengths``, ``_nb_gemm._gemm_real``): the same outputs and
+states as the unsorted call, gradients to rounding."""
 
 from __future__ import annotations
 

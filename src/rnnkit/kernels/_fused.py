@@ -3,10 +3,11 @@
 :class:`FusedRecurrence` takes ``x, W, b_in, U, b_rec, h0, c0`` (+ the constant masks) and
 returns the outputs and final states. Forward: per time step one register-tiled product of the
 row ``[h_in | x]`` with ``[U; W]`` and one fused loop for the gate nonlinearities and the state
-update (numba, ``_nb``). Backward: the time loop keeps the gate gradients of every step, so that
-the gradients of ``U``, ``W`` and the bias are one large product after the loop, and the
-gradient of ``x`` another. Threads split the batch rows, not the products; large buffers come
-from a reused workspace (``_runtime``); denormals are flushed during the backward pass.
+update (numba, ``_nb_fwd``/``_nb_bwd``). Backward: the time loop keeps the gate gradients of
+every step, so that the gradients of ``U``, ``W`` and the bias are one large product after the
+loop, and the gradient of ``x`` another. Threads split the batch rows, not the products; large
+buffers come from a reused workspace (``_runtime``); denormals are flushed during the backward
+pass.
 
 What differs between cell kinds (which kernels, which buffers, which weight gradients) is the
 kind's :class:`~rnnkit.kernels.cells.CellSpec`; this module holds no per-kind code.
@@ -21,7 +22,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from . import _nb
+from . import _nb_act
 from ._api import RecurrentCall, RecurrentResult, check_shapes
 from ._fused_ext import run_fused_ext
 from ._lengths import length_order, real_rows, run_sorted
@@ -258,9 +259,9 @@ def fused_inputs(call: RecurrentCall) -> tuple[FusedSpec, tuple[Tensor | None, .
     recurrent kernel, b_rec, h0, c0, mask, dropout mask, recurrent dropout mask)."""
     _check_shapes(call)
     kind = call.spec
-    act = _nb.ACTIVATION_CODES[call.activation]
-    ract = _nb.ACTIVATION_CODES.get(call.recurrent_activation, _nb.SIGMOID)
-    if kind.gated and call.recurrent_activation not in _nb.ACTIVATION_CODES:
+    act = _nb_act.ACTIVATION_CODES[call.activation]
+    ract = _nb_act.ACTIVATION_CODES.get(call.recurrent_activation, _nb_act.SIGMOID)
+    if kind.gated and call.recurrent_activation not in _nb_act.ACTIVATION_CODES:
         raise ValueError(
             f"expected a recurrent_activation in {FUSED_ACTIVATIONS}, "
             f"got {call.recurrent_activation!r}"

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from . import _nb
+from . import _nb_act
 from ._api import RecurrentCall, RecurrentResult, check_shapes
 from ._ext_ctx import ExtBackward, ExtForward, ExtWeights
 from ._loop import project_inputs
@@ -196,9 +196,9 @@ def _check(call: RecurrentCall) -> None:
             raise ValueError(
                 f"expected {name} as a CPU {x.dtype} tensor, got {t.device.type} {t.dtype}"
             )
-    if call.recurrent_activation not in _nb.ACTIVATION_CODES:
+    if call.recurrent_activation not in _nb_act.ACTIVATION_CODES:
         raise ValueError(
-            f"expected a recurrent_activation in {tuple(_nb.ACTIVATION_CODES)}, "
+            f"expected a recurrent_activation in {tuple(_nb_act.ACTIVATION_CODES)}, "
             f"got {call.recurrent_activation!r}"
         )
 
@@ -215,8 +215,8 @@ def ext_inputs(call: RecurrentCall) -> tuple[ExtSpec, tuple[Tensor | None, ...]]
     spec = ExtSpec(
         call.needs_grad(),
         kind,
-        _nb.ACTIVATION_CODES[call.activation],
-        _nb.ACTIVATION_CODES[call.recurrent_activation],
+        _nb_act.ACTIVATION_CODES[call.activation],
+        _nb_act.ACTIVATION_CODES[call.recurrent_activation],
         bool(call.go_backwards),
         bool(call.zero_output_for_mask),
         bool(call.return_sequences),

@@ -2,7 +2,8 @@
 
 A masked step computes nothing for its row (the states stay, the output is the previous one), and
 the kernels' per-step products stop, per block of rows, at the block's last row with a real step
-(``_nb._gemm_real``). Where every row's real steps are one contiguous run (right- or left-padded
+(``_nb_gemm._gemm_real``).
+Where every row's real steps are one contiguous run (right- or left-padded
 batches, any lengths) and the rows are sorted by their runs, a step's real rows are a prefix of
 every block: the products then cost the batch's true row-steps, not its padded ones.
 

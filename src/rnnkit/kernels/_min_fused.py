@@ -2,7 +2,7 @@
 
 One autograd node for the whole call. The input projection ``[x | 1] [W; b]`` is never stored:
 the numba kernels of ``_nb_min`` compute each step's projection of their batch rows with the
-register-tiled product of ``_nb`` (about 180 GFLOP/s on one AVX-512 core, twice torch's
+register-tiled product of ``_nb_gemm`` (about 180 GFLOP/s on one AVX-512 core, twice torch's
 product at this shape: 32-128 features is a short inner dimension), then the gates and the
 state, in one pass (threads over the batch rows). The backward runs block by block of steps,
 last block first: the kernel recomputes the step's projection, writes its gradient into one

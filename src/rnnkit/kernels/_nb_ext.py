@@ -31,22 +31,11 @@ import math
 
 from numba import literally, njit
 
-from ._nb import (
-    _JIT,
-    ROW_BLOCK,
-    U64,
-    _act,
-    _after_row,
-    _dact,
-    _final_output,
-    _flush_denormals_on,
-    _gather_grad,
-    _gemm,
-    _like,
-    _prefer_wide_vectors,
-    _restore_mxcsr,
-    _skip_row,
-)
+from ._nb_act import _act, _dact, _like
+from ._nb_bwd import _gather_grad, _skip_row
+from ._nb_fwd import _after_row, _final_output
+from ._nb_gemm import ROW_BLOCK, _gemm
+from ._nb_setup import _JIT, U64, _flush_denormals_on, _prefer_wide_vectors, _restore_mxcsr
 
 #: haste's layer-norm epsilon (the layers' reference steps use it too).
 LN_EPS = 1e-5
@@ -150,7 +139,7 @@ def lstm_forward(
                 else:
                     for j in range(G):
                         Sg[ts, b, j] += XIN[tx, b, j]
-                for j in range(u2):  # i, f (separate loops: see _nb.lstm_forward)
+                for j in range(u2):  # i, f (separate loops: see _nb_fwd.lstm_forward)
                     Sg[ts, b, j] = _act(Sg[ts, b, j], ract)
                 for j in range(u2, u3):
                     Sg[ts, b, j] = _act(Sg[ts, b, j], act)

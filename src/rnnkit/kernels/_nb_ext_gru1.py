@@ -16,22 +16,12 @@ from __future__ import annotations
 
 from numba import literally, njit
 
-from ._nb import (
-    _JIT,
-    ROW_BLOCK,
-    U64,
-    _act,
-    _after_row,
-    _dact,
-    _final_output,
-    _flush_denormals_on,
-    _gather_grad,
-    _gemm,
-    _prefer_wide_vectors,
-    _restore_mxcsr,
-    _skip_row,
-)
+from ._nb_act import _act, _dact
+from ._nb_bwd import _gather_grad, _skip_row
 from ._nb_ext import _fill_hin
+from ._nb_fwd import _after_row, _final_output
+from ._nb_gemm import ROW_BLOCK, _gemm
+from ._nb_setup import _JIT, U64, _flush_denormals_on, _prefer_wide_vectors, _restore_mxcsr
 
 
 @njit(**_JIT)

@@ -36,7 +36,9 @@ import math
 
 from numba import literally, njit
 
-from ._nb import _JIT, U64, _gemm, _gemm_acc, _like, _sigmoid
+from ._nb_act import _like, _sigmoid
+from ._nb_gemm import _gemm, _gemm_acc
+from ._nb_setup import _JIT, U64
 
 MIN_GRU, MIN_LSTM = 0, 1
 

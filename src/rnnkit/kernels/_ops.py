@@ -10,7 +10,7 @@ Dynamo traces a model of rnnkit layers without a graph break (``nn.LSTM`` breaks
 kernels. Eager calls do not go through the ops: :class:`._fused.FusedRecurrence` keeps the
 per-step buffers of its forward instead of recomputing them.
 
-The ops take the cell kind by name and the activations by code (``_nb.ACTIVATION_CODES``).
+The ops take the cell kind by name and the activations by code (``_nb_act.ACTIVATION_CODES``).
 """
 
 from __future__ import annotations

@@ -25,11 +25,11 @@ import torch
 from numba import types
 from torch import Tensor
 
-from . import _launch, _nb, _omp
+from . import _launch, _nb_act, _nb_setup, _omp
 from ._threads import kernel_threads
 
 FUSED_DTYPES = (torch.float32, torch.float64)
-FUSED_ACTIVATIONS = tuple(_nb.ACTIVATION_CODES)
+FUSED_ACTIVATIONS = tuple(_nb_act.ACTIVATION_CODES)
 
 #: Work (multiply-adds of one whole sequence) below which a call runs on one thread: splitting
 #: smaller calls saves less than the cost of waking the other threads.
@@ -216,7 +216,7 @@ class FlushDenormals:
         self.work = work  # multiply-adds of the products: small ones stay on this thread
 
     def __enter__(self) -> FlushDenormals:
-        self.main = _nb.flush_denormals_enter()
+        self.main = _nb_setup.flush_denormals_enter()
         self.workers: dict[int, int] = {}
         threads = torch.get_num_threads()
         if threads > 1 and self.work >= _MIN_FTZ_WORKERS_WORK:
@@ -225,7 +225,7 @@ class FlushDenormals:
             def enter() -> None:
                 tid = threading.get_ident()
                 if tid != me:
-                    workers[tid] = _nb.flush_denormals_enter()
+                    workers[tid] = _nb_setup.flush_denormals_enter()
 
             _omp.on_every_worker(enter, threads)
         return self
@@ -237,10 +237,10 @@ class FlushDenormals:
             def leave() -> None:
                 old = workers.pop(threading.get_ident(), None)
                 if old is not None:
-                    _nb.flush_denormals_exit(old)
+                    _nb_setup.flush_denormals_exit(old)
 
             _omp.on_every_worker(leave, torch.get_num_threads())
-        _nb.flush_denormals_exit(self.main)
+        _nb_setup.flush_denormals_exit(self.main)
 
 
 U64 = np.uint64

@@ -1,4 +1,4 @@
-"""One recurrent step at batch 1, for streaming: the compiled step kernels of ``_nb``, called
+"""One recurrent step at batch 1, for streaming: the compiled step kernels of ``_nb_step``, called
 without numba's dispatcher.
 
 A kernel taking literal activation codes resolves its specialisation through the dispatcher in
@@ -13,18 +13,18 @@ from typing import Any
 import numba
 from numba import types
 
-from . import _nb
+from . import _nb_act, _nb_step
 
 #: The step kernels by name: ``lstm``, ``gru`` (reset_after), ``gru_v1``, ``simple_rnn``,
-#: ``dense``; each takes its arrays, then ``act, ract`` (activation codes, ``_nb``).
+#: ``dense``; each takes its arrays, then ``act, ract`` (activation codes, ``_nb_act``).
 STEP_KERNELS = {
-    "lstm": _nb.lstm_step,
-    "gru": _nb.gru_step,
-    "gru_v1": _nb.gru_v1_step,
-    "simple_rnn": _nb.simple_step,
-    "dense": _nb.dense_step,
+    "lstm": _nb_step.lstm_step,
+    "gru": _nb_step.gru_step,
+    "gru_v1": _nb_step.gru_v1_step,
+    "simple_rnn": _nb_step.simple_step,
+    "dense": _nb_step.dense_step,
 }
-ACTIVATION_CODES = _nb.ACTIVATION_CODES
+ACTIVATION_CODES = _nb_act.ACTIVATION_CODES
 
 _ENTRIES: dict[tuple, Any] = {}
 

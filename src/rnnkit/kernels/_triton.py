@@ -5,7 +5,7 @@ PyTorch's cuDNN ops take no mask, no recurrent dropout, no IndRNN and only GRU's
 kernel launch runs the whole sequence: each program owns a block of ``BLOCK_B`` batch rows and
 loops over every time step inside the kernel (persistent over time), so a step costs no launch.
 
-Layout (time-major, like the numba engine in ``_nb``/``_fused``):
+Layout (time-major, like the numba engine in ``_nb_fwd``/``_fused``):
 
 * ``xp`` (time, batch, gates * units) is the input projection ``(x * dropout_mask) W + b_in`` of
   the whole sequence, one torch matmul *outside* the kernel (autograd differentiates it, so the

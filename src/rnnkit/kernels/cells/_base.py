@@ -62,7 +62,8 @@ class CellSpec:
     gated: ClassVar[bool] = False
     #: The Keras 3 layer class of this kind.
     keras_layer: ClassVar[str]
-    #: The numba kernels (``_nb``) and their named argument structures (``_runtime.kernel_args``).
+    #: The numba kernels (``_nb_fwd``, ``_nb_bwd``) and their named argument structures
+    #: (``_runtime.kernel_args``).
     fused_kernels: ClassVar[tuple[Any, ...]] = ()
     #: The Triton kernel sources (plain functions; ``_triton_launch`` wraps them).
     triton_kernels: ClassVar[tuple[Callable[..., Any], ...]] = ()

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .. import _nb, _triton_gru
+from .. import _nb_bwd, _nb_fwd, _triton_gru
 from .._runtime import (
     U0,
     U1,
@@ -30,10 +30,10 @@ from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 from ._ext import ExtGRUKernels, ExtGRUV1Kernels
 
-FWD = kernel_args(_nb.gru_forward)
-BWD = kernel_args(_nb.gru_backward)
-V1_FWD = kernel_args(_nb.gru_v1_forward)
-V1_BWD = kernel_args(_nb.gru_v1_backward)
+FWD = kernel_args(_nb_fwd.gru_forward)
+BWD = kernel_args(_nb_bwd.gru_backward)
+V1_FWD = kernel_args(_nb_fwd.gru_v1_forward)
+V1_BWD = kernel_args(_nb_bwd.gru_v1_backward)
 TFWD = triton_args(_triton_gru._gru_fwd)
 TBWD = triton_args(_triton_gru._gru_bwd)
 V1_TFWD = triton_args(_triton_gru._gru1_fwd)
@@ -67,7 +67,7 @@ class _GRUBase(CellSpec):
 class GRUSpec(ExtGRUKernels, _GRUBase):
     """``reset_after=True``."""
 
-    fused_kernels = (_nb.gru_forward, _nb.gru_backward)
+    fused_kernels = (_nb_fwd.gru_forward, _nb_bwd.gru_backward)
     triton_kernels = (_triton_gru._gru_fwd, _triton_gru._gru_bwd)
     torch_module = nn.GRU
     torch_gate_perm = (1, 0, 2)  # torch (r, z, n) <-> Keras (z, r, h): its own inverse
@@ -97,7 +97,7 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
             XH=fw.xh, X=fw.x, ho=fw.ho, F=fw.f, U=fw.recurrent, W=fw.kernel, bin=fw.b_in,
             brec=fw.rec_bias(3 * u), H=fw.h, P=fw.p, Sg=sg, Shp=shp, po=po, XW=xw, **fw.common,
         )  # fmt: skip
-        run_rows(_nb.gru_forward, args, fw.chunks)
+        run_rows(_nb_fwd.gru_forward, args, fw.chunks)
         return {"sg": sg, "shp": shp}
 
     def fused_backward(self, bw: FusedBackward) -> WeightGrads:
@@ -108,7 +108,7 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
             po=bw.shp_offset(s["shp"]), DH=bw.dh, DP=bw.dp, DX=bw.dx, DR=dr, T1=bw.t1,
             **bw.common,
         )  # fmt: skip
-        run_rows(_nb.gru_backward, args, self.backward_chunks(bw))
+        run_rows(_nb_bwd.gru_backward, args, self.backward_chunks(bw))
         n, flat = bw.needs, bw.time * bw.batch
         d_brec = d_rec = d_kernel = d_bin = None
         xh2 = bw.rows(bw.xh2)
@@ -188,7 +188,7 @@ class GRUSpec(ExtGRUKernels, _GRUBase):
 class GRUV1Spec(ExtGRUV1Kernels, _GRUBase):
     """``reset_after=False``: PyTorch has no op or module for it."""
 
-    fused_kernels = (_nb.gru_v1_forward, _nb.gru_v1_backward)
+    fused_kernels = (_nb_fwd.gru_v1_forward, _nb_bwd.gru_v1_backward)
     triton_kernels = (_triton_gru._gru1_fwd, _triton_gru._gru1_bwd)
     torch_missing = "PyTorch's GRU op is the reset_after=True form"
 
@@ -205,7 +205,7 @@ class GRUV1Spec(ExtGRUV1Kernels, _GRUBase):
             Uh=copy_array(rec[:, 2 * u :], dt), Wh=copy_array(w[:, 2 * u :], dt), bin=fw.b_in,
             H=fw.h, P=fw.p, Sg=sg, Shp=shp, po=po, Srh=srh, **fw.common,
         )  # fmt: skip
-        run_rows(_nb.gru_v1_forward, args, fw.chunks)
+        run_rows(_nb_fwd.gru_v1_forward, args, fw.chunks)
         return {"sg": sg, "shp": shp, "srh": srh}
 
     def fused_backward(self, bw: FusedBackward) -> WeightGrads:
@@ -216,7 +216,7 @@ class GRUV1Spec(ExtGRUV1Kernels, _GRUBase):
             po=bw.shp_offset(s["shp"]), Shin=bw.xh, ho=U1, DH=bw.dh,
             DP=bw.dp, DX=bw.dx, T1=bw.t1, T2=WORKSPACE.empty(bw.t1.shape, dt), **bw.common,
         )  # fmt: skip
-        run_rows(_nb.gru_v1_backward, args, self.backward_chunks(bw))
+        run_rows(_nb_bwd.gru_v1_backward, args, self.backward_chunks(bw))
         n = bw.needs
         if not (n.kernel or n.b_in or n.recurrent):
             return WeightGrads()

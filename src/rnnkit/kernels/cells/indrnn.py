@@ -7,13 +7,13 @@ from typing import Any
 
 from torch import Tensor
 
-from .. import _nb, _triton_cells
+from .. import _nb_bwd, _nb_fwd, _triton_cells
 from .._runtime import FusedBackward, FusedForward, WeightGrads, kernel_args, run_rows
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, OnnxWeights
 
-FWD = kernel_args(_nb.indrnn_forward)
-BWD = kernel_args(_nb.indrnn_backward)
+FWD = kernel_args(_nb_fwd.indrnn_forward)
+BWD = kernel_args(_nb_bwd.indrnn_backward)
 TFWD = triton_args(_triton_cells._indrnn_fwd)
 TBWD = triton_args(_triton_cells._indrnn_bwd)
 
@@ -23,7 +23,7 @@ class IndRNNSpec(CellSpec):
     gates = 1
     gate_order = ("h",)
     keras_layer = "IndRNN"  # not a Keras 3 layer: rnnkit's own (seed 004)
-    fused_kernels = (_nb.indrnn_forward, _nb.indrnn_backward)
+    fused_kernels = (_nb_fwd.indrnn_forward, _nb_bwd.indrnn_backward)
     triton_kernels = (_triton_cells._indrnn_fwd, _triton_cells._indrnn_bwd)
     torch_missing = "PyTorch has no IndRNN op"
 
@@ -36,7 +36,7 @@ class IndRNNSpec(CellSpec):
             XH=fw.xh, X=fw.x, ho=fw.ho, F=fw.f, W=fw.kernel, bin=fw.b_in, w=fw.recurrent,
             H=fw.h, P=fw.p, Sg=sg, **fw.common,
         )  # fmt: skip
-        run_rows(_nb.indrnn_forward, args, fw.chunks)
+        run_rows(_nb_fwd.indrnn_forward, args, fw.chunks)
         return {"sg": sg}
 
     def fused_backward_work(self, batch: int, time: int, units: int) -> int:
@@ -47,7 +47,7 @@ class IndRNNSpec(CellSpec):
         args = BWD(
             w=bw.recurrent, Sg=bw.saved["sg"], DH=bw.dh, DP=bw.dp, DX=bw.dx, **bw.common
         )
-        run_rows(_nb.indrnn_backward, args, self.backward_chunks(bw))
+        run_rows(_nb_bwd.indrnn_backward, args, self.backward_chunks(bw))
         n = bw.needs
         drec = (bw.dx2 * bw.xh2[:, 1 : u + 1]).sum(0) if n.recurrent else None  # (units,)
         if not (n.kernel or n.b_in):

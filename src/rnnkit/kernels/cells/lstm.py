@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .. import _nb, _triton_cells
+from .. import _nb_bwd, _nb_fwd, _triton_cells
 from .._runtime import (
     FusedBackward,
     FusedForward,
@@ -25,8 +25,8 @@ from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 from ._ext import ExtLSTMKernels
 
-FWD = kernel_args(_nb.lstm_forward)
-BWD = kernel_args(_nb.lstm_backward)
+FWD = kernel_args(_nb_fwd.lstm_forward)
+BWD = kernel_args(_nb_bwd.lstm_backward)
 TFWD = triton_args(_triton_cells._lstm_fwd)
 TBWD = triton_args(_triton_cells._lstm_bwd)
 
@@ -45,7 +45,7 @@ class LSTMSpec(ExtLSTMKernels, CellSpec):
     n_states = 2
     gated = True
     keras_layer = "LSTM"
-    fused_kernels = (_nb.lstm_forward, _nb.lstm_backward)
+    fused_kernels = (_nb_fwd.lstm_forward, _nb_bwd.lstm_backward)
     triton_kernels = (_triton_cells._lstm_fwd, _triton_cells._lstm_bwd)
     torch_module = nn.LSTM
     torch_gate_perm = (0, 1, 2, 3)  # torch's (i, f, g, o) is Keras's order
@@ -62,7 +62,7 @@ class LSTMSpec(ExtLSTMKernels, CellSpec):
             UW=concat(fw.recurrent, fw.kernel),  # (units + features, 4 units)
             bin=fw.b_in, H=fw.h, C=fw.extra[0], P=fw.p, Sg=sg, Stc=stc, Scp=scp, **fw.common,
         )  # fmt: skip
-        run_rows(_nb.lstm_forward, args, fw.chunks)
+        run_rows(_nb_fwd.lstm_forward, args, fw.chunks)
         return {"sg": sg, "stc": stc, "scp": scp}
 
     def fused_backward(self, bw: FusedBackward) -> WeightGrads:
@@ -71,7 +71,7 @@ class LSTMSpec(ExtLSTMKernels, CellSpec):
             UT=copy_array(bw.recurrent.T, bw.dx.dtype), Sg=s["sg"], Stc=s["stc"], Scp=s["scp"],
             DH=bw.dh, DC=bw.d_extra[0], DP=bw.dp, DX=bw.dx, T1=bw.t1, **bw.common,
         )  # fmt: skip
-        run_rows(_nb.lstm_backward, args, self.backward_chunks(bw))
+        run_rows(_nb_bwd.lstm_backward, args, self.backward_chunks(bw))
         n = bw.needs
         if not (n.kernel or n.b_in or n.recurrent):
             return WeightGrads()

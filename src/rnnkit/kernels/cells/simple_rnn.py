@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .. import _nb, _triton_cells
+from .. import _nb_bwd, _nb_fwd, _triton_cells
 from .._runtime import (
     FusedBackward,
     FusedForward,
@@ -20,8 +20,8 @@ from .._runtime import (
 from .._triton_ctx import TritonBackward, TritonForward, triton_args
 from ._base import CellSpec, GraphBuilder, NativeRun, OnnxWeights
 
-FWD = kernel_args(_nb.simple_forward)
-BWD = kernel_args(_nb.simple_backward)
+FWD = kernel_args(_nb_fwd.simple_forward)
+BWD = kernel_args(_nb_bwd.simple_backward)
 TFWD = triton_args(_triton_cells._simple_fwd)
 TBWD = triton_args(_triton_cells._simple_bwd)
 
@@ -45,7 +45,7 @@ class SimpleRNNSpec(CellSpec):
     gates = 1
     gate_order = ("h",)
     keras_layer = "SimpleRNN"
-    fused_kernels = (_nb.simple_forward, _nb.simple_backward)
+    fused_kernels = (_nb_fwd.simple_forward, _nb_bwd.simple_backward)
     triton_kernels = (_triton_cells._simple_fwd, _triton_cells._simple_bwd)
     torch_module = nn.RNN
     torch_gate_perm = (0,)
@@ -56,7 +56,7 @@ class SimpleRNNSpec(CellSpec):
             XH=fw.xh, X=fw.x, ho=fw.ho, F=fw.f, UW=concat(fw.recurrent, fw.kernel), bin=fw.b_in,
             H=fw.h, P=fw.p, Sg=sg, **fw.common,
         )  # fmt: skip
-        run_rows(_nb.simple_forward, args, fw.chunks)
+        run_rows(_nb_fwd.simple_forward, args, fw.chunks)
         return {"sg": sg}
 
     def fused_backward(self, bw: FusedBackward) -> WeightGrads:
@@ -65,7 +65,7 @@ class SimpleRNNSpec(CellSpec):
             UT=copy_array(bw.recurrent.T, bw.dx.dtype), Sg=bw.saved["sg"], DH=bw.dh, DP=bw.dp,
             DX=bw.dx, T1=bw.t1, **bw.common,
         )  # fmt: skip
-        run_rows(_nb.simple_backward, args, self.backward_chunks(bw))
+        run_rows(_nb_bwd.simple_backward, args, self.backward_chunks(bw))
         n = bw.needs
         if not (n.kernel or n.b_in or n.recurrent):
             return WeightGrads()
