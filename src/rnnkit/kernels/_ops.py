@@ -15,6 +15,7 @@ The ops take the cell kind by name and the activations by code (``_nb_act.ACTIVA
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -178,19 +179,33 @@ def _fused_recurrence_backward_fake(
     ]
 
 
-def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-    ctx.save_for_backward(*inputs[:_N_TENSORS])
-    ctx.flags = inputs[_N_TENSORS:]
+#: A recurrence op's backward: (output gradients, saved tensors, flags, which inputs need
+#: a gradient) -> the gradients of the first inputs.
+BackwardOp = Callable[[list[Tensor], tuple[Tensor, ...], tuple[Any, ...], list[bool]],
+                      list[Tensor]]
 
 
-def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
-    needs = [bool(n) for n in ctx.needs_input_grad[:_N_GRADS]]
-    got = fused_recurrence_backward(list(grads), *ctx.saved_tensors, *ctx.flags, needs)
-    rest = (None,) * (len(ctx.needs_input_grad) - _N_GRADS)
-    return (*(g if need else None for g, need in zip(got, needs, strict=True)), *rest)
+def register_recurrence_autograd(op: Any, n_tensors: int, n_grads: int,
+                                 backward: BackwardOp) -> None:
+    """Register ``op``'s autograd: its first ``n_tensors`` inputs are saved, the rest are
+    flags; ``backward`` gives the gradients of the first ``n_grads`` inputs."""
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
+        ctx.save_for_backward(*inputs[:n_tensors])
+        ctx.flags = inputs[n_tensors:]
+
+    def backward_fn(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
+        needs = [bool(n) for n in ctx.needs_input_grad[:n_grads]]
+        got = backward(list(grads), ctx.saved_tensors, ctx.flags, needs)
+        rest = (None,) * (len(ctx.needs_input_grad) - n_grads)
+        return (*(g if need else None for g, need in zip(got, needs, strict=True)), *rest)
+
+    op.register_autograd(backward_fn, setup_context=setup_context)
 
 
-fused_recurrence.register_autograd(_backward, setup_context=_setup_context)
+register_recurrence_autograd(
+    fused_recurrence, _N_TENSORS, _N_GRADS,
+    lambda grads, saved, flags, needs: fused_recurrence_backward(grads, *saved, *flags, needs))
 
 
 def run_fused_op(call: RecurrentCall) -> RecurrentResult:

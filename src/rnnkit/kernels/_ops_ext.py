@@ -19,7 +19,7 @@ from torch import Tensor, library
 
 from ._api import RecurrentCall, RecurrentResult
 from ._fused_ext import ExtRecurrence, ExtSpec, ext_backward, ext_inputs
-from ._ops import _Ctx, _own
+from ._ops import _Ctx, _own, register_recurrence_autograd
 from .cells import spec_for
 
 #: The tensor inputs of the forward op (xin ... zoneout mask).
@@ -139,20 +139,10 @@ def _fused_ext_recurrence_backward_fake(
     ]
 
 
-def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-    ctx.save_for_backward(*inputs[:_N_TENSORS])
-    ctx.flags = inputs[_N_TENSORS:]
-
-
-def _backward(ctx: Any, grads: list[Tensor]) -> tuple[Tensor | None, ...]:
-    needs = [bool(n) for n in ctx.needs_input_grad[:_N_GRADS]]
-    tensors = list(ctx.saved_tensors)
-    got = fused_ext_recurrence_backward(list(grads), tensors, *ctx.flags, needs)
-    rest = (None,) * (len(ctx.needs_input_grad) - _N_GRADS)
-    return (*(g if need else None for g, need in zip(got, needs, strict=True)), *rest)
-
-
-fused_ext_recurrence.register_autograd(_backward, setup_context=_setup_context)
+register_recurrence_autograd(
+    fused_ext_recurrence, _N_TENSORS, _N_GRADS,
+    lambda grads, saved, flags, needs: fused_ext_recurrence_backward(
+        grads, list(saved), *flags, needs))
 
 
 def run_fused_ext_op(call: RecurrentCall) -> RecurrentResult:
